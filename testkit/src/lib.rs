@@ -11,6 +11,11 @@
 //! panics with a message saying what to run.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod proxy;
+
+pub use proxy::Proxy;
+
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Once;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -114,6 +119,27 @@ impl TestDb {
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The server's address, e.g. to put a [`Proxy`] in front of it.
+    pub fn server_addr(&self) -> SocketAddr {
+        let options = PgConnectOptions::from_str(&server_url()).expect("valid database URL");
+        let host = match options.get_host() {
+            "localhost" => "127.0.0.1",
+            host => host,
+        };
+        format!("{host}:{}", options.get_port())
+            .parse()
+            .expect("the test server is reached over TCP by IP address")
+    }
+
+    /// Connect options for this database through another address (a [`Proxy`]).
+    pub fn options_via(&self, addr: SocketAddr) -> PgConnectOptions {
+        PgConnectOptions::from_str(&server_url())
+            .expect("valid database URL")
+            .host(&addr.ip().to_string())
+            .port(addr.port())
+            .database(&self.name)
     }
 }
 

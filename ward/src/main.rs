@@ -5,11 +5,15 @@
 //! calls into the stage crates. Stage logic lives in those crates, never here. Subcommands appear
 //! as their stage is built; none pretends to work.
 
+mod listen;
+
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use tokio_util::sync::CancellationToken;
 
 /// Ward, a live clinical data warehouse fed by HL7v2.
 #[derive(Debug, Parser)]
@@ -33,11 +37,13 @@ enum LogFormat {
 enum Command {
     /// Create or update every schema Ward owns (idempotent; services also do this at start).
     Migrate(DatabaseArgs),
+    /// Receive HL7v2 over MLLP and store every message in the IDS before acknowledging it.
+    Listen(Box<listen::ListenArgs>),
 }
 
 /// How to reach PostgreSQL.
 #[derive(Debug, clap::Args)]
-struct DatabaseArgs {
+pub struct DatabaseArgs {
     /// PostgreSQL URL of Ward's database.
     #[arg(
         long,
@@ -70,23 +76,61 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Migrate(db) => {
-            let pool = PgPoolOptions::new()
-                .max_connections(2)
-                .acquire_timeout(std::time::Duration::from_secs(5))
-                .connect(&db.database_url)
-                .await
-                .context("Failed to connect to PostgreSQL (is it running? try scripts/setup)")?;
-            schema::migrate(&pool)
-                .await
-                .context("Failed to apply migrations")?;
+            connect_and_migrate(&db, 2).await?;
             Ok(())
         }
+        Command::Listen(args) => listen::listen(*args).await,
     }
+}
+
+/// Connects to Ward's database and brings its schemas up to date (every service does this at
+/// start; the migrator's advisory lock makes concurrent starts safe).
+pub async fn connect_and_migrate(db: &DatabaseArgs, connections: u32) -> anyhow::Result<PgPool> {
+    let pool = PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(&db.database_url)
+        .await
+        .context("Failed to connect to PostgreSQL (is it running? try scripts/setup)")?;
+    schema::migrate(&pool)
+        .await
+        .context("Failed to apply migrations")?;
+    Ok(pool)
+}
+
+/// A token cancelled at the first Ctrl-C or SIGTERM.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        cancel.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("Shutdown requested");
+        cancel.cancel();
+    });
+    token
 }
 
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

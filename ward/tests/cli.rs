@@ -50,3 +50,65 @@ fn an_unreachable_database_is_a_clear_failure() {
         "{stderr}"
     );
 }
+
+/// A free local port (bound and released; a tiny race, acceptable in tests).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn listen_stores_acks_and_stops_cleanly_on_sigterm() {
+    use std::io::{Read, Write};
+
+    let db = TestDb::migrated().await;
+    let mllp_port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["listen", "--database-url", &db.url])
+        .args(["--mllp-addr", &format!("127.0.0.1:{mllp_port}")])
+        .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stream = None;
+    for _ in 0..100 {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", mllp_port)) {
+            stream = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut stream = stream.expect("ward listen accepts connections");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(
+            b"\x0bMSH|^~\\&|EPIC|UCLH|WARD|UCLH|20240101||ADT^A01|CLI-1|P|2.4\rPID|1\r\x1c\r",
+        )
+        .unwrap();
+    let mut ack = Vec::new();
+    let mut byte = [0u8; 1];
+    while !ack.ends_with(b"\x1c\r") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "ACK arrives");
+        ack.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&ack).contains("MSA|AA|CLI-1"));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "ward listen exits 0 on SIGTERM: {exit:?}");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ids.message WHERE control_id = 'CLI-1'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 1);
+}

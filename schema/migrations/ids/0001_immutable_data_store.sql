@@ -110,6 +110,8 @@ $$;
 
 REVOKE ALL ON ids.message FROM PUBLIC;
 GRANT USAGE ON SCHEMA ids TO ward_listener, ward_reader;
--- The listener inserts, and reads what duplicate detection needs.
+-- The listener inserts, and reads what duplicate detection needs. It takes ids from the sequence
+-- itself (in arrival order, before inserting a batch), hence the sequence grant.
 GRANT INSERT, SELECT ON ids.message TO ward_listener;
+GRANT USAGE ON SEQUENCE ids.message_id_seq TO ward_listener;
 GRANT SELECT ON ids.message TO ward_reader;
