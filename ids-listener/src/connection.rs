@@ -54,6 +54,9 @@ pub(crate) async fn serve<S>(
     let _open = shared.metrics.connection_opened();
     let mut framed = Framed::new(stream, MllpCodec::new(shared.config.max_frame_bytes));
     let closed = run(&mut framed, &peer, transport, &shared, &shutdown).await;
+    if matches!(closed, CloseReason::Shutdown) {
+        linger(framed.get_mut()).await;
+    }
     let junk = framed.codec().junk_bytes();
     shared.metrics.junk_bytes.inc_by(junk);
     match &closed {
@@ -114,6 +117,24 @@ where
             return closed;
         }
     }
+}
+
+/// Closes gently: sends FIN, then reads and discards what the peer still sends for a moment.
+/// Closing a socket with unread input makes the kernel send a reset, which can destroy ACKs the
+/// peer has not read yet; this gives them time to arrive.
+async fn linger<S>(stream: &mut S)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// Stores and acknowledges the complete frames already buffered, then closes.

@@ -9,12 +9,13 @@
 //! sender, one message at a time) → [`store`] (group commit into `ids.message`, duplicate
 //! detection, retry while PostgreSQL is away) → [`ack`] (which code, and the ACK's bytes).
 //! [`metrics`] counts all of it and serves `/metrics` and `/health`. [`run`] wires them together
-//! for `ward listen`.
+//! for `ward listen`. [`sender`] is the other end of MLLP, for benchmarks and the simulator.
 
 pub mod ack;
 pub mod codec;
 mod connection;
 pub mod metrics;
+pub mod sender;
 pub mod store;
 pub mod tls;
 

@@ -74,6 +74,11 @@ impl Histogram {
         self.count.load(Ordering::Relaxed)
     }
 
+    /// Sum of the observations so far.
+    pub fn sum(&self) -> f64 {
+        self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
     fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         for (bound, bucket) in self.bounds.iter().zip(&self.buckets) {
@@ -85,8 +90,7 @@ impl Histogram {
         }
         let count = self.count();
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+        let _ = writeln!(out, "{name}_sum {}\n{name}_count {count}", self.sum());
     }
 }
 
@@ -185,6 +189,11 @@ impl Metrics {
     /// Commits so far.
     pub fn commits(&self) -> u64 {
         self.commit_batch_size.count()
+    }
+
+    /// Time spent writing and committing batches so far.
+    pub fn commit_time(&self) -> Duration {
+        Duration::from_secs_f64(self.commit_seconds.sum())
     }
 
     /// Marks a connection open until the guard is dropped.

@@ -1,21 +1,20 @@
 //! The IDS writer: group-commits messages from every connection into `ids.message`.
 //!
-//! One writer task owns all inserts. Connections hand it a message and wait for the committed
+//! One writer task owns all inserts, on one connection of its own. Connections hand it a message and wait for the committed
 //! row's id; the writer takes whatever has queued up since its last commit (up to a maximum) and
 //! writes it in one transaction, so throughput does not hinge on one fsync per message while each
 //! connection still gets its answers in its own order. Natural batching adds no latency when
 //! traffic is light: a lone message is committed at once.
 //!
 //! Duplicates (same sending application and facility, control id and payload SHA-256 as an
-//! earlier original) are detected here, against the store and within the batch, and stored with
-//! `duplicate_of` set. Because a single task does this, two copies arriving together cannot both
-//! be taken for originals.
+//! earlier original) are detected in the same statement, against the store and within the batch,
+//! and stored with `duplicate_of` set. Because a single task writes, two copies arriving together
+//! cannot both be taken for originals.
 //!
 //! When PostgreSQL fails, the writer retries the same batch with capped exponential back-off for
 //! a bounded time; only then does it report the batch as not stored, and the connections close
 //! without an ACK so that senders resend. It never reports success for anything not committed.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use hl7::{Header, HeaderError};
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
@@ -116,9 +116,10 @@ async fn writer(
 ) {
     let max_batch = config.max_batch.max(1);
     let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
+    let mut connection = None;
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let rows: Vec<Row<'_>> = batch.iter().map(|r| Row::new(&r.message)).collect();
-        let result = write_with_retry(&pool, &rows, &config, &metrics).await;
+        let result = write_with_retry(&pool, &mut connection, &rows, &config, &metrics).await;
         drop(rows);
         match result {
             Ok(stored) => {
@@ -138,6 +139,7 @@ async fn writer(
 
 async fn write_with_retry(
     pool: &PgPool,
+    connection: &mut Option<PoolConnection<Postgres>>,
     rows: &[Row<'_>],
     config: &StoreConfig,
     metrics: &Metrics,
@@ -146,12 +148,14 @@ async fn write_with_retry(
     let mut delay = Duration::from_millis(20);
     loop {
         let attempt = Instant::now();
-        match write_batch(pool, rows).await {
+        match write_on(pool, connection, rows).await {
             Ok(stored) => {
                 metrics.observe_commit(rows.len(), attempt.elapsed());
                 return Ok(stored);
             }
             Err(error) if started.elapsed() + delay < config.retry_for => {
+                // The connection may be broken: take a fresh one next time.
+                *connection = None;
                 metrics.store_retries.inc();
                 tracing::warn!(
                     error = %error,
@@ -163,6 +167,7 @@ async fn write_with_retry(
                 delay = (delay * 2).min(Duration::from_secs(2));
             }
             Err(error) => {
+                *connection = None;
                 metrics.store_failures.inc_by(rows.len() as u64);
                 tracing::error!(
                     error = %error,
@@ -175,9 +180,26 @@ async fn write_with_retry(
     }
 }
 
-/// What makes a message a resend of another: sending application and facility, control id and
-/// payload digest.
-type DuplicateKey<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+/// Writes on the writer's own connection, acquiring (and preparing) one when it has none.
+async fn write_on(
+    pool: &PgPool,
+    connection: &mut Option<PoolConnection<Postgres>>,
+    rows: &[Row<'_>],
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let conn = match connection {
+        Some(conn) => conn,
+        None => {
+            let mut fresh = pool.acquire().await?;
+            // The insert's plan does not depend on its arrays' contents; planning it afresh for
+            // every batch would cost more than executing it.
+            sqlx::query("SET plan_cache_mode = force_generic_plan")
+                .execute(&mut *fresh)
+                .await?;
+            connection.insert(fresh)
+        }
+    };
+    write_batch(conn, rows).await
+}
 
 /// The columns of one row, borrowed from its request.
 struct Row<'a> {
@@ -195,80 +217,75 @@ impl<'a> Row<'a> {
         }
     }
 
-    /// The duplicate-detection key; messages without a control id are never duplicates.
-    fn key(&self) -> Option<DuplicateKey<'_>> {
-        let h = self.header?;
-        Some((
-            h.control_id.as_deref()?,
-            h.sending_application.as_deref(),
-            h.sending_facility.as_deref(),
-            &self.sha256,
-        ))
-    }
-
     fn text(&self, field: impl Fn(&Header) -> &Option<String>) -> Option<String> {
         self.header.and_then(|h| field(h).clone())
     }
 }
 
-async fn write_batch(pool: &PgPool, rows: &[Row<'_>]) -> Result<Vec<Stored>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    // Ids are taken first, in arrival order, so that a duplicate can name an original in the
-    // same batch and each connection's messages keep their order in the store.
-    let mut ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT nextval(pg_get_serial_sequence('ids.message', 'id')) FROM generate_series(1, $1)",
-    )
-    .bind(rows.len() as i64)
-    .fetch_all(&mut *tx)
-    .await?;
-    ids.sort_unstable();
-
-    let originals = find_originals(&mut tx, rows).await?;
-    let mut seen: HashMap<DuplicateKey<'_>, i64> = HashMap::new();
-    let mut stored = Vec::with_capacity(rows.len());
-    for (i, (row, &id)) in rows.iter().zip(&ids).enumerate() {
-        let duplicate_of = match row.key() {
-            None => None,
-            Some(key) => match originals
-                .get(&i)
-                .copied()
-                .or_else(|| seen.get(&key).copied())
-            {
-                Some(original) => Some(original),
-                None => {
-                    seen.insert(key, id);
-                    None
-                }
-            },
-        };
-        stored.push(Stored { id, duplicate_of });
-    }
-
+/// Writes a batch in one statement, which PostgreSQL runs (and commits) as one transaction: a
+/// single round trip per batch. Ids are taken from the sequence inside that statement in arrival
+/// order; a row resending a message is pointed at the earliest original, whether that is already
+/// in the store or earlier in this batch.
+async fn write_batch(
+    conn: &mut PgConnection,
+    rows: &[Row<'_>],
+) -> Result<Vec<Stored>, sqlx::Error> {
     let col = |f: fn(&Header) -> &Option<String>| -> Vec<Option<String>> {
         rows.iter().map(|r| r.text(f)).collect()
     };
-    sqlx::query(
-        "INSERT INTO ids.message (
-            id, payload, payload_sha256, transport, peer_address,
-            sending_application, sending_facility, receiving_application, receiving_facility,
-            message_type, trigger_event, message_structure, control_id, processing_id, version_id,
-            accept_ack_type, application_ack_type, message_datetime_text, message_datetime,
-            character_set, duplicate_of, header_error)
-         OVERRIDING SYSTEM VALUE
-         SELECT * FROM unnest(
-            $1::bigint[], $2::bytea[], $3::bytea[], $4::text[], $5::text[],
-            $6::text[], $7::text[], $8::text[], $9::text[],
-            $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
-            $16::text[], $17::text[], $18::text[], $19::timestamptz[],
-            $20::text[], $21::bigint[], $22::text[])",
+    let stored: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "WITH input AS (
+            SELECT * FROM unnest(
+                $1::bytea[], $2::bytea[], $3::text[], $4::text[],
+                $5::text[], $6::text[], $7::text[], $8::text[],
+                $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                $15::text[], $16::text[], $17::text[], $18::timestamptz[],
+                $19::text[], $20::text[])
+            WITH ORDINALITY AS t(payload, sha, transport, peer, app, fac, rapp, rfac,
+                                 type, trigger, structure, control, processing, version,
+                                 accept_ack, app_ack, dt_text, dt, charset, header_error, ord)
+         ), numbered AS (
+            SELECT s.*, nextval('ids.message_id_seq'::regclass) AS id
+            FROM (SELECT * FROM input ORDER BY ord) s
+         ), classified AS (
+            SELECT n.*, CASE WHEN n.control IS NULL THEN NULL ELSE coalesce(
+                (SELECT m.id FROM ids.message m
+                 WHERE m.control_id = n.control
+                   AND m.sending_application IS NOT DISTINCT FROM n.app
+                   AND m.sending_facility IS NOT DISTINCT FROM n.fac
+                   AND m.payload_sha256 = n.sha
+                   AND m.duplicate_of IS NULL
+                 ORDER BY m.id LIMIT 1),
+                nullif(first_value(n.id) OVER (
+                    PARTITION BY n.control, n.app, n.fac, n.sha ORDER BY n.ord), n.id))
+            END AS duplicate_of
+            FROM numbered n
+         ), inserted AS (
+            INSERT INTO ids.message (
+                id, payload, payload_sha256, transport, peer_address,
+                sending_application, sending_facility, receiving_application, receiving_facility,
+                message_type, trigger_event, message_structure, control_id, processing_id,
+                version_id, accept_ack_type, application_ack_type, message_datetime_text,
+                message_datetime, character_set, duplicate_of, header_error)
+            OVERRIDING SYSTEM VALUE
+            SELECT id, payload, sha, transport, peer, app, fac, rapp, rfac, type, trigger,
+                   structure, control, processing, version, accept_ack, app_ack, dt_text, dt,
+                   charset, duplicate_of, header_error
+            FROM classified
+            RETURNING id
+         )
+         SELECT c.id, c.duplicate_of FROM classified c JOIN inserted i USING (id) ORDER BY c.ord",
     )
-    .bind(&ids)
     .bind(
         rows.iter()
-            .map(|r| r.message.payload.to_vec())
-            .collect::<Vec<_>>(),
+            .map(|r| r.message.payload.as_ref())
+            .collect::<Vec<&[u8]>>(),
     )
-    .bind(rows.iter().map(|r| r.sha256.clone()).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|r| r.sha256.as_slice())
+            .collect::<Vec<&[u8]>>(),
+    )
     .bind(rows.iter().map(|r| r.message.transport).collect::<Vec<_>>())
     .bind(
         rows.iter()
@@ -294,50 +311,22 @@ async fn write_batch(pool: &PgPool, rows: &[Row<'_>]) -> Result<Vec<Stored>, sql
             .collect::<Vec<_>>(),
     )
     .bind(col(|h| &h.character_set))
-    .bind(stored.iter().map(|s| s.duplicate_of).collect::<Vec<_>>())
     .bind(
         rows.iter()
             .map(|r| r.message.header.as_ref().err().map(ToString::to_string))
             .collect::<Vec<_>>(),
     )
-    .execute(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    tx.commit().await?;
-    Ok(stored)
-}
-
-/// For each row (by index) that resends a message already in the store, the original's id.
-async fn find_originals(
-    tx: &mut sqlx::PgConnection,
-    rows: &[Row<'_>],
-) -> Result<HashMap<usize, i64>, sqlx::Error> {
-    let keyed: Vec<(usize, DuplicateKey<'_>)> = rows
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| r.key().map(|k| (i, k)))
-        .collect();
-    if keyed.is_empty() {
-        return Ok(HashMap::new());
+    if stored.len() != rows.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "the IDS insert returned {} rows for {} messages",
+            stored.len(),
+            rows.len()
+        )));
     }
-    let found: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT k.i, m.id
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[])
-              AS k(i, control_id, app, fac, sha)
-         CROSS JOIN LATERAL (
-             SELECT id FROM ids.message m
-             WHERE m.control_id = k.control_id
-               AND m.sending_application IS NOT DISTINCT FROM k.app
-               AND m.sending_facility IS NOT DISTINCT FROM k.fac
-               AND m.payload_sha256 = k.sha
-               AND m.duplicate_of IS NULL
-             ORDER BY m.id LIMIT 1) m",
-    )
-    .bind(keyed.iter().map(|(i, _)| *i as i64).collect::<Vec<_>>())
-    .bind(keyed.iter().map(|(_, k)| k.0).collect::<Vec<_>>())
-    .bind(keyed.iter().map(|(_, k)| k.1).collect::<Vec<_>>())
-    .bind(keyed.iter().map(|(_, k)| k.2).collect::<Vec<_>>())
-    .bind(keyed.iter().map(|(_, k)| k.3.to_vec()).collect::<Vec<_>>())
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(found.into_iter().map(|(i, id)| (i as usize, id)).collect())
+    Ok(stored
+        .into_iter()
+        .map(|(id, duplicate_of)| Stored { id, duplicate_of })
+        .collect())
 }

@@ -5,6 +5,7 @@
 //! calls into the stage crates. Stage logic lives in those crates, never here. Subcommands appear
 //! as their stage is built; none pretends to work.
 
+mod bench;
 mod listen;
 
 use std::process::ExitCode;
@@ -39,6 +40,9 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Receive HL7v2 over MLLP and store every message in the IDS before acknowledging it.
     Listen(Box<listen::ListenArgs>),
+    /// Measure a stage's throughput and latency on this machine.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// How to reach PostgreSQL.
@@ -80,6 +84,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Listen(args) => listen::listen(*args).await,
+        Command::Bench(which) => bench::bench(which).await,
     }
 }
 

@@ -1,0 +1,289 @@
+//! `ward bench`: measurements of Ward's stages on this machine, printed as a table.
+//!
+//! `ward bench ingest` starts an ids-listener in this process on a scratch database (created on
+//! the server named by `--database-url`, dropped afterwards) and drives it over loopback MLLP
+//! with N connections, each keeping one message in flight as an integration engine does. It
+//! reports messages/s with ACK after commit, ACK latency percentiles and the whole machine's CPU
+//! per message. Benchmarks measure; tests assert.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use bytes::Bytes;
+use ids_listener::sender::Sender;
+use ids_listener::{Config, Metrics, Resources};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::DatabaseArgs;
+
+/// Which benchmark to run.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// MLLP → IDS → ACK throughput and latency of the ids-listener over loopback.
+    Ingest(IngestArgs),
+}
+
+/// Flags of `ward bench ingest`.
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    /// Concurrent connections per run, comma-separated; one run each.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 16])]
+    connections: Vec<usize>,
+
+    /// Measured time per run.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+
+    /// Unmeasured time before each run.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+
+    /// Size of each message in bytes.
+    #[arg(long, default_value_t = 1500)]
+    message_bytes: usize,
+}
+
+/// Runs a benchmark and prints its table.
+pub async fn bench(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Ingest(args) => ingest(args).await,
+    }
+}
+
+async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let scratch = ScratchDatabase::create(&args.database.database_url).await?;
+    let result = ingest_runs(&args, &scratch).await;
+    scratch.drop_database().await;
+    result
+}
+
+async fn ingest_runs(args: &IngestArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(scratch.options.clone())
+        .await
+        .context("Failed to connect to the scratch database")?;
+    schema::migrate(&pool)
+        .await
+        .context("Failed to migrate the scratch database")?;
+    let mllp = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = mllp.local_addr()?;
+    let metrics = Arc::new(Metrics::default());
+    let shutdown = CancellationToken::new();
+    let listener = tokio::spawn(ids_listener::run(
+        Config::default(),
+        Resources {
+            pool,
+            mllp,
+            tls: None,
+            http: None,
+            metrics: Arc::clone(&metrics),
+        },
+        shutdown.clone(),
+    ));
+
+    println!(
+        "ids-listener ingest: {} B messages, ACK after commit, {:?} per run after {:?} warm-up",
+        args.message_bytes, args.duration, args.warmup
+    );
+    println!(
+        "{:>11} {:>9} {:>9} {:>11} {:>11} {:>12} {:>15} {:>17}",
+        "connections",
+        "messages",
+        "msg/s",
+        "ACK p50 ms",
+        "ACK p99 ms",
+        "msgs/commit",
+        "commit mean ms",
+        "CPU µs/msg (all)"
+    );
+    for &connections in &args.connections {
+        let commits_before = metrics.commits();
+        let stored_before = metrics.messages_stored.get();
+        let commit_time_before = metrics.commit_time();
+        let run = run_ingest(addr, connections.max(1), args).await?;
+        let commits = metrics.commits() - commits_before;
+        let stored = metrics.messages_stored.get() - stored_before;
+        let commit_time = metrics.commit_time().saturating_sub(commit_time_before);
+        println!(
+            "{:>11} {:>9} {:>9.0} {:>11.3} {:>11.3} {:>12.1} {:>15.3} {:>17.0}",
+            connections,
+            run.messages,
+            run.messages as f64 / run.elapsed.as_secs_f64(),
+            run.percentile(0.50),
+            run.percentile(0.99),
+            stored as f64 / commits.max(1) as f64,
+            commit_time.as_secs_f64() * 1e3 / commits.max(1) as f64,
+            run.cpu_busy.as_secs_f64() * 1e6 / run.messages.max(1) as f64,
+        );
+    }
+    shutdown.cancel();
+    let _ = listener.await;
+    Ok(())
+}
+
+struct Run {
+    messages: u64,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    cpu_busy: Duration,
+}
+
+impl Run {
+    /// The `q` quantile of ACK latency, in milliseconds.
+    fn percentile(&self, q: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let index = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
+        self.latencies[index].as_secs_f64() * 1e3
+    }
+}
+
+async fn run_ingest(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    args: &IngestArgs,
+) -> anyhow::Result<Run> {
+    let start = Instant::now();
+    let measure_from = start + args.warmup;
+    let end = measure_from + args.duration;
+    let run_id = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    let mut tasks = Vec::with_capacity(connections);
+    for connection in 0..connections {
+        let mut sender = Sender::connect(addr, Duration::from_secs(30))
+            .await
+            .context("Failed to connect to the listener")?;
+        let size = args.message_bytes;
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n: u64 = 0;
+            loop {
+                let sent_at = Instant::now();
+                if sent_at >= end {
+                    break;
+                }
+                let message = sample_adt(&format!("B{run_id}-{connection}-{n}"), size);
+                sender.send(message).await?;
+                let acked_at = Instant::now();
+                if sent_at >= measure_from && acked_at <= end {
+                    latencies.push(acked_at - sent_at);
+                }
+                n += 1;
+            }
+            Ok::<_, ids_listener::sender::SendError>(latencies)
+        }));
+    }
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu_before = machine_cpu_busy();
+    tokio::time::sleep_until(end.into()).await;
+    let cpu_after = machine_cpu_busy();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.context("sender task")??);
+    }
+    latencies.sort_unstable();
+    Ok(Run {
+        messages: latencies.len() as u64,
+        elapsed: args.duration,
+        latencies,
+        cpu_busy: cpu_after.saturating_sub(cpu_before),
+    })
+}
+
+/// A realistic ADT^A01 of about `size` bytes (padded with an NTE), with a unique control id.
+fn sample_adt(control_id: &str, size: usize) -> Bytes {
+    let mut message = format!(
+        "MSH|^~\\&|EPIC|UCLH|WARD|UCLH|20240102030405||ADT^A01^ADT_A01|{control_id}|P|2.4|||AL|NE\r\
+         EVN|A01|20240102030405|||U123^SMITH^JANE\r\
+         PID|1||40800000^^^UCLH^MRN~9999999999^^^NHS^NHSNMBR||SYNTHETIC^PATIENT^A^^MR||19800101|M|||\
+         1 TEST STREET^^LONDON^^NW1 2BU^GBR^H||020 7946 0000^PRN^PH|||M|||||||||||||||\r\
+         PD1|||UCLH GP PRACTICE^^12345|G1234567^GP^DOCTOR\r\
+         NK1|1|SYNTHETIC^PARTNER|SPO|1 TEST STREET^^LONDON^^NW1 2BU\r\
+         PV1|1|I|T42^T42S^T42S-32^UCLH^^BED^T42|E|||C1234^CONSULTANT^A|||MED||||19|||C1234^CONSULTANT^A|INP|1234567890|||||||||||||||||||||||||20240102030405\r\
+         PV2|||^ADMITTED FOR OBSERVATION\r"
+    );
+    let pad = size.saturating_sub(message.len() + 8);
+    message.push_str("NTE|1||");
+    message.extend(std::iter::repeat_n('x', pad));
+    message.push('\r');
+    Bytes::from(message)
+}
+
+/// Busy CPU time of the whole machine so far (all cores), from /proc/stat.
+fn machine_cpu_busy() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return Duration::ZERO;
+    };
+    let Some(line) = stat.lines().next() else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...: busy is everything but idle and iowait.
+    let busy: u64 = fields
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .take(8)
+        .map(|(_, v)| v)
+        .sum();
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(busy * 10)
+}
+
+/// A database made for one benchmark and dropped after it (the IDS cannot be emptied).
+struct ScratchDatabase {
+    server: PgConnectOptions,
+    options: PgConnectOptions,
+    name: String,
+}
+
+impl ScratchDatabase {
+    async fn create(url: &str) -> anyhow::Result<ScratchDatabase> {
+        let server: PgConnectOptions = url.parse().context("Invalid --database-url")?;
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let name = format!("ward_bench_{secs}_{}", std::process::id());
+        let mut admin = server
+            .connect()
+            .await
+            .context("Failed to connect to PostgreSQL (is it running? try scripts/setup)")?;
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .context("Failed to create the scratch database")?;
+        let options = server.clone().database(&name);
+        Ok(ScratchDatabase {
+            server,
+            options,
+            name,
+        })
+    }
+
+    async fn drop_database(&self) {
+        if let Ok(mut admin) = self.server.connect().await {
+            let _ = admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                )))
+                .await;
+        }
+    }
+}
