@@ -40,9 +40,19 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Receive HL7v2 over MLLP and store every message in the IDS before acknowledging it.
     Listen(Box<listen::ListenArgs>),
+    /// The interchange format between readers and processor.
+    #[command(subcommand)]
+    Interchange(InterchangeCommand),
     /// Measure a stage's throughput and latency on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+/// What `ward interchange` can do.
+#[derive(Debug, Subcommand)]
+enum InterchangeCommand {
+    /// Print the JSON Schema of every interchange message class.
+    Schema,
 }
 
 /// How to reach PostgreSQL.
@@ -85,6 +95,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Listen(args) => listen::listen(*args).await,
         Command::Bench(which) => bench::bench(which).await,
+        Command::Interchange(InterchangeCommand::Schema) => {
+            let schema = serde_json::to_string_pretty(&interchange::json_schema())
+                .context("Failed to render the schema")?;
+            println!("{schema}");
+            Ok(())
+        }
     }
 }
 

@@ -112,3 +112,13 @@ async fn listen_stores_acks_and_stops_cleanly_on_sigterm() {
             .unwrap();
     assert_eq!(stored, 1);
 }
+
+#[test]
+fn interchange_schema_prints_a_json_schema_of_every_class() {
+    let out = ward(&["interchange", "schema"]);
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = schema.to_string();
+    assert!(text.contains("uk.ac.ucl.rits.inform.interchange.adt.AdmitPatient"));
+    assert!(text.contains("uk.ac.ucl.rits.inform.interchange.lab.LabOrderMsg"));
+}
