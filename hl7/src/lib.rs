@@ -8,6 +8,8 @@
 
 pub mod dtm;
 pub mod header;
+pub mod message;
 
 pub use dtm::{Dtm, DtmError};
 pub use header::{Delimiters, Header, HeaderError, read_header};
+pub use message::{Message, ParseError, Segment, split_messages};

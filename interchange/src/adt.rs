@@ -51,13 +51,15 @@ impl PatientClass {
     }
 }
 
-/// What a pending event is pending (EMAP's `PendingType`; HL7 only produces transfers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+/// What a pending event is pending (EMAP's `PendingType`; HL7 only produces transfers, so a
+/// missing value means a transfer, as in EMAP where the classes fix it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PendingType {
     /// A pending admission.
     Admit,
     /// A pending transfer (A15/A26).
+    #[default]
     Transfer,
     /// A pending discharge.
     Discharge,
@@ -232,7 +234,7 @@ adt_message!(
     /// A15: a transfer is pending.
     PendingTransfer {
         /// Always a transfer from HL7.
-        pending_event_type: Option<PendingType> = "Option::is_none",
+        pending_event_type: PendingType,
         /// PV2-1, where the patient is to go.
         pending_destination: Iv<String> = "Iv::is_unknown",
     }
@@ -241,7 +243,7 @@ adt_message!(
     /// A26: a pending transfer was cancelled.
     CancelPendingTransfer {
         /// Always a transfer from HL7.
-        pending_event_type: Option<PendingType> = "Option::is_none",
+        pending_event_type: PendingType,
         /// PV2-1.
         pending_destination: Iv<String> = "Iv::is_unknown",
         /// When the cancelled pending transfer had been requested.

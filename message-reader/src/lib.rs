@@ -2,5 +2,10 @@
 //! message with the `hl7` crate, maps it to `interchange` messages and publishes them to RabbitMQ
 //! with publisher confirms, advancing its durable position only after the broker confirmed.
 //!
-//! It reads the IDS and never writes to it, and it knows nothing of the star schema. Not built
-//! yet: `ward read-ids` is absent until it is.
+//! [`mapping`] is the HL7 → interchange conversion, usable without any database or broker
+//! (`ward convert`). The reader reads the IDS and never writes to it, and knows nothing of the
+//! star schema.
+
+pub mod mapping;
+
+pub use mapping::{Ignored, MapError, Mapped, SiteConfig, map_message};

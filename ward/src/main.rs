@@ -6,7 +6,9 @@
 //! as their stage is built; none pretends to work.
 
 mod bench;
+mod convert;
 mod listen;
+mod site;
 
 use std::process::ExitCode;
 
@@ -40,6 +42,8 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Receive HL7v2 over MLLP and store every message in the IDS before acknowledging it.
     Listen(Box<listen::ListenArgs>),
+    /// Print the interchange JSON each HL7 message in some files maps to (no database needed).
+    Convert(convert::ConvertArgs),
     /// The interchange format between readers and processor.
     #[command(subcommand)]
     Interchange(InterchangeCommand),
@@ -71,6 +75,7 @@ pub struct DatabaseArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
+
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -79,7 +84,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("Error: {error:#}");
             ExitCode::FAILURE
@@ -87,21 +92,27 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+/// Runs one subcommand; `Ok` carries the exit code for outcomes that are not errors of `ward`
+/// itself (e.g. `convert` finding messages it must reject).
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Migrate(db) => {
             connect_and_migrate(&db, 2).await?;
-            Ok(())
         }
-        Command::Listen(args) => listen::listen(*args).await,
-        Command::Bench(which) => bench::bench(which).await,
+        Command::Listen(args) => listen::listen(*args).await?,
+        Command::Bench(which) => bench::bench(which).await?,
+        Command::Convert(args) => {
+            if !convert::convert(args)? {
+                return Ok(ExitCode::from(1));
+            }
+        }
         Command::Interchange(InterchangeCommand::Schema) => {
             let schema = serde_json::to_string_pretty(&interchange::json_schema())
                 .context("Failed to render the schema")?;
             println!("{schema}");
-            Ok(())
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Connects to Ward's database and brings its schemas up to date (every service does this at

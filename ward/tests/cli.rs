@@ -122,3 +122,37 @@ fn interchange_schema_prints_a_json_schema_of_every_class() {
     assert!(text.contains("uk.ac.ucl.rits.inform.interchange.adt.AdmitPatient"));
     assert!(text.contains("uk.ac.ucl.rits.inform.interchange.lab.LabOrderMsg"));
 }
+
+#[test]
+fn convert_prints_interchange_and_reasons() {
+    let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    let a01 = testdata.join("UCLH-DHCT__emap/hl7-reader/src/test/resources/Adt/generic/A01.txt");
+    let a60 = testdata
+        .join("UCLH-DHCT__emap/hl7-reader/src/test/resources/PatientAllergies/minimal_allergy.txt");
+    let out = ward(&["convert", a01.to_str().unwrap(), a60.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    let message = interchange::Message::from_json(lines[0].as_bytes()).unwrap();
+    assert_eq!(
+        message.class_name(),
+        "uk.ac.ucl.rits.inform.interchange.adt.AdmitPatient"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ignored (ADT^A60)"));
+
+    let bad = std::env::temp_dir().join(testkit::unique_name("bad.hl7"));
+    std::fs::write(
+        &bad,
+        b"MSH|^~\\&|EPIC||||20240101||ADT^A01|1|P|2.4\rPID|1||1\rzz|x\r",
+    )
+    .unwrap();
+    let out = ward(&["convert", bad.to_str().unwrap()]);
+    std::fs::remove_file(&bad).ok();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rejected: unparseable HL7"));
+}

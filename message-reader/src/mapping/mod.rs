@@ -1,0 +1,114 @@
+//! HL7v2 → interchange: what each stored message means, or why it means nothing.
+//!
+//! [`map_message`] parses the exact bytes from the IDS and routes by MSH-9. The result is one of
+//! three outcomes, never a panic: interchange messages to publish, a message ignored by design
+//! (with the reason, counted per type), or an error (kept in the reader's error table). ADT
+//! messages map per trigger ([`adt`]); ORU^R01, ORM^O01 and ADT^A05 yield the ADT context their
+//! PID/PV1 segments imply. Labs, vitals, conditions, consults and advance decisions arrive with
+//! their own issue on this machinery; until then those messages are ignored with that reason.
+
+mod adt;
+pub mod site;
+
+use hl7::Message as Hl7;
+use interchange::Message;
+
+pub use site::SiteConfig;
+
+/// What one HL7 message maps to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mapped {
+    /// Interchange messages to publish, in order.
+    Messages(Vec<Message>),
+    /// Nothing to publish, by design; the reason is safe to log and store.
+    Ignored(Ignored),
+}
+
+/// Why a message is ignored by design.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    /// `TYPE^TRIGGER`, the key ignored messages are counted under.
+    pub kind: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Why a message could not be mapped. Never quotes patient data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MapError {
+    /// The bytes are not a readable HL7v2 message.
+    #[error("unparseable HL7: {0}")]
+    Parse(#[from] hl7::ParseError),
+    /// A segment the message type requires is absent.
+    #[error("required segment {0} is missing")]
+    MissingSegment(&'static str),
+    /// A field holds a value the mapping does not know.
+    #[error("{field} has an unrecognised value")]
+    UnknownValue {
+        /// Which field, e.g. `PV1-2 patient class`.
+        field: &'static str,
+    },
+    /// A date/time field does not parse.
+    #[error("{field} is not a valid HL7 date/time: {error}")]
+    BadDateTime {
+        /// Which field.
+        field: &'static str,
+        /// Why.
+        error: hl7::DtmError,
+    },
+}
+
+/// Maps the exact bytes of one stored message; `source_message_id` is its IDS id.
+pub fn map_message(
+    bytes: &[u8],
+    source_message_id: &str,
+    site: &SiteConfig,
+) -> Result<Mapped, MapError> {
+    let sender = hl7::read_header(bytes)
+        .ok()
+        .and_then(|h| h.sending_application)
+        .unwrap_or_default();
+    let charset = site.charset_overrides.get(&sender).copied();
+    let hl7 = Hl7::parse(bytes, charset)?;
+    let msh = hl7.segment("MSH").ok_or(MapError::MissingSegment("MSH"))?;
+    let message_type = msh.value(9, 1, 1).unwrap_or_default();
+    let trigger = msh.value(9, 1, 2).unwrap_or_default();
+    let kind = format!("{message_type}^{trigger}");
+    let context = adt::Context {
+        hl7: &hl7,
+        source_message_id,
+        site,
+    };
+    let ignored = |reason: &str| {
+        Ok(Mapped::Ignored(Ignored {
+            kind: kind.clone(),
+            reason: reason.to_owned(),
+        }))
+    };
+    match (message_type.as_str(), trigger.as_str()) {
+        ("ADT", "A05") => implied(&context, &kind),
+        ("ADT", _) => adt::map_adt(&context, &trigger, &kind),
+        ("ORU", "R01") | ("ORM", "O01") => implied(&context, &kind),
+        ("ORU" | "ORM" | "ORR" | "PPR", _) => {
+            ignored("orders, results and problems are not mapped yet (planned)")
+        }
+        _ => ignored("message type not handled by Ward"),
+    }
+}
+
+/// The ADT context a bystander PID/PV1 implies; dropped (not an error) when it cannot be built,
+/// so that the rest of such a message is unaffected.
+fn implied(context: &adt::Context<'_>, kind: &str) -> Result<Mapped, MapError> {
+    match adt::implied(context) {
+        Ok(Some(message)) => Ok(Mapped::Messages(vec![message])),
+        Ok(None) => Ok(Mapped::Ignored(Ignored {
+            kind: kind.to_owned(),
+            reason: "no patient identifier to imply ADT context from".to_owned(),
+        })),
+        Err(error) => Ok(Mapped::Ignored(Ignored {
+            kind: kind.to_owned(),
+            reason: format!("implied ADT dropped: {error}"),
+        })),
+    }
+}

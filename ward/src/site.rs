@@ -1,0 +1,58 @@
+//! Flags for the site profile: the conventions of one hospital that the mapping depends on.
+
+use anyhow::Context;
+use message_reader::SiteConfig;
+use message_reader::mapping::site::parse_code_table;
+
+/// Site conventions, each a flag with an environment twin.
+#[derive(Debug, clap::Args)]
+pub struct SiteArgs {
+    /// The site's time zone (IANA name): HL7 times without an offset are local time here.
+    #[arg(long, env = "WARD_TIME_ZONE", default_value = "Europe/London")]
+    time_zone: chrono_tz::Tz,
+
+    /// Sending applications (MSH-3) whose ADT messages are trusted; ADT from others is ignored.
+    #[arg(
+        long,
+        env = "WARD_TRUSTED_ADT_SENDERS",
+        value_delimiter = ',',
+        default_value = "EPIC"
+    )]
+    trusted_adt_senders: Vec<String>,
+
+    /// A `code,name` CSV translating ethnic group codes (PID-22); the default is the NHS data
+    /// dictionary's categories plus Epic's extra codes.
+    #[arg(long, env = "WARD_ETHNIC_GROUPS")]
+    ethnic_groups: Option<std::path::PathBuf>,
+
+    /// `SENDER=CHARSET` pairs overriding MSH-18 for senders that declare it wrongly
+    /// (e.g. `LEGACY=windows-1252`).
+    #[arg(long, env = "WARD_CHARSET_OVERRIDES", value_delimiter = ',')]
+    charset_overrides: Vec<String>,
+}
+
+impl SiteArgs {
+    /// The site profile these flags describe.
+    pub fn site_config(&self) -> anyhow::Result<SiteConfig> {
+        let mut site = SiteConfig {
+            time_zone: self.time_zone,
+            trusted_adt_senders: self.trusted_adt_senders.clone(),
+            ..SiteConfig::default()
+        };
+        if let Some(path) = &self.ethnic_groups {
+            let csv = std::fs::read_to_string(path)
+                .with_context(|| format!("Failed to read {}", path.display()))?;
+            site.ethnic_groups = parse_code_table(&csv)
+                .with_context(|| format!("Invalid ethnic group table {}", path.display()))?;
+        }
+        for pair in &self.charset_overrides {
+            let (sender, charset) = pair
+                .split_once('=')
+                .with_context(|| format!("--charset-overrides: `{pair}` is not SENDER=CHARSET"))?;
+            let encoding = encoding_rs::Encoding::for_label(charset.as_bytes())
+                .with_context(|| format!("--charset-overrides: unknown charset `{charset}`"))?;
+            site.charset_overrides.insert(sender.to_owned(), encoding);
+        }
+        Ok(site)
+    }
+}
