@@ -2,10 +2,16 @@
 //! message with the `hl7` crate, maps it to `interchange` messages and publishes them to RabbitMQ
 //! with publisher confirms, advancing its durable position only after the broker confirmed.
 //!
-//! [`mapping`] is the HL7 → interchange conversion, usable without any database or broker
-//! (`ward convert`). The reader reads the IDS and never writes to it, and knows nothing of the
-//! star schema.
+//! The parts: [`mapping`] (HL7 → interchange, usable without database or broker, as
+//! `ward convert` does), [`watermark`] (never skipping a row that commits late), [`publisher`]
+//! (confirmed, ordered publishing with back-off and reconnection) and [`reader`] (the loop, its
+//! durable position and error table). The reader reads the IDS and never writes to it, and knows
+//! nothing of the star schema.
 
 pub mod mapping;
+pub mod publisher;
+pub mod reader;
+pub mod watermark;
 
 pub use mapping::{Ignored, MapError, Mapped, SiteConfig, map_message};
+pub use reader::{Config, Resources, Stats, reprocess, run};

@@ -17,9 +17,19 @@ pub fn ids_migrator() -> Migrator {
     migrator
 }
 
-/// Brings every schema Ward owns up to date; applying it again changes nothing.
+/// The readers' state, `reader` (positions and the error table); needs `ids`.
+pub fn reader_migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("migrations/reader");
+    migrator.create_schema("reader");
+    migrator.dangerous_set_table_name("reader._sqlx_migrations");
+    migrator
+}
+
+/// Brings every schema Ward owns up to date, in dependency order; applying it again changes
+/// nothing.
 pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
     ids_migrator().run(pool).await?;
-    tracing::info!(schema = "ids", "Migrations applied");
+    reader_migrator().run(pool).await?;
+    tracing::info!(schemas = "ids, reader", "Migrations applied");
     Ok(())
 }

@@ -25,6 +25,36 @@ use crate::DatabaseArgs;
 pub enum BenchCommand {
     /// MLLP → IDS → ACK throughput and latency of the ids-listener over loopback.
     Ingest(IngestArgs),
+    /// IDS → mapping → RabbitMQ (confirmed) throughput of the message-reader.
+    Read(ReadArgs),
+}
+
+/// Flags of `ward bench read`.
+#[derive(Debug, clap::Args)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    /// RabbitMQ URL.
+    #[arg(
+        long,
+        env = "WARD_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true
+    )]
+    amqp_url: String,
+
+    /// ADT messages put in the IDS and read.
+    #[arg(long, default_value_t = 50_000)]
+    messages: usize,
+
+    /// IDS rows read per round.
+    #[arg(long, default_value_t = 500)]
+    batch_size: i64,
+
+    /// Messages published before waiting for their confirms.
+    #[arg(long, default_value_t = 512)]
+    publish_window: usize,
 }
 
 /// Flags of `ward bench ingest`.
@@ -54,7 +84,99 @@ pub struct IngestArgs {
 pub async fn bench(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::Read(args) => read(args).await,
     }
+}
+
+async fn read(args: ReadArgs) -> anyhow::Result<()> {
+    let scratch = ScratchDatabase::create(&args.database.database_url).await?;
+    let result = read_run(&args, &scratch).await;
+    scratch.drop_database().await;
+    result
+}
+
+async fn read_run(args: &ReadArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
+    use message_reader::publisher::{Publisher, Topology};
+    use std::sync::atomic::Ordering;
+
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(scratch.options.clone())
+        .await
+        .context("Failed to connect to the scratch database")?;
+    schema::migrate(&pool)
+        .await
+        .context("Failed to migrate the scratch database")?;
+    // A realistic ADT mix over 10,000 patients, written the way the listener writes.
+    let mut last_id = 0;
+    for chunk_start in (0..args.messages).step_by(5_000) {
+        let payloads: Vec<Vec<u8>> = (chunk_start..(chunk_start + 5_000).min(args.messages))
+            .map(|n| {
+                let message = sample_adt(&format!("R{n}"), 1_000);
+                let patient = format!("{:08}", 40_000_000 + n % 10_000);
+                String::from_utf8_lossy(&message)
+                    .replacen("40800000", &patient, 1)
+                    .into_bytes()
+            })
+            .collect();
+        last_id = sqlx::query_scalar(
+            "INSERT INTO ids.message (payload, payload_sha256, transport, message_type)
+             SELECT p, sha256(p), 'bench', 'ADT' FROM unnest($1::bytea[]) AS t(p)
+             RETURNING id",
+        )
+        .bind(&payloads)
+        .fetch_all(&pool)
+        .await?
+        .into_iter()
+        .max()
+        .unwrap_or(last_id);
+    }
+    let topology = Topology {
+        queue: format!("ward.bench.{}", scratch.name),
+        dead_letter_exchange: format!("ward.bench.dlx.{}", scratch.name),
+        dead_letter_queue: format!("ward.bench.dlq.{}", scratch.name),
+        max_length: (args.messages as u32).saturating_mul(2).max(1000),
+        quorum: true,
+        expires_ms: Some(60_000),
+    };
+    let stats = Arc::new(message_reader::Stats::default());
+    let shutdown = CancellationToken::new();
+    let config = message_reader::Config {
+        batch_size: args.batch_size,
+        ..message_reader::Config::default()
+    };
+    let resources = message_reader::Resources {
+        pool: pool.clone(),
+        publisher: Publisher::new(args.amqp_url.clone(), topology, args.publish_window),
+        stats: Arc::clone(&stats),
+    };
+    let started = Instant::now();
+    let cpu_before = machine_cpu_busy();
+    let reader = tokio::spawn(message_reader::run(config, resources, shutdown.clone()));
+    while stats.position.load(Ordering::Relaxed) < last_id {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = started.elapsed();
+    let cpu = machine_cpu_busy().saturating_sub(cpu_before);
+    shutdown.cancel();
+    let _ = reader.await;
+    let published = stats.published.load(Ordering::Relaxed);
+    println!(
+        "message-reader: {} ADT messages (~1 KB) from the IDS to a quorum queue, confirmed",
+        args.messages
+    );
+    println!(
+        "{:>9} {:>9} {:>9} {:>17}",
+        "messages", "seconds", "msg/s", "CPU µs/msg (all)"
+    );
+    println!(
+        "{:>9} {:>9.2} {:>9.0} {:>17.0}",
+        published,
+        elapsed.as_secs_f64(),
+        published as f64 / elapsed.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / published.max(1) as f64
+    );
+    Ok(())
 }
 
 async fn ingest(args: IngestArgs) -> anyhow::Result<()> {

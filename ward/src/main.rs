@@ -8,6 +8,7 @@
 mod bench;
 mod convert;
 mod listen;
+mod read_ids;
 mod site;
 
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Receive HL7v2 over MLLP and store every message in the IDS before acknowledging it.
     Listen(Box<listen::ListenArgs>),
+    /// Follow the IDS and publish the interchange messages each HL7 message maps to.
+    ReadIds(Box<read_ids::ReadIdsArgs>),
     /// Print the interchange JSON each HL7 message in some files maps to (no database needed).
     Convert(convert::ConvertArgs),
     /// The interchange format between readers and processor.
@@ -100,6 +103,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             connect_and_migrate(&db, 2).await?;
         }
         Command::Listen(args) => listen::listen(*args).await?,
+        Command::ReadIds(args) => read_ids::read_ids(*args).await?,
         Command::Bench(which) => bench::bench(which).await?,
         Command::Convert(args) => {
             if !convert::convert(args)? {

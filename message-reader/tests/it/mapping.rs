@@ -1,7 +1,6 @@
 //! Conformance with EMAP's reader: every ADT pair in EMAP's `hl7_to_interchange_yaml.tsv` (46
 //! pairs) maps to exactly the expected interchange message, compared field by field (every
 //! scalar and every tri-state status and value), ignoring `sourceMessageId` as EMAP does.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

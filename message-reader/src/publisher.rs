@@ -1,0 +1,314 @@
+//! Publishing interchange messages to RabbitMQ: confirmed, ordered, never dropped.
+//!
+//! The publisher declares its queue itself (durable; quorum by default; a maximum length with
+//! `reject-publish` overflow so a full queue refuses new messages instead of dropping old ones;
+//! dead-lettering to a declared exchange and queue). Every publish is `mandatory` with publisher
+//! confirms, in windows of in-flight messages. When the broker refuses a message (queue full,
+//! unroutable) or the connection fails, the publisher backs off exponentially (capped), then
+//! republishes from the first unconfirmed message onwards, so every patient's last delivered
+//! messages are in order (a consumer may see a few twice; the processor is idempotent). It
+//! returns only when all messages are confirmed, or at shutdown.
+
+use std::time::Duration;
+
+use lapin::Confirmation;
+use lapin::options::{
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use tokio_util::sync::CancellationToken;
+
+/// Where and how messages are published.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// The queue messages go to (live HL7: `ward.interchange.live`).
+    pub queue: String,
+    /// Where the queue's rejected messages go.
+    pub dead_letter_exchange: String,
+    /// The queue bound to the dead-letter exchange.
+    pub dead_letter_queue: String,
+    /// Most messages the queue holds before refusing publishes.
+    pub max_length: u32,
+    /// Quorum queue (replicated, the default) rather than classic.
+    pub quorum: bool,
+    /// Delete the queues after this long unused (for scratch queues of tests and benchmarks).
+    pub expires_ms: Option<u32>,
+}
+
+impl Topology {
+    /// The live HL7 queue and its dead-letter queue.
+    pub fn live() -> Topology {
+        Topology {
+            queue: "ward.interchange.live".to_owned(),
+            dead_letter_exchange: "ward.dead-letter".to_owned(),
+            dead_letter_queue: "ward.interchange.dead-letter".to_owned(),
+            max_length: 100_000,
+            quorum: true,
+            expires_ms: None,
+        }
+    }
+}
+
+/// One message to publish.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The interchange JSON.
+    pub body: Vec<u8>,
+    /// The Java class name (AMQP `type`).
+    pub class: &'static str,
+    /// The IDS id it came from.
+    pub ids_id: i64,
+    /// The partition key's routing key (the patient).
+    pub partition: String,
+}
+
+/// Why publishing stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// Shutdown was requested before everything was confirmed.
+    #[error("shutdown before every message was confirmed")]
+    Shutdown,
+}
+
+/// A publisher that reconnects by itself.
+pub struct Publisher {
+    uri: String,
+    topology: Topology,
+    window: usize,
+    max_backoff: Duration,
+    connection: Option<(Connection, Channel)>,
+}
+
+impl Publisher {
+    /// A publisher to the broker at `uri`; connects on first use.
+    pub fn new(uri: String, topology: Topology, window: usize) -> Publisher {
+        Publisher {
+            uri,
+            topology,
+            window: window.max(1),
+            max_backoff: Duration::from_secs(30),
+            connection: None,
+        }
+    }
+
+    /// Caps the back-off between attempts (tests use a short one).
+    pub fn with_max_backoff(mut self, max_backoff: Duration) -> Publisher {
+        self.max_backoff = max_backoff;
+        self
+    }
+
+    /// Connects (if needed) and declares the topology; used at start to fail early on bad
+    /// settings.
+    pub async fn connect(&mut self) -> Result<(), lapin::Error> {
+        self.channel().await.map(|_| ())
+    }
+
+    async fn channel(&mut self) -> Result<Channel, lapin::Error> {
+        if let Some((connection, channel)) = &self.connection
+            && connection.status().connected()
+            && channel.status().connected()
+        {
+            return Ok(channel.clone());
+        }
+        self.connection = None;
+        let connection = Connection::connect(&self.uri, ConnectionProperties::default()).await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        declare(&channel, &self.topology).await?;
+        tracing::info!(queue = %self.topology.queue, "Connected to RabbitMQ");
+        self.connection = Some((connection, channel.clone()));
+        Ok(channel)
+    }
+
+    /// Publishes every message, in order, returning once all are confirmed.
+    pub async fn publish_all(
+        &mut self,
+        messages: &[Outgoing],
+        shutdown: &CancellationToken,
+    ) -> Result<(), PublishError> {
+        let mut next = 0;
+        let mut delay = Duration::from_millis(100);
+        while next < messages.len() {
+            match self.publish_from(messages, next).await {
+                Ok(()) => return Ok(()),
+                Err((first_unconfirmed, reason)) => {
+                    if first_unconfirmed > next {
+                        delay = Duration::from_millis(100);
+                    }
+                    next = first_unconfirmed;
+                    tracing::warn!(
+                        reason = %reason,
+                        ids_id = messages.get(next).map(|m| m.ids_id),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "RabbitMQ did not confirm a message; backing off"
+                    );
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Err(PublishError::Shutdown),
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(self.max_backoff);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes `messages[from..]` in windows; on failure returns the first index not confirmed.
+    async fn publish_from(
+        &mut self,
+        messages: &[Outgoing],
+        from: usize,
+    ) -> Result<(), (usize, String)> {
+        let queue = self.topology.queue.clone();
+        let window = self.window;
+        let channel = match self.channel().await {
+            Ok(channel) => channel,
+            Err(error) => return Err((from, error.to_string())),
+        };
+        let mut start = from;
+        while start < messages.len() {
+            let end = (start + window).min(messages.len());
+            let mut confirms = Vec::with_capacity(end - start);
+            for message in &messages[start..end] {
+                let published = channel
+                    .basic_publish(
+                        ShortString::from(""),
+                        ShortString::from(queue.as_str()),
+                        BasicPublishOptions {
+                            mandatory: true,
+                            ..BasicPublishOptions::default()
+                        },
+                        &message.body,
+                        properties(message),
+                    )
+                    .await;
+                match published {
+                    Ok(confirm) => confirms.push(confirm),
+                    Err(error) => {
+                        self.connection = None;
+                        // Those already published in this window may or may not be confirmed;
+                        // start again from the window's start to keep order.
+                        return Err((start, error.to_string()));
+                    }
+                }
+            }
+            for (i, confirm) in confirms.into_iter().enumerate() {
+                let failure = match confirm.await {
+                    Ok(Confirmation::Ack(None)) => None,
+                    Ok(Confirmation::Ack(Some(returned))) => {
+                        Some(format!("returned: {}", returned.reply_text))
+                    }
+                    Ok(Confirmation::Nack(_)) => {
+                        Some("refused by the broker (queue full?)".to_owned())
+                    }
+                    Ok(Confirmation::NotRequested) => Some("publisher confirms are off".to_owned()),
+                    Err(error) => {
+                        self.connection = None;
+                        Some(error.to_string())
+                    }
+                };
+                if let Some(reason) = failure {
+                    return Err((start + i, reason));
+                }
+            }
+            start = end;
+        }
+        Ok(())
+    }
+}
+
+fn properties(message: &Outgoing) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    headers.insert(
+        ShortString::from(interchange::VERSION_HEADER),
+        AMQPValue::LongString(LongString::from(interchange::FORMAT_VERSION)),
+    );
+    headers.insert(
+        ShortString::from("x-ward-ids-id"),
+        AMQPValue::LongLongInt(message.ids_id),
+    );
+    headers.insert(
+        ShortString::from("x-ward-partition-key"),
+        AMQPValue::LongString(LongString::from(message.partition.as_str())),
+    );
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type(ShortString::from("application/json"))
+        .with_type(ShortString::from(message.class))
+        .with_message_id(ShortString::from(message.ids_id.to_string().as_str()))
+        .with_headers(headers)
+}
+
+/// Declares the queue, the dead-letter exchange and queue (idempotent).
+pub async fn declare(channel: &Channel, topology: &Topology) -> Result<(), lapin::Error> {
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    let mut queue_type = FieldTable::default();
+    if topology.quorum {
+        queue_type.insert(
+            ShortString::from("x-queue-type"),
+            AMQPValue::LongString(LongString::from("quorum")),
+        );
+    }
+    if let Some(expires) = topology.expires_ms {
+        queue_type.insert(
+            ShortString::from("x-expires"),
+            AMQPValue::LongInt(expires as i32),
+        );
+    }
+    channel
+        .exchange_declare(
+            ShortString::from(topology.dead_letter_exchange.as_str()),
+            ExchangeKind::Fanout,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_declare(
+            ShortString::from(topology.dead_letter_queue.as_str()),
+            durable,
+            queue_type.clone(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            ShortString::from(topology.dead_letter_queue.as_str()),
+            ShortString::from(topology.dead_letter_exchange.as_str()),
+            ShortString::from(""),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut arguments = queue_type;
+    arguments.insert(
+        ShortString::from("x-max-length"),
+        AMQPValue::LongInt(topology.max_length as i32),
+    );
+    arguments.insert(
+        ShortString::from("x-overflow"),
+        AMQPValue::LongString(LongString::from("reject-publish")),
+    );
+    arguments.insert(
+        ShortString::from("x-dead-letter-exchange"),
+        AMQPValue::LongString(LongString::from(topology.dead_letter_exchange.as_str())),
+    );
+    channel
+        .queue_declare(
+            ShortString::from(topology.queue.as_str()),
+            durable,
+            arguments,
+        )
+        .await?;
+    Ok(())
+}

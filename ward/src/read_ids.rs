@@ -1,0 +1,139 @@
+//! `ward read-ids`: flags for the message-reader, and the glue that connects and runs it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use message_reader::publisher::{Publisher, Topology};
+use message_reader::{Config, Resources, Stats};
+use tokio_util::sync::CancellationToken;
+
+use crate::DatabaseArgs;
+use crate::site::SiteArgs;
+
+/// How to reach RabbitMQ and where messages go.
+#[derive(Debug, clap::Args)]
+pub struct AmqpArgs {
+    /// RabbitMQ URL.
+    #[arg(
+        long,
+        env = "WARD_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true
+    )]
+    pub amqp_url: String,
+
+    /// Queue for live HL7-derived interchange messages (the table-reader uses a backfill queue,
+    /// which the processor drains only when this one is empty).
+    #[arg(long, env = "WARD_LIVE_QUEUE", default_value = "ward.interchange.live")]
+    pub queue: String,
+
+    /// Exchange that the queue's rejected messages are dead-lettered to.
+    #[arg(
+        long,
+        env = "WARD_DEAD_LETTER_EXCHANGE",
+        default_value = "ward.dead-letter"
+    )]
+    pub dead_letter_exchange: String,
+
+    /// Queue bound to the dead-letter exchange.
+    #[arg(
+        long,
+        env = "WARD_DEAD_LETTER_QUEUE",
+        default_value = "ward.interchange.dead-letter"
+    )]
+    pub dead_letter_queue: String,
+
+    /// Most messages the queue holds; beyond it the broker refuses publishes and the reader
+    /// backs off (nothing is dropped).
+    #[arg(long, env = "WARD_QUEUE_MAX_LENGTH", default_value_t = 100_000)]
+    pub max_length: u32,
+
+    /// Declare classic rather than quorum queues.
+    #[arg(long, env = "WARD_CLASSIC_QUEUES")]
+    pub classic_queues: bool,
+}
+
+impl AmqpArgs {
+    /// The queues these flags name.
+    pub fn topology(&self) -> Topology {
+        Topology {
+            queue: self.queue.clone(),
+            dead_letter_exchange: self.dead_letter_exchange.clone(),
+            dead_letter_queue: self.dead_letter_queue.clone(),
+            max_length: self.max_length,
+            quorum: !self.classic_queues,
+            expires_ms: None,
+        }
+    }
+}
+
+/// Flags of `ward read-ids`.
+#[derive(Debug, clap::Args)]
+pub struct ReadIdsArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    #[command(flatten)]
+    amqp: AmqpArgs,
+
+    #[command(flatten)]
+    site: SiteArgs,
+
+    /// IDS rows read per round.
+    #[arg(long, env = "WARD_READ_BATCH", default_value_t = 500)]
+    batch_size: i64,
+
+    /// Messages published before waiting for their confirms.
+    #[arg(long, env = "WARD_PUBLISH_WINDOW", default_value_t = 512)]
+    publish_window: usize,
+
+    /// Longest wait for new rows when no notification arrives.
+    #[arg(long, env = "WARD_POLL_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    poll_interval: Duration,
+
+    /// How long a gap in IDS ids must persist (after its transactions ended) to be passed.
+    #[arg(long, env = "WARD_GAP_GRACE", default_value = "2s", value_parser = humantime::parse_duration)]
+    gap_grace: Duration,
+
+    /// Re-read these IDS ids (comma-separated) and publish what they map to, then exit; the
+    /// position does not move.
+    #[arg(long, value_delimiter = ',')]
+    reprocess: Vec<i64>,
+}
+
+/// Runs the reader until Ctrl-C or SIGTERM (or, with `--reprocess`, once).
+pub async fn read_ids(args: ReadIdsArgs) -> anyhow::Result<()> {
+    let pool = crate::connect_and_migrate(&args.database, 4).await?;
+    let config = Config {
+        batch_size: args.batch_size.max(1),
+        poll_interval: args.poll_interval,
+        gap_grace: args.gap_grace,
+        site: args.site.site_config()?,
+        ..Config::default()
+    };
+    let mut publisher = Publisher::new(
+        args.amqp.amqp_url.clone(),
+        args.amqp.topology(),
+        args.publish_window,
+    );
+    publisher.connect().await.map_err(|e| {
+        anyhow::anyhow!("Failed to connect to RabbitMQ and declare the queues: {e}")
+    })?;
+    let resources = Resources {
+        pool,
+        publisher,
+        stats: Arc::new(Stats::default()),
+    };
+    if !args.reprocess.is_empty() {
+        message_reader::reprocess(
+            &config,
+            resources,
+            &args.reprocess,
+            &CancellationToken::new(),
+        )
+        .await?;
+        return Ok(());
+    }
+    message_reader::run(config, resources, crate::shutdown_on_signal()).await?;
+    Ok(())
+}
