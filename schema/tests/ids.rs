@@ -95,7 +95,11 @@ async fn nobody_may_update_delete_or_truncate() {
             );
         }
         // Without CASCADE the reader's error table's foreign key refuses it even earlier.
-        assert!(sqlstate_as(&db.pool, role, "TRUNCATE ids.message").await.is_some());
+        assert!(
+            sqlstate_as(&db.pool, role, "TRUNCATE ids.message")
+                .await
+                .is_some()
+        );
     }
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM ids.message")
         .fetch_one(&db.pool)
