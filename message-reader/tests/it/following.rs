@@ -275,3 +275,57 @@ async fn survives_the_database_going_away_and_coming_back() {
     assert_eq!(received, vec![first, second]);
     delete_queues(&amqp, &topology).await;
 }
+
+#[tokio::test]
+async fn a_full_queue_makes_the_reader_back_off_and_nothing_is_dropped() {
+    let db = TestDb::migrated().await;
+    let amqp = testkit::amqp_url();
+    let topology = message_reader::publisher::Topology {
+        max_length: 5,
+        ..topology()
+    };
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        ids.push(insert(&db.pool, &adt(n, &format!("F{}", n % 3))).await);
+    }
+    let reader = RunningReader::start(&db.pool, &amqp, &topology, config());
+    // The queue takes 5 messages and refuses the rest until someone consumes.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        reader.stats.position.load(Ordering::Relaxed) < ids[29],
+        "the reader waits for room"
+    );
+    let mut received = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while reader.stats.position.load(Ordering::Relaxed) < ids[29] {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reader never finished"
+        );
+        received.extend(
+            drain(&amqp, &topology.queue, 0)
+                .await
+                .into_iter()
+                .map(|r| r.ids_id),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    reader.stop().await;
+    received.extend(
+        drain(&amqp, &topology.queue, 0)
+            .await
+            .into_iter()
+            .map(|r| r.ids_id),
+    );
+    // Every row arrived; a refused message is republished with those after it, so the last
+    // copy of each arrives in IDS order.
+    let mut last_copies: Vec<i64> = Vec::new();
+    for id in received.iter().rev() {
+        if !last_copies.contains(id) {
+            last_copies.push(*id);
+        }
+    }
+    last_copies.reverse();
+    assert_eq!(last_copies, ids);
+    delete_queues(&amqp, &topology).await;
+}
