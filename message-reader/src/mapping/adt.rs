@@ -60,17 +60,27 @@ fn iv_text(segment: Option<&Segment>, n: usize, comp: usize) -> Iv<String> {
     Iv::from_hl7(text(segment, n, 1, comp).as_deref())
 }
 
-/// A location field (PL) as `dept^room^bed`.
+/// A location field (PL) as EMAP writes it: `dept^room^bed`, with a missing part written
+/// `null`, so location strings match EMAP's star schema and the SQL written against it.
+fn location_string(segment: Option<&Segment>, n: usize) -> Option<String> {
+    let segment = segment?;
+    let parts: Vec<Option<String>> = (1..=3).map(|c| segment.value(n, 1, c)).collect();
+    if parts.iter().all(Option::is_none) {
+        return None;
+    }
+    let parts: Vec<String> = parts
+        .into_iter()
+        .map(|p| p.unwrap_or_else(|| "null".to_owned()))
+        .collect();
+    Some(parts.join("^"))
+}
+
+/// A location field as a tri-state value.
 fn iv_location(segment: Option<&Segment>, n: usize) -> Iv<String> {
-    let Some(segment) = segment else {
-        return Iv::Unknown;
-    };
-    if segment.raw(n) == "\"\"" {
+    if segment.is_some_and(|s| s.raw(n) == "\"\"") {
         return Iv::delete();
     }
-    segment
-        .components_joined(n, 1, 3)
-        .map_or(Iv::Unknown, Iv::Save)
+    location_string(segment, n).map_or(Iv::Unknown, Iv::Save)
 }
 
 /// The fields every ADT message has, from MSH, EVN, the first PID, PV1 and PV2.
@@ -227,7 +237,7 @@ pub(super) fn map_adt(
         .into(),
         "A12" => CancelTransferPatient {
             cancelled_date_time: adt.event_occurred_date_time,
-            cancelled_location: pv1.and_then(|p| p.components_joined(6, 1, 3)),
+            cancelled_location: location_string(pv1, 6),
             adt,
         }
         .into(),
@@ -289,4 +299,22 @@ pub(super) fn map_adt(
         _ => return ignored("ADT trigger not handled by Ward"),
     };
     Ok(Mapped::Messages(vec![message]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_locations_read_as_emap_writes_them() {
+        let hl7 = Hl7::parse(
+            b"MSH|^~\\&|EPIC||||x||ADT^A02|1|P|2.4\rPV1|1|E|ED^^BAY1|||\"\"\r",
+            None,
+        )
+        .unwrap();
+        let pv1 = hl7.segment("PV1");
+        assert_eq!(location_string(pv1, 3).as_deref(), Some("ED^null^BAY1"));
+        assert_eq!(iv_location(pv1, 6), Iv::delete());
+        assert_eq!(iv_location(pv1, 4), Iv::Unknown);
+    }
 }
