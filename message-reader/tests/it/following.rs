@@ -20,17 +20,13 @@ async fn publishes_in_ids_order_exactly_once_across_a_restart() {
     let amqp = testkit::amqp_url();
     let topology = topology();
     let mut ids = Vec::new();
-    for n in 0..200 {
+    for n in 0..120 {
         ids.push(insert(&db.pool, &adt(n, &format!("MRN{}", n % 17))).await);
     }
     let first = RunningReader::start(&db.pool, &amqp, &topology, config());
-    first.wait_for_position(ids[80]).await;
+    first.wait_for_position(ids[119]).await;
     let stats = first.stop().await;
     let stopped_at = stats.position.load(Ordering::Relaxed);
-    assert!(
-        stopped_at < *ids.last().unwrap(),
-        "stopped in the middle of the run"
-    );
     let stored: i64 =
         sqlx::query_scalar("SELECT last_ids_id FROM reader.progress WHERE reader = 'hl7'")
             .fetch_one(&db.pool)
@@ -40,7 +36,10 @@ async fn publishes_in_ids_order_exactly_once_across_a_restart() {
         stored, stopped_at,
         "the durable position is where the reader stopped"
     );
-
+    // The feed goes on while the reader is down.
+    for n in 120..200 {
+        ids.push(insert(&db.pool, &adt(n, &format!("MRN{}", n % 17))).await);
+    }
     let second = RunningReader::start(&db.pool, &amqp, &topology, config());
     second.wait_for_position(*ids.last().unwrap()).await;
     second.stop().await;
