@@ -105,12 +105,11 @@ pub async fn run(config: Config, resources: Resources, shutdown: CancellationTok
     });
     let tracker = TaskTracker::new();
     if let Some(http) = http {
-        tracker.spawn(metrics::serve_http(
-            http,
-            Arc::clone(&metrics),
+        let exposition = Arc::new(metrics::ListenerExposition {
+            metrics: Arc::clone(&metrics),
             pool,
-            shutdown.clone(),
-        ));
+        });
+        tracker.spawn(telemetry::serve(http, exposition, shutdown.clone()));
     }
     if let Ok(addr) = mllp.local_addr() {
         tracing::info!(%addr, "Listening for MLLP");

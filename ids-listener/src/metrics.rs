@@ -1,98 +1,17 @@
-//! The listener's counters, and the HTTP endpoint that serves them with a health check.
-//!
-//! Metrics are plain atomics rendered in the Prometheus text format; the endpoint answers
-//! `GET /metrics` and `GET /health` (200 when the IDS answers a query, 503 otherwise) and nothing
-//! else. Nothing here carries message content or patient identifiers.
+//! The listener's counters, served by `telemetry` on the metrics port with the IDS answering a
+//! query as its health check. Nothing here carries message content or patient identifiers.
 
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use sqlx::PgPool;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+pub use telemetry::{Counter, Histogram};
 
 use crate::ack::AckCode;
-
-/// A monotonically increasing count.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    /// Adds one.
-    pub fn inc(&self) {
-        self.inc_by(1);
-    }
-
-    /// Adds `n`.
-    pub fn inc_by(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// The current count.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// A histogram with fixed upper bounds.
-#[derive(Debug)]
-pub struct Histogram {
-    bounds: &'static [f64],
-    buckets: Vec<AtomicU64>,
-    count: AtomicU64,
-    /// Sum in millionths, to keep it an integer atomic.
-    sum_micros: AtomicU64,
-}
-
-impl Histogram {
-    fn new(bounds: &'static [f64]) -> Histogram {
-        Histogram {
-            bounds,
-            buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
-        }
-    }
-
-    /// Records one observation.
-    pub fn observe(&self, value: f64) {
-        for (bound, bucket) in self.bounds.iter().zip(&self.buckets) {
-            if value <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add((value * 1e6) as u64, Ordering::Relaxed);
-    }
-
-    /// Observations so far.
-    pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    /// Sum of the observations so far.
-    pub fn sum(&self) -> f64 {
-        self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-    }
-
-    fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (bound, bucket) in self.bounds.iter().zip(&self.buckets) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count();
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}\n{name}_count {count}", self.sum());
-    }
-}
 
 const ACK_CODES: [AckCode; 6] = [
     AckCode::AA,
@@ -321,73 +240,25 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// Serves `/metrics` and `/health` until `shutdown`.
-pub async fn serve_http(
-    listener: TcpListener,
-    metrics: Arc<Metrics>,
-    pool: PgPool,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((stream, _)) = accepted else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        let metrics = Arc::clone(&metrics);
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(10), answer(stream, &metrics, &pool))
-                .await;
-        });
-    }
+/// The listener's exposition: its counters, and the IDS answering as health.
+pub struct ListenerExposition {
+    /// What is counted.
+    pub metrics: Arc<Metrics>,
+    /// The IDS.
+    pub pool: PgPool,
 }
 
-async fn answer(
-    mut stream: tokio::net::TcpStream,
-    metrics: &Metrics,
-    pool: &PgPool,
-) -> std::io::Result<()> {
-    let mut request = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        request.extend_from_slice(&chunk[..n]);
+impl telemetry::Exposition for ListenerExposition {
+    fn render(&self) -> String {
+        self.metrics.render()
     }
-    let line = request.split(|b| *b == b'\r').next().unwrap_or_default();
-    let (status, content_type, body) = match line {
-        l if l.starts_with(b"GET /metrics ") => {
-            ("200 OK", "text/plain; version=0.0.4", metrics.render())
-        }
-        l if l.starts_with(b"GET /health ") => {
-            let healthy = tokio::time::timeout(
-                Duration::from_secs(2),
-                sqlx::query("SELECT 1 FROM ids.message LIMIT 1").execute(pool),
-            )
-            .await
-            .is_ok_and(|r| r.is_ok());
-            if healthy {
-                ("200 OK", "text/plain", "ok\n".to_owned())
-            } else {
-                (
-                    "503 Service Unavailable",
-                    "text/plain",
-                    "the IDS does not answer\n".to_owned(),
-                )
-            }
-        }
-        _ => ("404 Not Found", "text/plain", "not found\n".to_owned()),
-    };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+
+    fn healthy(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1 FROM ids.message LIMIT 1")
+                .execute(&self.pool)
+                .await
+                .is_ok()
+        })
+    }
 }

@@ -14,4 +14,4 @@ pub mod reader;
 pub mod watermark;
 
 pub use mapping::{Ignored, MapError, Mapped, SiteConfig, map_message};
-pub use reader::{Config, Resources, Stats, reprocess, run};
+pub use reader::{Config, ReaderExposition, Resources, Stats, reprocess, run};

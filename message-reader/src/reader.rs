@@ -86,10 +86,83 @@ impl Stats {
         self.ignored.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
+    /// The Prometheus text exposition of the counts.
+    pub fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(2048);
+        let counters = [
+            ("message_reader_rows_total", "IDS rows handled.", &self.rows),
+            (
+                "message_reader_published_total",
+                "Interchange messages confirmed by RabbitMQ.",
+                &self.published,
+            ),
+            (
+                "message_reader_duplicates_total",
+                "IDS rows skipped as resends of earlier messages.",
+                &self.duplicates,
+            ),
+            (
+                "message_reader_errors_total",
+                "IDS rows recorded in reader.error.",
+                &self.errors,
+            ),
+            (
+                "message_reader_skipped_ids_total",
+                "IDS ids passed as never committed.",
+                &self.skipped_ids,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            telemetry::render_counter(&mut out, name, help, counter.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP message_reader_ignored_total IDS rows ignored by design, by message type.\n# TYPE message_reader_ignored_total counter"
+        );
+        for (kind, count) in self.ignored() {
+            let kind = kind.replace(['\\', '"', '\n'], "_");
+            let _ = writeln!(
+                out,
+                "message_reader_ignored_total{{kind=\"{kind}\"}} {count}"
+            );
+        }
+        telemetry::render_gauge(
+            &mut out,
+            "message_reader_position",
+            "The last IDS id handled.",
+            self.position.load(Ordering::Relaxed),
+        );
+        out
+    }
+
     fn count_ignored(&self, kind: &str) {
         if let Ok(mut map) = self.ignored.lock() {
             *map.entry(kind.to_owned()).or_default() += 1;
         }
+    }
+}
+
+/// The reader's exposition on its metrics port: its counts, and the IDS answering as health.
+pub struct ReaderExposition {
+    /// What is counted.
+    pub stats: Arc<Stats>,
+    /// The IDS.
+    pub pool: PgPool,
+}
+
+impl telemetry::Exposition for ReaderExposition {
+    fn render(&self) -> String {
+        self.stats.render()
+    }
+
+    fn healthy(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1 FROM reader.progress LIMIT 1")
+                .execute(&self.pool)
+                .await
+                .is_ok()
+        })
     }
 }
 

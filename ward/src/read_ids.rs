@@ -1,6 +1,8 @@
 //! `ward read-ids`: flags for the message-reader, and the glue that connects and runs it.
 
 use std::sync::Arc;
+
+use anyhow::Context;
 use std::time::Duration;
 
 use message_reader::publisher::{Publisher, Topology};
@@ -95,6 +97,14 @@ pub struct ReadIdsArgs {
     #[arg(long, env = "WARD_GAP_GRACE", default_value = "2s", value_parser = humantime::parse_duration)]
     gap_grace: Duration,
 
+    /// Address serving Prometheus metrics at /metrics and a health check at /health.
+    #[arg(
+        long,
+        env = "WARD_READER_METRICS_ADDR",
+        default_value = "127.0.0.1:9465"
+    )]
+    metrics_addr: std::net::SocketAddr,
+
     /// Re-read these IDS ids (comma-separated) and publish what they map to, then exit; the
     /// position does not move.
     #[arg(long, value_delimiter = ',')]
@@ -119,10 +129,11 @@ pub async fn read_ids(args: ReadIdsArgs) -> anyhow::Result<()> {
     publisher.connect().await.map_err(|e| {
         anyhow::anyhow!("Failed to connect to RabbitMQ and declare the queues: {e}")
     })?;
+    let stats = Arc::new(Stats::default());
     let resources = Resources {
-        pool,
+        pool: pool.clone(),
         publisher,
-        stats: Arc::new(Stats::default()),
+        stats: Arc::clone(&stats),
     };
     if !args.reprocess.is_empty() {
         message_reader::reprocess(
@@ -134,6 +145,13 @@ pub async fn read_ids(args: ReadIdsArgs) -> anyhow::Result<()> {
         .await?;
         return Ok(());
     }
-    message_reader::run(config, resources, crate::shutdown_on_signal()).await?;
+    let shutdown = crate::shutdown_on_signal();
+    let http = tokio::net::TcpListener::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("Failed to bind the metrics port {}", args.metrics_addr))?;
+    let exposition = Arc::new(message_reader::ReaderExposition { stats, pool });
+    let metrics = tokio::spawn(telemetry::serve(http, exposition, shutdown.clone()));
+    message_reader::run(config, resources, shutdown).await?;
+    let _ = metrics.await;
     Ok(())
 }

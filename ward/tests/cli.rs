@@ -70,9 +70,11 @@ async fn listen_stores_acks_and_stops_cleanly_on_sigterm() {
         .args(["listen", "--database-url", &db.url])
         .args(["--mllp-addr", &format!("127.0.0.1:{mllp_port}")])
         .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let guard = KillOnDrop(child.id());
     let mut stream = None;
     for _ in 0..100 {
         if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", mllp_port)) {
@@ -105,6 +107,7 @@ async fn listen_stores_acks_and_stops_cleanly_on_sigterm() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "ward listen exits 0 on SIGTERM: {exit:?}");
+    std::mem::forget(guard);
     let stored: i64 =
         sqlx::query_scalar("SELECT count(*) FROM ids.message WHERE control_id = 'CLI-1'")
             .fetch_one(&db.pool)
@@ -155,4 +158,114 @@ fn convert_prints_interchange_and_reasons() {
     std::fs::remove_file(&bad).ok();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("rejected: unparseable HL7"));
+}
+
+#[tokio::test]
+async fn read_ids_publishes_serves_metrics_and_stops_on_sigterm() {
+    use lapin::options::{BasicGetOptions, QueueDeleteOptions};
+
+    let db = TestDb::migrated().await;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO ids.message (payload, payload_sha256, transport) VALUES ($1, sha256($1), 'mllp') RETURNING id",
+    )
+    .bind(&b"MSH|^~\\&|EPIC|UCLH|||20240101||ADT^A08|U1|P|2.4\rPID|1||40800000\rPV1|1|I|W1^B^1|||||||||||||||||V1\r"[..])
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let queue = testkit::unique_name("ward.test.cli");
+    let dlq = testkit::unique_name("ward.test.cli.dlq");
+    let metrics_port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args([
+            "read-ids",
+            "--database-url",
+            &db.url,
+            "--queue",
+            &queue,
+            "--dead-letter-queue",
+            &dlq,
+        ])
+        .args([
+            "--metrics-addr",
+            &format!("127.0.0.1:{metrics_port}"),
+            "--poll-interval",
+            "200ms",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(child.id());
+    let connection =
+        lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let mut channel = connection.create_channel().await.unwrap();
+    let mut body = None;
+    for _ in 0..100 {
+        match channel
+            .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
+            .await
+        {
+            Ok(Some(message)) => {
+                body = Some(message.delivery.data);
+                break;
+            }
+            Ok(None) => {}
+            // The queue does not exist until the reader declares it, and the broker closes
+            // the channel of a get on a missing queue.
+            Err(_) => channel = connection.create_channel().await.unwrap(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let message = interchange::Message::from_json(&body.expect("the reader published")).unwrap();
+    assert_eq!(message.source_message_id(), Some(id.to_string().as_str()));
+
+    let metrics = reqwest_like_get(metrics_port, "/metrics").await;
+    assert!(
+        metrics.contains(&format!("message_reader_position {id}")),
+        "{metrics}"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        child.wait().unwrap().success(),
+        "ward read-ids exits 0 on SIGTERM"
+    );
+    std::mem::forget(guard);
+    for q in [&queue, &dlq] {
+        let _ = channel
+            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+            .await;
+    }
+}
+
+/// A plain HTTP GET on a local port.
+async fn reqwest_like_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// Kills a child process if the test fails before stopping it.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .status();
+    }
 }

@@ -148,6 +148,14 @@ async fn duplicates_are_skipped_failures_recorded_and_reprocessing_publishes_aft
         "ADT from an untrusted sender: {ignored:?}"
     );
     assert_eq!(ignored.get("SIU^S12"), Some(&1));
+    let exposition = stats.render();
+    assert!(
+        exposition.contains("message_reader_errors_total 2"),
+        "{exposition}"
+    );
+    assert!(exposition.contains("message_reader_duplicates_total 1"));
+    assert!(exposition.contains("message_reader_ignored_total{kind=\"SIU^S12\"} 1"));
+    assert!(exposition.contains(&format!("message_reader_position {ignored_type}")));
     let errors: Vec<(i64, String, String)> =
         sqlx::query_as("SELECT ids_id, error, reader_version FROM reader.error ORDER BY ids_id")
             .fetch_all(&db.pool)
