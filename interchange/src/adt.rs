@@ -78,7 +78,7 @@ pub struct AdtFields {
     /// Source system (MSH-3 for HL7).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_system: Option<String>,
-    /// When the event was recorded (EVN-2, else MSH-7): the message's valid-from.
+    /// When the event was recorded (EVN-2, else MSH-7); the valid-from when EVN-6 is absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recorded_date_time: Option<DateTime<Utc>>,
     /// EVN-4.

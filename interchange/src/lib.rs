@@ -232,7 +232,9 @@ impl Message {
     /// from in the star schema.
     pub fn valid_from(&self) -> Option<DateTime<Utc>> {
         if let Some(adt) = self.adt() {
-            return adt.recorded_date_time;
+            // EMAP's "msg time" for ADT: when the event occurred (EVN-6), else when it was
+            // recorded (EVN-2, which the reader already falls back to MSH-7 for).
+            return adt.event_occurred_date_time.or(adt.recorded_date_time);
         }
         if let Some(c) = self.condition() {
             return c.updated_date_time;

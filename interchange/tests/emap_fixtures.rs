@@ -314,9 +314,10 @@ fn field_values_land_where_emap_puts_them() {
         message.partition_key(),
         interchange::PartitionKey::Patient("40800000".into())
     );
+    // EVN-6 (event occurred, 11:44:19) wins over EVN-2 (recorded, 11:44:20).
     assert_eq!(
-        message.valid_from(),
-        message.adt().unwrap().recorded_date_time
+        message.valid_from().unwrap().to_rfc3339(),
+        "2013-03-12T11:44:19+00:00"
     );
 }
 
