@@ -25,11 +25,20 @@ pub fn reader_migrator() -> Migrator {
     migrator
 }
 
+/// The star schema, `star`: what analysts query.
+pub fn star_migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("migrations/star");
+    migrator.create_schema("star");
+    migrator.dangerous_set_table_name("star._sqlx_migrations");
+    migrator
+}
+
 /// Brings every schema Ward owns up to date, in dependency order; applying it again changes
 /// nothing.
 pub async fn migrate(pool: &PgPool) -> Result<(), MigrateError> {
     ids_migrator().run(pool).await?;
     reader_migrator().run(pool).await?;
-    tracing::info!(schemas = "ids, reader", "Migrations applied");
+    star_migrator().run(pool).await?;
+    tracing::info!(schemas = "ids, reader, star", "Migrations applied");
     Ok(())
 }

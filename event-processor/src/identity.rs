@@ -1,0 +1,148 @@
+//! Patient identity: finding or creating the MRN a message names, and the live MRN its data
+//! belongs to (rules M1–M6).
+//!
+//! M1 looks up by MRN; if not found and an NHS number is given, by NHS number among rows with no
+//! MRN; with no MRN at all, by NHS number. M2 refuses a message with neither. M3 creates a new
+//! MRN with an `mrn_to_live` row pointing to itself. M4 returns the live MRN. M5 lets a trusted
+//! source correct the NHS number or fill in the MRN of an NHS-number-only row; unlike EMAP (M6)
+//! such identifier changes are kept in `mrn_audit`.
+
+use sqlx::PgConnection;
+
+use crate::{Context, ProcessError, reject};
+
+#[derive(sqlx::FromRow)]
+struct MrnRow {
+    mrn_id: i64,
+    mrn: Option<String>,
+    nhs_number: Option<String>,
+}
+
+/// The live MRN id for the patient a message names, creating the MRN if it is new.
+pub(crate) async fn live_mrn(
+    conn: &mut PgConnection,
+    mrn: Option<&str>,
+    nhs_number: Option<&str>,
+    context: &Context<'_>,
+) -> Result<i64, ProcessError> {
+    let mrn = mrn.filter(|m| !m.is_empty());
+    let nhs_number = nhs_number.filter(|n| !n.is_empty());
+    if mrn.is_none() && nhs_number.is_none() {
+        return Err(reject("M2", "the message names no MRN and no NHS number"));
+    }
+    let found = find(conn, mrn, nhs_number).await?;
+    let mrn_id = match found {
+        Some(row) => {
+            if context.trusted {
+                correct_identifiers(conn, &row, mrn, nhs_number, context).await?;
+            }
+            row.mrn_id
+        }
+        None => create(conn, mrn, nhs_number, context).await?,
+    };
+    let live: i64 =
+        sqlx::query_scalar("SELECT live_mrn_id FROM star.mrn_to_live WHERE mrn_id = $1")
+            .bind(mrn_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(live)
+}
+
+async fn find(
+    conn: &mut PgConnection,
+    mrn: Option<&str>,
+    nhs_number: Option<&str>,
+) -> Result<Option<MrnRow>, sqlx::Error> {
+    if let Some(mrn) = mrn {
+        let by_mrn: Option<MrnRow> =
+            sqlx::query_as("SELECT mrn_id, mrn, nhs_number FROM star.mrn WHERE mrn = $1")
+                .bind(mrn)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if by_mrn.is_some() {
+            return Ok(by_mrn);
+        }
+    }
+    let Some(nhs_number) = nhs_number else {
+        return Ok(None);
+    };
+    let only_without_mrn = mrn.is_some();
+    sqlx::query_as(
+        "SELECT mrn_id, mrn, nhs_number FROM star.mrn
+         WHERE nhs_number = $1 AND (NOT $2 OR mrn IS NULL)
+         ORDER BY mrn_id LIMIT 1",
+    )
+    .bind(nhs_number)
+    .bind(only_without_mrn)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+async fn create(
+    conn: &mut PgConnection,
+    mrn: Option<&str>,
+    nhs_number: Option<&str>,
+    context: &Context<'_>,
+) -> Result<i64, sqlx::Error> {
+    let mrn_id: i64 = sqlx::query_scalar(
+        "INSERT INTO star.mrn (mrn, nhs_number, source_system, stored_from, source_ids_id)
+         VALUES ($1, $2, $3, $4, $5) RETURNING mrn_id",
+    )
+    .bind(mrn)
+    .bind(nhs_number)
+    .bind(context.source_system)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO star.mrn_to_live (mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id)
+         VALUES ($1, $1, $2, $3, $4)",
+    )
+    .bind(mrn_id)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(mrn_id)
+}
+
+/// M5: a trusted message corrects the NHS number and fills in a missing MRN, keeping the
+/// previous identifiers in `mrn_audit`.
+async fn correct_identifiers(
+    conn: &mut PgConnection,
+    row: &MrnRow,
+    mrn: Option<&str>,
+    nhs_number: Option<&str>,
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    let new_mrn = row.mrn.as_deref().or(mrn);
+    let new_nhs = nhs_number.or(row.nhs_number.as_deref());
+    if new_mrn == row.mrn.as_deref() && new_nhs == row.nhs_number.as_deref() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO star.mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
+                                     stored_from, stored_until, source_ids_id)
+         SELECT mrn_id, mrn, nhs_number, research_opt_out, source_system, stored_from, $2,
+                source_ids_id
+         FROM star.mrn WHERE mrn_id = $1",
+    )
+    .bind(row.mrn_id)
+    .bind(context.stored_from)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE star.mrn SET mrn = $2, nhs_number = $3, stored_from = $4, source_ids_id = $5
+         WHERE mrn_id = $1",
+    )
+    .bind(row.mrn_id)
+    .bind(new_mrn)
+    .bind(new_nhs)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

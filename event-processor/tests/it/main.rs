@@ -1,0 +1,8 @@
+//! Integration tests of the event-processor's rules against a real PostgreSQL, each test in its
+//! own database. Tests are named after the EMAP rule they pin (`shared/reference/emap-behaviour.md`
+//! §4: G generic, M identity, D demographics).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+mod demographics;
+mod harness;
+mod identity;
