@@ -7,10 +7,12 @@
 //! `shared/reference/emap-behaviour.md` §4); each module names the rules it implements.
 //!
 //! Built so far: identity (M1–M6) and demographics (D1, D2, D5) with the generic update rules
-//! (G1–G3, G5). Hospital visits, locations, cancellations, merges and the RabbitMQ consumer are
-//! not built yet; messages of other classes are rejected with rule `NOT-BUILT`, which keeps them
+//! (G1–G3, G5), and the [`consumer`] that applies messages from RabbitMQ in batched transactions
+//! with a savepoint per message. Hospital visits, locations, cancellations and merges are not
+//! built yet; messages of other classes are rejected with rule `NOT-BUILT`, which keeps them
 //! visible in `star.dead_letter` for a retry once their rules exist.
 
+pub mod consumer;
 mod demographics;
 mod identity;
 

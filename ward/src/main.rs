@@ -8,6 +8,7 @@
 mod bench;
 mod convert;
 mod listen;
+mod process;
 mod read_ids;
 mod site;
 
@@ -45,6 +46,8 @@ enum Command {
     Listen(Box<listen::ListenArgs>),
     /// Follow the IDS and publish the interchange messages each HL7 message maps to.
     ReadIds(Box<read_ids::ReadIdsArgs>),
+    /// Apply interchange messages from RabbitMQ to the star schema.
+    Process(Box<process::ProcessArgs>),
     /// Print the interchange JSON each HL7 message in some files maps to (no database needed).
     Convert(convert::ConvertArgs),
     /// The interchange format between readers and processor.
@@ -104,6 +107,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Listen(args) => listen::listen(*args).await?,
         Command::ReadIds(args) => read_ids::read_ids(*args).await?,
+        Command::Process(args) => process::process(*args).await?,
         Command::Bench(which) => bench::bench(which).await?,
         Command::Convert(args) => {
             if !convert::convert(args)? {

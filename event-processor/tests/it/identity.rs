@@ -219,3 +219,52 @@ async fn m5_trusted_messages_correct_identifiers_untrusted_never_do() {
         .unwrap();
     assert_eq!(previous.as_deref(), Some("111"));
 }
+
+#[tokio::test]
+async fn dead_letters_are_retried_and_marked_or_kept_with_the_new_reason() {
+    let db = TestDb::migrated().await;
+    let good = update(
+        "1",
+        "EPIC",
+        Some("M1"),
+        None,
+        "2024-01-01T10:00:00Z",
+        Iv::Save("A".into()),
+    );
+    let bad = update("2", "EPIC", None, None, "2024-01-01T10:00:00Z", Iv::Unknown);
+    for (message, rule) in [(&good, "X"), (&bad, "X")] {
+        sqlx::query(
+            "INSERT INTO star.dead_letter (source_message_id, message_class, rule, error, message)
+             VALUES ($1, $2, $3, 'earlier failure', $4)",
+        )
+        .bind(message.source_message_id())
+        .bind(message.class_name())
+        .bind(rule)
+        .bind(sqlx::types::Json(
+            serde_json::from_slice::<serde_json::Value>(&message.to_json()).unwrap(),
+        ))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let applied = event_processor::consumer::retry_dead_letters(
+        &event_processor::Processor::default(),
+        &db.pool,
+    )
+    .await
+    .unwrap();
+    assert_eq!(applied, 1);
+    assert_eq!(lastname(&db.pool, "M1").await.as_deref(), Some("A"));
+    let rows: Vec<(Option<String>, String, bool)> = sqlx::query_as(
+        "SELECT source_message_id, rule, retried_at IS NOT NULL FROM star.dead_letter ORDER BY dead_letter_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows[0], (Some("1".into()), "X".into(), true));
+    assert_eq!(
+        rows[1],
+        (Some("2".into()), "M2".into(), false),
+        "still pending, with the rule that refused it now"
+    );
+}

@@ -1,0 +1,303 @@
+//! Consuming interchange messages from RabbitMQ into the star schema.
+//!
+//! Deliveries are taken in batches; a batch is one transaction with a savepoint per message, so
+//! a rejected message rolls back alone (its effects are undone, a `star.dead_letter` row records
+//! the rule and the reason) while the others commit together. Deliveries are acknowledged only
+//! after the commit. A database failure rolls back the whole batch and returns every delivery to
+//! the queue for a retry after a back-off. One consumer applies messages strictly in queue order,
+//! which keeps each patient's order (the readers publish in IDS order). The queue belongs to the
+//! reader that declares it; the consumer waits for it to exist.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use interchange::Message;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+use crate::{ProcessError, Processor};
+
+/// How the consumer takes messages.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// RabbitMQ URL.
+    pub amqp_url: String,
+    /// The queue to consume (the live queue by default).
+    pub queue: String,
+    /// Unacknowledged deliveries the broker may send ahead.
+    pub prefetch: u16,
+    /// Most messages per transaction.
+    pub batch_size: usize,
+    /// How long to wait for more deliveries before committing a partial batch.
+    pub batch_wait: Duration,
+}
+
+/// What the consumer has done. Never holds message content.
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    /// Messages applied.
+    pub applied: AtomicU64,
+    /// Messages rejected into `star.dead_letter`.
+    pub dead_lettered: AtomicU64,
+    /// Committed transactions.
+    pub batches: AtomicU64,
+}
+
+/// Consumes until `shutdown`, reconnecting to the broker and retrying the database as needed.
+pub async fn run(
+    config: ConsumerConfig,
+    processor: Processor,
+    pool: PgPool,
+    stats: Arc<ConsumerStats>,
+    shutdown: CancellationToken,
+) {
+    let mut delay = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        match consume(&config, &processor, &pool, &stats, &shutdown).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "Consumer stopped; reconnecting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+async fn consume(
+    config: &ConsumerConfig,
+    processor: &Processor,
+    pool: &PgPool,
+    stats: &ConsumerStats,
+    shutdown: &CancellationToken,
+) -> Result<(), lapin::Error> {
+    let connection = Connection::connect(&config.amqp_url, ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    // The reader owns the queue and its arguments: only check that it exists.
+    channel
+        .queue_declare(
+            config.queue.as_str().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .basic_qos(config.prefetch.max(1), BasicQosOptions::default())
+        .await?;
+    let mut deliveries = channel
+        .basic_consume(
+            config.queue.as_str().into(),
+            "ward-event-processor".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(queue = %config.queue, "Consuming interchange messages");
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            next = deliveries.next() => match next {
+                Some(delivery) => delivery?,
+                None => return Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
+                    lapin::ChannelState::Closed,
+                    "the consumer was cancelled",
+                ))),
+            },
+        };
+        let mut batch = vec![first];
+        while batch.len() < config.batch_size.max(1) {
+            match tokio::time::timeout(config.batch_wait, deliveries.next()).await {
+                Ok(Some(delivery)) => batch.push(delivery?),
+                _ => break,
+            }
+        }
+        let Some(last) = batch.last() else { continue };
+        let last_tag = last.delivery_tag;
+        match apply_batch(processor, pool, &batch, stats).await {
+            Ok(()) => {
+                channel
+                    .basic_ack(last_tag, BasicAckOptions { multiple: true })
+                    .await?;
+                stats.batches.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, batch = batch.len(), "Database failed; returning the batch to the queue");
+                channel
+                    .basic_nack(
+                        last_tag,
+                        BasicNackOptions {
+                            multiple: true,
+                            requeue: true,
+                        },
+                    )
+                    .await?;
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Applies a batch in one transaction, a savepoint per message.
+async fn apply_batch(
+    processor: &Processor,
+    pool: &PgPool,
+    batch: &[Delivery],
+    stats: &ConsumerStats,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut applied = 0;
+    let mut dead = 0;
+    for delivery in batch {
+        if apply_one(processor, &mut tx, &delivery.data).await? {
+            applied += 1;
+        } else {
+            dead += 1;
+        }
+    }
+    tx.commit().await?;
+    stats.applied.fetch_add(applied, Ordering::Relaxed);
+    stats.dead_lettered.fetch_add(dead, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Applies one message under a savepoint; `Ok(false)` when it was dead-lettered instead.
+pub(crate) async fn apply_one(
+    processor: &Processor,
+    conn: &mut PgConnection,
+    body: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let message = match Message::from_json(body) {
+        Ok(message) => message,
+        Err(error) => {
+            let raw = serde_json::Value::String(String::from_utf8_lossy(body).into_owned());
+            dead_letter(
+                conn,
+                None,
+                "(undecodable)",
+                "DECODE",
+                &error.to_string(),
+                &raw,
+            )
+            .await?;
+            return Ok(false);
+        }
+    };
+    sqlx::query("SAVEPOINT message").execute(&mut *conn).await?;
+    match processor.process(conn, &message, Utc::now()).await {
+        Ok(()) => {
+            sqlx::query("RELEASE SAVEPOINT message")
+                .execute(&mut *conn)
+                .await?;
+            Ok(true)
+        }
+        Err(ProcessError::Rejected(rejection)) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT message")
+                .execute(&mut *conn)
+                .await?;
+            tracing::info!(
+                source_message_id = message.source_message_id().unwrap_or(""),
+                rule = rejection.rule,
+                "Message rejected into the dead-letter table"
+            );
+            let json =
+                serde_json::from_slice(&message.to_json()).unwrap_or(serde_json::Value::Null);
+            dead_letter(
+                conn,
+                message.source_message_id(),
+                message.class_name(),
+                rejection.rule,
+                &rejection.reason,
+                &json,
+            )
+            .await?;
+            Ok(false)
+        }
+        Err(ProcessError::Database(error)) => Err(error),
+    }
+}
+
+async fn dead_letter(
+    conn: &mut PgConnection,
+    source_message_id: Option<&str>,
+    class: &str,
+    rule: &str,
+    error: &str,
+    message: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO star.dead_letter (source_message_id, message_class, rule, error, message)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(source_message_id)
+    .bind(class)
+    .bind(rule)
+    .bind(error)
+    .bind(sqlx::types::Json(message))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Reprocesses pending dead letters (e.g. after the rule that refused them was fixed): each that
+/// now applies is marked retried; each refused again keeps its row, with the new reason.
+/// Returns how many applied.
+pub async fn retry_dead_letters(processor: &Processor, pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let pending: Vec<(i64, serde_json::Value)> = sqlx::query_as(
+        "SELECT dead_letter_id, message FROM star.dead_letter WHERE retried_at IS NULL ORDER BY dead_letter_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut applied = 0;
+    for (id, message) in pending {
+        let mut tx = pool.begin().await?;
+        let body = serde_json::to_vec(&message).unwrap_or_default();
+        let decoded = Message::from_json(&body);
+        let outcome = match &decoded {
+            Ok(message) => processor.process(&mut tx, message, Utc::now()).await,
+            Err(error) => Err(crate::reject("DECODE", error.to_string())),
+        };
+        match outcome {
+            Ok(()) => {
+                sqlx::query(
+                    "UPDATE star.dead_letter SET retried_at = now() WHERE dead_letter_id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                applied += 1;
+            }
+            Err(ProcessError::Rejected(rejection)) => {
+                tx.rollback().await?;
+                sqlx::query(
+                    "UPDATE star.dead_letter SET rule = $2, error = $3 WHERE dead_letter_id = $1",
+                )
+                .bind(id)
+                .bind(rejection.rule)
+                .bind(rejection.reason)
+                .execute(pool)
+                .await?;
+            }
+            Err(ProcessError::Database(error)) => return Err(error),
+        }
+    }
+    Ok(applied)
+}

@@ -1,0 +1,79 @@
+//! `ward process`: flags for the event-processor, and the glue that connects and runs it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use event_processor::consumer::{ConsumerConfig, ConsumerStats};
+use event_processor::{Config, Processor};
+
+use crate::DatabaseArgs;
+
+/// Flags of `ward process`.
+#[derive(Debug, clap::Args)]
+pub struct ProcessArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    /// RabbitMQ URL.
+    #[arg(
+        long,
+        env = "WARD_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true
+    )]
+    amqp_url: String,
+
+    /// Queue of interchange messages to apply.
+    #[arg(long, env = "WARD_LIVE_QUEUE", default_value = "ward.interchange.live")]
+    queue: String,
+
+    /// Source systems trusted to overwrite identity, demographics and visits.
+    #[arg(
+        long,
+        env = "WARD_TRUSTED_SOURCES",
+        value_delimiter = ',',
+        default_value = "EPIC"
+    )]
+    trusted_sources: Vec<String>,
+
+    /// Unacknowledged deliveries the broker may send ahead.
+    #[arg(long, env = "WARD_PREFETCH", default_value_t = 512)]
+    prefetch: u16,
+
+    /// Most messages per transaction.
+    #[arg(long, env = "WARD_PROCESS_BATCH", default_value_t = 256)]
+    batch_size: usize,
+
+    /// Reprocess the pending rows of star.dead_letter, then exit.
+    #[arg(long)]
+    retry_dead_letters: bool,
+}
+
+/// Runs the processor until Ctrl-C or SIGTERM (or, with `--retry-dead-letters`, once).
+pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
+    let pool = crate::connect_and_migrate(&args.database, 4).await?;
+    let processor = Processor::new(Config {
+        trusted_sources: args.trusted_sources.clone(),
+    });
+    if args.retry_dead_letters {
+        let applied = event_processor::consumer::retry_dead_letters(&processor, &pool).await?;
+        println!("{applied} dead letters applied");
+        return Ok(());
+    }
+    let config = ConsumerConfig {
+        amqp_url: args.amqp_url,
+        queue: args.queue,
+        prefetch: args.prefetch,
+        batch_size: args.batch_size,
+        batch_wait: Duration::from_millis(5),
+    };
+    event_processor::consumer::run(
+        config,
+        processor,
+        pool,
+        Arc::new(ConsumerStats::default()),
+        crate::shutdown_on_signal(),
+    )
+    .await;
+    Ok(())
+}
