@@ -35,14 +35,8 @@ pub struct ReadArgs {
     #[command(flatten)]
     database: DatabaseArgs,
 
-    /// RabbitMQ URL.
-    #[arg(
-        long,
-        env = "WARD_AMQP_URL",
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
-        hide_env_values = true
-    )]
-    amqp_url: String,
+    #[command(flatten)]
+    broker: crate::BrokerArgs,
 
     /// ADT messages put in the IDS and read.
     #[arg(long, default_value_t = 50_000)]
@@ -99,14 +93,7 @@ async fn read_run(args: &ReadArgs, scratch: &ScratchDatabase) -> anyhow::Result<
     use message_reader::publisher::{Publisher, Topology};
     use std::sync::atomic::Ordering;
 
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(scratch.options.clone())
-        .await
-        .context("Failed to connect to the scratch database")?;
-    schema::migrate(&pool)
-        .await
-        .context("Failed to migrate the scratch database")?;
+    let pool = scratch.migrated_pool().await?;
     // A realistic ADT mix over 10,000 patients, written the way the listener writes.
     let mut last_id = 0;
     for chunk_start in (0..args.messages).step_by(5_000) {
@@ -147,7 +134,7 @@ async fn read_run(args: &ReadArgs, scratch: &ScratchDatabase) -> anyhow::Result<
     };
     let resources = message_reader::Resources {
         pool: pool.clone(),
-        publisher: Publisher::new(args.amqp_url.clone(), topology, args.publish_window),
+        publisher: Publisher::new(args.broker.amqp_url.clone(), topology, args.publish_window),
         stats: Arc::clone(&stats),
     };
     let started = Instant::now();
@@ -187,14 +174,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
 }
 
 async fn ingest_runs(args: &IngestArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(scratch.options.clone())
-        .await
-        .context("Failed to connect to the scratch database")?;
-    schema::migrate(&pool)
-        .await
-        .context("Failed to migrate the scratch database")?;
+    let pool = scratch.migrated_pool().await?;
     let mllp = TcpListener::bind("127.0.0.1:0").await?;
     let addr = mllp.local_addr()?;
     let metrics = Arc::new(Metrics::default());
@@ -396,6 +376,19 @@ impl ScratchDatabase {
             options,
             name,
         })
+    }
+
+    /// A pool on the scratch database with every schema migrated.
+    async fn migrated_pool(&self) -> anyhow::Result<sqlx::PgPool> {
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(self.options.clone())
+            .await
+            .context("Failed to connect to the scratch database")?;
+        schema::migrate(&pool)
+            .await
+            .context("Failed to migrate the scratch database")?;
+        Ok(pool)
     }
 
     async fn drop_database(&self) {

@@ -65,6 +65,19 @@ enum InterchangeCommand {
     Schema,
 }
 
+/// How to reach RabbitMQ.
+#[derive(Debug, clap::Args)]
+pub struct BrokerArgs {
+    /// RabbitMQ URL.
+    #[arg(
+        long,
+        env = "WARD_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true
+    )]
+    pub amqp_url: String,
+}
+
 /// How to reach PostgreSQL.
 #[derive(Debug, clap::Args)]
 pub struct DatabaseArgs {

@@ -14,14 +14,8 @@ pub struct ProcessArgs {
     #[command(flatten)]
     database: DatabaseArgs,
 
-    /// RabbitMQ URL.
-    #[arg(
-        long,
-        env = "WARD_AMQP_URL",
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
-        hide_env_values = true
-    )]
-    amqp_url: String,
+    #[command(flatten)]
+    broker: crate::BrokerArgs,
 
     /// Queue of interchange messages to apply.
     #[arg(long, env = "WARD_LIVE_QUEUE", default_value = "ward.interchange.live")]
@@ -61,7 +55,7 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = ConsumerConfig {
-        amqp_url: args.amqp_url,
+        amqp_url: args.broker.amqp_url,
         queue: args.queue,
         prefetch: args.prefetch,
         batch_size: args.batch_size,

@@ -15,14 +15,8 @@ use crate::site::SiteArgs;
 /// How to reach RabbitMQ and where messages go.
 #[derive(Debug, clap::Args)]
 pub struct AmqpArgs {
-    /// RabbitMQ URL.
-    #[arg(
-        long,
-        env = "WARD_AMQP_URL",
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
-        hide_env_values = true
-    )]
-    pub amqp_url: String,
+    #[command(flatten)]
+    pub broker: crate::BrokerArgs,
 
     /// Queue for live HL7-derived interchange messages (the table-reader uses a backfill queue,
     /// which the processor drains only when this one is empty).
@@ -122,7 +116,7 @@ pub async fn read_ids(args: ReadIdsArgs) -> anyhow::Result<()> {
         ..Config::default()
     };
     let mut publisher = Publisher::new(
-        args.amqp.amqp_url.clone(),
+        args.amqp.broker.amqp_url.clone(),
         args.amqp.topology(),
         args.publish_window,
     );
