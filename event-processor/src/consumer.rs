@@ -42,7 +42,7 @@ pub struct ConsumerConfig {
 }
 
 /// What the consumer has done. Never holds message content.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ConsumerStats {
     /// Messages applied.
     pub applied: AtomicU64,
@@ -50,6 +50,21 @@ pub struct ConsumerStats {
     pub dead_lettered: AtomicU64,
     /// Committed transactions.
     pub batches: AtomicU64,
+    /// Seconds from taking a batch's first delivery to its commit.
+    pub batch_seconds: telemetry::Histogram,
+}
+
+impl Default for ConsumerStats {
+    fn default() -> Self {
+        ConsumerStats {
+            applied: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            batch_seconds: telemetry::Histogram::new(&[
+                0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+            ]),
+        }
+    }
 }
 
 /// Consumes until `shutdown`, reconnecting to the broker and retrying the database as needed.
@@ -119,6 +134,7 @@ async fn consume(
                 ))),
             },
         };
+        let started = std::time::Instant::now();
         let mut batch = vec![first];
         while batch.len() < config.batch_size.max(1) {
             match tokio::time::timeout(config.batch_wait, deliveries.next()).await {
@@ -130,6 +146,7 @@ async fn consume(
         let last_tag = last.delivery_tag;
         match apply_batch(processor, pool, &batch, stats).await {
             Ok(()) => {
+                stats.batch_seconds.observe(started.elapsed().as_secs_f64());
                 channel
                     .basic_ack(last_tag, BasicAckOptions { multiple: true })
                     .await?;

@@ -75,6 +75,21 @@ impl Histogram {
         self.count.load(Ordering::Relaxed)
     }
 
+    /// The smallest bucket bound at or below which at least `q` of the observations fall
+    /// (`None` when they fall beyond the last bound, or there are none).
+    pub fn quantile_bound(&self, q: f64) -> Option<f64> {
+        let count = self.count();
+        if count == 0 {
+            return None;
+        }
+        let wanted = (count as f64 * q).ceil() as u64;
+        self.bounds
+            .iter()
+            .zip(&self.buckets)
+            .find(|(_, bucket)| bucket.load(Ordering::Relaxed) >= wanted)
+            .map(|(bound, _)| *bound)
+    }
+
     /// Sum of the observations so far.
     pub fn sum(&self) -> f64 {
         self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
@@ -185,4 +200,24 @@ pub fn render_gauge(out: &mut String, name: &str, help: &str, value: i64) {
         out,
         "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantiles_are_bucket_bounds() {
+        let h = Histogram::new(&[0.001, 0.01, 0.1]);
+        assert_eq!(h.quantile_bound(0.5), None);
+        for _ in 0..98 {
+            h.observe(0.0005);
+        }
+        h.observe(0.05);
+        h.observe(5.0);
+        assert_eq!(h.quantile_bound(0.5), Some(0.001));
+        assert_eq!(h.quantile_bound(0.99), Some(0.1));
+        assert_eq!(h.quantile_bound(1.0), None, "beyond the last bound");
+        assert_eq!(h.count(), 100);
+    }
 }

@@ -27,6 +27,26 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// IDS → mapping → RabbitMQ (confirmed) throughput of the message-reader.
     Read(ReadArgs),
+    /// RabbitMQ → star schema throughput of the event-processor alone.
+    Process(ProcessArgs),
+}
+
+/// Flags of `ward bench process`.
+#[derive(Debug, clap::Args)]
+pub struct ProcessArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    #[command(flatten)]
+    broker: crate::BrokerArgs,
+
+    /// ADT interchange messages published, then processed.
+    #[arg(long, default_value_t = 100_000)]
+    messages: usize,
+
+    /// Distinct patients they are about.
+    #[arg(long, default_value_t = 10_000)]
+    patients: usize,
 }
 
 /// Flags of `ward bench read`.
@@ -79,7 +99,116 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Read(args) => read(args).await,
+        BenchCommand::Process(args) => process(args).await,
     }
+}
+
+async fn process(args: ProcessArgs) -> anyhow::Result<()> {
+    let scratch = ScratchDatabase::create(&args.database.database_url).await?;
+    let result = process_run(&args, &scratch).await;
+    scratch.drop_database().await;
+    result
+}
+
+async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
+    use event_processor::consumer::{ConsumerConfig, ConsumerStats};
+    use interchange::adt::{AdtFields, UpdatePatientInfo};
+    use interchange::value::Iv;
+    use message_reader::publisher::{Outgoing, Publisher, Topology};
+    use std::sync::atomic::Ordering;
+
+    let pool = scratch.migrated_pool().await?;
+    let topology = Topology {
+        queue: format!("ward.bench.{}", scratch.name),
+        dead_letter_exchange: format!("ward.bench.dlx.{}", scratch.name),
+        dead_letter_queue: format!("ward.bench.dlq.{}", scratch.name),
+        max_length: (args.messages as u32).saturating_mul(2).max(1000),
+        quorum: true,
+        expires_ms: Some(60_000),
+    };
+    // Demographic updates for many patients, each newer than the last for that patient, so
+    // every message really changes a row (new rows first, then audited updates).
+    let base =
+        chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")?.with_timezone(&chrono::Utc);
+    let outgoing: Vec<Outgoing> = (0..args.messages)
+        .map(|n| {
+            let message: interchange::Message = UpdatePatientInfo {
+                adt: AdtFields {
+                    source_message_id: Some(n.to_string()),
+                    source_system: Some("EPIC".to_owned()),
+                    recorded_date_time: Some(base + chrono::Duration::minutes(n as i64)),
+                    mrn: Some(format!("{:08}", 40_000_000 + n % args.patients.max(1))),
+                    patient_family_name: Iv::Save(format!("NAME{n}")),
+                    patient_sex: Iv::Save("F".to_owned()),
+                    ..Default::default()
+                },
+            }
+            .into();
+            Outgoing {
+                body: message.to_json(),
+                class: message.class_name(),
+                ids_id: n as i64,
+                partition: message.partition_key().routing_key().to_owned(),
+            }
+        })
+        .collect();
+    let mut publisher = Publisher::new(args.broker.amqp_url.clone(), topology.clone(), 512);
+    publisher
+        .publish_all(&outgoing, &CancellationToken::new())
+        .await
+        .map_err(|e| anyhow::anyhow!("Failed to publish the benchmark's messages: {e}"))?;
+
+    let stats = Arc::new(ConsumerStats::default());
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let cpu_before = machine_cpu_busy();
+    let consumer = tokio::spawn(event_processor::consumer::run(
+        ConsumerConfig {
+            amqp_url: args.broker.amqp_url.clone(),
+            queue: topology.queue.clone(),
+            prefetch: 512,
+            batch_size: 256,
+            batch_wait: Duration::from_millis(5),
+        },
+        event_processor::Processor::default(),
+        pool,
+        Arc::clone(&stats),
+        shutdown.clone(),
+    ));
+    while stats.applied.load(Ordering::Relaxed) + stats.dead_lettered.load(Ordering::Relaxed)
+        < args.messages as u64
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = started.elapsed();
+    let cpu = machine_cpu_busy().saturating_sub(cpu_before);
+    shutdown.cancel();
+    let _ = consumer.await;
+    let applied = stats.applied.load(Ordering::Relaxed);
+    let bound = |q| {
+        stats
+            .batch_seconds
+            .quantile_bound(q)
+            .map_or_else(|| "> 5000".to_owned(), |s| format!("≤ {:.0}", s * 1e3))
+    };
+    println!(
+        "event-processor: {} ADT updates for {} patients from a quorum queue (identity and demographics rules)",
+        args.messages, args.patients
+    );
+    println!(
+        "{:>9} {:>9} {:>9} {:>20} {:>20} {:>17}",
+        "applied", "seconds", "msg/s", "batch p50 ms", "batch p99 ms", "CPU µs/msg (all)"
+    );
+    println!(
+        "{:>9} {:>9.2} {:>9.0} {:>20} {:>20} {:>17.0}",
+        applied,
+        elapsed.as_secs_f64(),
+        applied as f64 / elapsed.as_secs_f64(),
+        bound(0.5),
+        bound(0.99),
+        cpu.as_secs_f64() * 1e6 / applied.max(1) as f64
+    );
+    Ok(())
 }
 
 async fn read(args: ReadArgs) -> anyhow::Result<()> {
