@@ -16,20 +16,15 @@ type AuditRow = (
 #[tokio::test]
 async fn d1_the_first_message_of_any_source_creates_demographics() {
     let db = TestDb::migrated().await;
-    apply(
+    a08(
         &db.pool,
-        &update(
-            "1",
-            "WinPath",
-            Some("M1"),
-            None,
-            "2024-01-01T10:00:00Z",
-            Iv::Save("SMITH".into()),
-        ),
-        "2024-01-01T10:00:01Z",
+        "1",
+        "WinPath",
+        "M1",
+        "2024-01-01T10:00:00Z",
+        save("SMITH"),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(lastname(&db.pool, "M1").await.as_deref(), Some("SMITH"));
 }
 
@@ -45,20 +40,15 @@ async fn d2_only_trusted_strictly_newer_messages_update() {
     .await
     .unwrap();
     // Untrusted and newer: no change.
-    apply(
+    a08(
         &db.pool,
-        &update(
-            "2",
-            "WinPath",
-            Some("M1"),
-            None,
-            "2024-01-02T10:00:00Z",
-            Iv::Save("B".into()),
-        ),
-        "2024-01-02T10:00:01Z",
+        "2",
+        "WinPath",
+        "M1",
+        "2024-01-02T10:00:00Z",
+        save("B"),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(lastname(&db.pool, "M1").await.as_deref(), Some("A"));
     // Trusted but same time: no change.
     apply(
@@ -86,20 +76,15 @@ async fn d2_only_trusted_strictly_newer_messages_update() {
     .unwrap();
     assert_eq!(lastname(&db.pool, "M1").await.as_deref(), Some("A"));
     // Trusted and newer: changes.
-    apply(
+    a08(
         &db.pool,
-        &update(
-            "5",
-            "EPIC",
-            Some("M1"),
-            None,
-            "2024-01-03T10:00:00Z",
-            Iv::Save("E".into()),
-        ),
-        "2024-01-03T10:00:01Z",
+        "5",
+        "EPIC",
+        "M1",
+        "2024-01-03T10:00:00Z",
+        save("E"),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(lastname(&db.pool, "M1").await.as_deref(), Some("E"));
     assert_eq!(count(&db.pool, "core_demographic_audit").await, 1);
 }
@@ -107,48 +92,33 @@ async fn d2_only_trusted_strictly_newer_messages_update() {
 #[tokio::test]
 async fn d5_two_newer_changes_leave_two_audit_rows_with_the_previous_states() {
     let db = TestDb::migrated().await;
-    apply(
+    a08(
         &db.pool,
-        &update(
-            "1",
-            "EPIC",
-            Some("M1"),
-            None,
-            "2024-01-01T10:00:00Z",
-            Iv::Save("A".into()),
-        ),
-        "2024-01-01T10:00:01Z",
+        "1",
+        "EPIC",
+        "M1",
+        "2024-01-01T10:00:00Z",
+        save("A"),
     )
-    .await
-    .unwrap();
-    apply(
+    .await;
+    a08(
         &db.pool,
-        &update(
-            "2",
-            "EPIC",
-            Some("M1"),
-            None,
-            "2024-01-02T10:00:00Z",
-            Iv::Save("B".into()),
-        ),
-        "2024-01-02T10:00:01Z",
+        "2",
+        "EPIC",
+        "M1",
+        "2024-01-02T10:00:00Z",
+        save("B"),
     )
-    .await
-    .unwrap();
-    apply(
+    .await;
+    a08(
         &db.pool,
-        &update(
-            "3",
-            "EPIC",
-            Some("M1"),
-            None,
-            "2024-01-03T10:00:00Z",
-            Iv::Save("C".into()),
-        ),
-        "2024-01-03T10:00:01Z",
+        "3",
+        "EPIC",
+        "M1",
+        "2024-01-03T10:00:00Z",
+        save("C"),
     )
-    .await
-    .unwrap();
+    .await;
     let audit: Vec<AuditRow> = sqlx::query_as(
         "SELECT lastname, valid_from, valid_until, stored_until, source_ids_id
              FROM star.core_demographic_audit ORDER BY core_demographic_audit_id",
@@ -173,49 +143,34 @@ async fn d5_two_newer_changes_leave_two_audit_rows_with_the_previous_states() {
 #[tokio::test]
 async fn g1_unknown_keeps_delete_clears_save_writes() {
     let db = TestDb::migrated().await;
-    apply(
+    a08(
         &db.pool,
-        &update(
-            "1",
-            "EPIC",
-            Some("M1"),
-            None,
-            "2024-01-01T10:00:00Z",
-            Iv::Save("A".into()),
-        ),
-        "2024-01-01T10:00:01Z",
+        "1",
+        "EPIC",
+        "M1",
+        "2024-01-01T10:00:00Z",
+        save("A"),
     )
-    .await
-    .unwrap();
-    apply(
+    .await;
+    a08(
         &db.pool,
-        &update(
-            "2",
-            "EPIC",
-            Some("M1"),
-            None,
-            "2024-01-02T10:00:00Z",
-            Iv::Unknown,
-        ),
-        "2024-01-02T10:00:01Z",
+        "2",
+        "EPIC",
+        "M1",
+        "2024-01-02T10:00:00Z",
+        Iv::Unknown,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(lastname(&db.pool, "M1").await.as_deref(), Some("A"));
-    apply(
+    a08(
         &db.pool,
-        &update(
-            "3",
-            "EPIC",
-            Some("M1"),
-            None,
-            "2024-01-03T10:00:00Z",
-            Iv::delete(),
-        ),
-        "2024-01-03T10:00:01Z",
+        "3",
+        "EPIC",
+        "M1",
+        "2024-01-03T10:00:00Z",
+        Iv::delete(),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(lastname(&db.pool, "M1").await, None);
     apply(
         &db.pool,

@@ -37,6 +37,31 @@ pub fn update(
     .into()
 }
 
+/// A value the source gave.
+pub fn save(text: &str) -> Iv<String> {
+    Iv::Save(text.to_owned())
+}
+
+/// The common test step: an A08 with an MRN and a family name, valid from `valid_from` and
+/// stored one second later, applied; panics if it is rejected.
+pub async fn a08(
+    pool: &PgPool,
+    id: &str,
+    source: &str,
+    mrn: &str,
+    valid_from: &str,
+    family: Iv<String>,
+) {
+    let stored_from = (at(valid_from) + chrono::Duration::seconds(1)).to_rfc3339();
+    apply(
+        pool,
+        &update(id, source, Some(mrn), None, valid_from, family),
+        &stored_from,
+    )
+    .await
+    .unwrap();
+}
+
 /// Applies one message in its own transaction, as the consumer does.
 pub async fn apply(
     pool: &PgPool,

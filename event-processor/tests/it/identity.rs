@@ -105,34 +105,24 @@ async fn m3_a_new_mrn_gets_one_mrn_row_and_a_mrn_to_live_row_to_itself() {
 #[tokio::test]
 async fn m4_data_goes_to_the_live_mrn() {
     let db = TestDb::migrated().await;
-    apply(
+    a08(
         &db.pool,
-        &update(
-            "1",
-            "EPIC",
-            Some("OLD"),
-            None,
-            "2024-01-01T10:00:00Z",
-            Iv::Save("A".into()),
-        ),
-        "2024-01-01T10:00:01Z",
+        "1",
+        "EPIC",
+        "OLD",
+        "2024-01-01T10:00:00Z",
+        save("A"),
     )
-    .await
-    .unwrap();
-    apply(
+    .await;
+    a08(
         &db.pool,
-        &update(
-            "2",
-            "EPIC",
-            Some("LIVE"),
-            None,
-            "2024-01-01T10:00:00Z",
-            Iv::Save("B".into()),
-        ),
-        "2024-01-01T10:00:01Z",
+        "2",
+        "EPIC",
+        "LIVE",
+        "2024-01-01T10:00:00Z",
+        save("B"),
     )
-    .await
-    .unwrap();
+    .await;
     // OLD has been merged into LIVE (as a merge will record it).
     sqlx::query(
         "UPDATE star.mrn_to_live SET live_mrn_id = (SELECT mrn_id FROM star.mrn WHERE mrn = 'LIVE')
@@ -141,20 +131,15 @@ async fn m4_data_goes_to_the_live_mrn() {
     .execute(&db.pool)
     .await
     .unwrap();
-    apply(
+    a08(
         &db.pool,
-        &update(
-            "3",
-            "EPIC",
-            Some("OLD"),
-            None,
-            "2024-01-02T10:00:00Z",
-            Iv::Save("C".into()),
-        ),
-        "2024-01-02T10:00:01Z",
+        "3",
+        "EPIC",
+        "OLD",
+        "2024-01-02T10:00:00Z",
+        save("C"),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(lastname(&db.pool, "LIVE").await.as_deref(), Some("C"));
     assert_eq!(lastname(&db.pool, "OLD").await.as_deref(), Some("A"));
 }
