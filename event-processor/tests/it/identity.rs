@@ -253,3 +253,42 @@ async fn dead_letters_are_retried_and_marked_or_kept_with_the_new_reason() {
         "still pending, with the rule that refused it now"
     );
 }
+
+#[tokio::test]
+async fn the_patient_identity_view_gives_each_mrn_its_live_mrn() {
+    let db = TestDb::migrated().await;
+    a08(
+        &db.pool,
+        "1",
+        "EPIC",
+        "OLD",
+        "2024-01-01T10:00:00Z",
+        Iv::Unknown,
+    )
+    .await;
+    a08(
+        &db.pool,
+        "2",
+        "EPIC",
+        "NEW",
+        "2024-01-01T10:00:00Z",
+        Iv::Unknown,
+    )
+    .await;
+    sqlx::query(
+        "UPDATE star.mrn_to_live SET live_mrn_id = (SELECT mrn_id FROM star.mrn WHERE mrn = 'NEW')
+         WHERE mrn_id = (SELECT mrn_id FROM star.mrn WHERE mrn = 'OLD')",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT mrn, live_mrn FROM star.patient_identity ORDER BY mrn")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        [("NEW".into(), "NEW".into()), ("OLD".into(), "NEW".into())]
+    );
+}
