@@ -243,15 +243,6 @@ impl Segment {
         let raw = self.component_raw(n, rep, comp);
         (!raw.is_empty()).then(|| decode_escapes(raw, &self.delimiters))
     }
-
-    /// Components `first..=last` of the first repetition of field `n`, joined with `^`, escapes
-    /// decoded; `None` when all are empty. (Locations are written `dept^room^bed`.)
-    pub fn components_joined(&self, n: usize, first: usize, last: usize) -> Option<String> {
-        let parts: Vec<String> = (first..=last)
-            .map(|c| self.value(n, 1, c).unwrap_or_default())
-            .collect();
-        parts.iter().any(|p| !p.is_empty()).then(|| parts.join("^"))
-    }
 }
 
 /// Decodes HL7 escape sequences in one value: delimiters (`\F\ \S\ \T\ \R\ \E\`), hexadecimal
@@ -378,10 +369,7 @@ mod tests {
         assert_eq!(pid.value(5, 1, 2).as_deref(), Some("BLOOD"));
         assert_eq!(pid.value(5, 1, 3), None);
         let pv1 = m.segment("PV1").unwrap();
-        assert_eq!(
-            pv1.components_joined(3, 1, 3).as_deref(),
-            Some("T42E^T42E BY02^BY02-17")
-        );
+        assert_eq!(pv1.value(3, 1, 3).as_deref(), Some("BY02-17"));
         assert_eq!(
             pv1.value(4, 1, 1).as_deref(),
             Some("A&E"),
@@ -477,7 +465,6 @@ mod tests {
                     for n in 0..12 {
                         let _ = s.value(n, 1, 1);
                         let _ = s.value(n, 2, 3);
-                        let _ = s.components_joined(n, 1, 3);
                     }
                 }
             }

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::value::Iv;
-use crate::wire::{Binary, class_tag, string_or_number};
+use crate::wire::{Binary, class_tag, record};
 
 /// The kind of value a result or observation holds (EMAP's `ValueType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -125,89 +125,62 @@ class_tag!(
     LabIsolateTag = "uk.ac.ucl.rits.inform.interchange.lab.LabIsolateMsg"
 );
 
-/// A lab order and the results it carries.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(default, rename_all = "camelCase")]
-pub struct LabOrderMsg {
-    /// Id of the message in its source (the IDS id for HL7).
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "string_or_number"
-    )]
-    pub source_message_id: Option<String>,
-    /// Source system.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_system: Option<String>,
-    /// ORC-1 (NW, SC, CA, RE, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub order_control_id: Option<String>,
-    /// Epic's order number; a DELETE with a value identifies a cancelled order.
-    #[serde(skip_serializing_if = "Iv::is_unknown")]
-    pub epic_care_order_number: Iv<String>,
-    /// The lab's specimen number.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lab_specimen_number: Option<String>,
-    /// Specimen type.
-    #[serde(skip_serializing_if = "Iv::is_unknown")]
-    pub specimen_type: Iv<String>,
-    /// Collection method.
-    #[serde(skip_serializing_if = "Iv::is_unknown")]
-    pub collection_method: Iv<String>,
-    /// Sample site.
-    #[serde(skip_serializing_if = "Iv::is_unknown")]
-    pub sample_site: Iv<String>,
-    /// When the sample was collected.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub collection_date_time: Option<DateTime<Utc>>,
-    /// When the order's status last changed: the message's valid-from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_change_time: Option<DateTime<Utc>>,
-    /// When the order was placed.
-    #[serde(skip_serializing_if = "Iv::is_unknown")]
-    pub order_date_time: Iv<DateTime<Utc>>,
-    /// When the lab received the sample.
-    #[serde(skip_serializing_if = "Iv::is_unknown")]
-    pub sample_received_time: Iv<DateTime<Utc>>,
-    /// When the test was requested for.
-    #[serde(skip_serializing_if = "Iv::is_unknown")]
-    pub requested_date_time: Iv<DateTime<Utc>>,
-    /// Lab department.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lab_department: Option<String>,
-    /// ORC-5 order status.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub order_status: Option<String>,
-    /// OBR-25 result status (HL7 code).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result_status: Option<String>,
-    /// The patient's MRN.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mrn: Option<String>,
-    /// Hospital visit number.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub visit_number: Option<String>,
-    /// Battery code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_battery_local_code: Option<String>,
-    /// Battery coding system.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_battery_coding_system: Option<String>,
-    /// Parent observation (for reflex orders).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_observation_identifier: Option<String>,
-    /// Parent observation sub-id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_sub_id: Option<String>,
-    /// Clinical information given with the order.
-    #[serde(skip_serializing_if = "Iv::is_unknown")]
-    pub clinical_information: Iv<String>,
-    /// Order questions and their answers.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub questions: BTreeMap<String, String>,
-    /// The results this message carries.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub lab_result_msgs: Vec<LabResultMsg>,
-}
+record!(
+    /// A lab order and the results it carries.
+    LabOrderMsg {
+        /// Id of the message in its source (the IDS id for HL7).
+        #[serde(deserialize_with = "crate::wire::string_or_number")]
+        source_message_id: Option<String> = "Option::is_none",
+        /// Source system.
+        source_system: Option<String> = "Option::is_none",
+        /// ORC-1 (NW, SC, CA, RE, …).
+        order_control_id: Option<String> = "Option::is_none",
+        /// Epic's order number; a DELETE with a value identifies a cancelled order.
+        epic_care_order_number: Iv<String> = "Iv::is_unknown",
+        /// The lab's specimen number.
+        lab_specimen_number: Option<String> = "Option::is_none",
+        /// Specimen type.
+        specimen_type: Iv<String> = "Iv::is_unknown",
+        /// Collection method.
+        collection_method: Iv<String> = "Iv::is_unknown",
+        /// Sample site.
+        sample_site: Iv<String> = "Iv::is_unknown",
+        /// When the sample was collected.
+        collection_date_time: Option<DateTime<Utc>> = "Option::is_none",
+        /// When the order's status last changed: the message's valid-from.
+        status_change_time: Option<DateTime<Utc>> = "Option::is_none",
+        /// When the order was placed.
+        order_date_time: Iv<DateTime<Utc>> = "Iv::is_unknown",
+        /// When the lab received the sample.
+        sample_received_time: Iv<DateTime<Utc>> = "Iv::is_unknown",
+        /// When the test was requested for.
+        requested_date_time: Iv<DateTime<Utc>> = "Iv::is_unknown",
+        /// Lab department.
+        lab_department: Option<String> = "Option::is_none",
+        /// ORC-5 order status.
+        order_status: Option<String> = "Option::is_none",
+        /// OBR-25 result status (HL7 code).
+        result_status: Option<String> = "Option::is_none",
+        /// The patient's MRN.
+        mrn: Option<String> = "Option::is_none",
+        /// Hospital visit number.
+        visit_number: Option<String> = "Option::is_none",
+        /// Battery code.
+        test_battery_local_code: Option<String> = "Option::is_none",
+        /// Battery coding system.
+        test_battery_coding_system: Option<String> = "Option::is_none",
+        /// Parent observation (for reflex orders).
+        parent_observation_identifier: Option<String> = "Option::is_none",
+        /// Parent observation sub-id.
+        parent_sub_id: Option<String> = "Option::is_none",
+        /// Clinical information given with the order.
+        clinical_information: Iv<String> = "Iv::is_unknown",
+        /// Order questions and their answers.
+        questions: BTreeMap<String, String> = "BTreeMap::is_empty",
+        /// The results this message carries.
+        lab_result_msgs: Vec<LabResultMsg> = "Vec::is_empty",
+    }
+);
 
 /// One result of a lab order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -295,65 +268,48 @@ impl Default for LabResultMsg {
     }
 }
 
-/// A microbiology isolate and its antibiotic sensitivities.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(default, rename_all = "camelCase")]
-pub struct LabIsolateMsg {
-    /// Always `…lab.LabIsolateMsg`.
-    #[serde(rename = "@class")]
-    pub class: LabIsolateTag,
-    /// Epic's order number.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub epic_care_order_number: Option<String>,
-    /// The lab's isolate id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub isolate_id: Option<String>,
-    /// Organism code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub isolate_code: Option<String>,
-    /// Organism name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub isolate_name: Option<String>,
-    /// Culture type.
-    #[serde(skip_serializing_if = "Iv::is_unknown")]
-    pub culture_type: Iv<String>,
-    /// Quantity.
-    #[serde(skip_serializing_if = "Iv::is_unknown")]
-    pub quantity: Iv<String>,
-    /// Clinical information.
-    #[serde(skip_serializing_if = "Iv::is_unknown")]
-    pub clinical_information: Iv<String>,
-    /// Sensitivities: agent in `string_value`, S/R/I in `abnormal_flag`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub sensitivities: Vec<LabResultMsg>,
-}
+record!(
+    /// A microbiology isolate and its antibiotic sensitivities.
+    LabIsolateMsg {
+        /// Always `…lab.LabIsolateMsg`.
+        #[serde(rename = "@class")]
+        class: LabIsolateTag,
+        /// Epic's order number.
+        epic_care_order_number: Option<String> = "Option::is_none",
+        /// The lab's isolate id.
+        isolate_id: Option<String> = "Option::is_none",
+        /// Organism code.
+        isolate_code: Option<String> = "Option::is_none",
+        /// Organism name.
+        isolate_name: Option<String> = "Option::is_none",
+        /// Culture type.
+        culture_type: Iv<String> = "Iv::is_unknown",
+        /// Quantity.
+        quantity: Iv<String> = "Iv::is_unknown",
+        /// Clinical information.
+        clinical_information: Iv<String> = "Iv::is_unknown",
+        /// Sensitivities: agent in `string_value`, S/R/I in `abnormal_flag`.
+        sensitivities: Vec<LabResultMsg> = "Vec::is_empty",
+    }
+);
 
-/// A lab test or battery definition (from source tables).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(default, rename_all = "camelCase")]
-pub struct LabMetadataMsg {
-    /// Id of the message in its source.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "string_or_number"
-    )]
-    pub source_message_id: Option<String>,
-    /// Source system.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_system: Option<String>,
-    /// Test or battery code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub short_code: Option<String>,
-    /// Coding system.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub coding_system: Option<OrderCodingSystem>,
-    /// Name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Test or battery.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub labs_metadata_type: Option<LabsMetadataType>,
-    /// Valid from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub valid_from: Option<DateTime<Utc>>,
-}
+record!(
+    /// A lab test or battery definition (from source tables).
+    LabMetadataMsg {
+        /// Id of the message in its source.
+        #[serde(deserialize_with = "crate::wire::string_or_number")]
+        source_message_id: Option<String> = "Option::is_none",
+        /// Source system.
+        source_system: Option<String> = "Option::is_none",
+        /// Test or battery code.
+        short_code: Option<String> = "Option::is_none",
+        /// Coding system.
+        coding_system: Option<OrderCodingSystem> = "Option::is_none",
+        /// Name.
+        name: Option<String> = "Option::is_none",
+        /// Test or battery.
+        labs_metadata_type: Option<LabsMetadataType> = "Option::is_none",
+        /// Valid from.
+        valid_from: Option<DateTime<Utc>> = "Option::is_none",
+    }
+);
