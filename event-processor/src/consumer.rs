@@ -217,18 +217,12 @@ pub(crate) async fn apply_one(
             return Ok(false);
         }
     };
-    sqlx::query("SAVEPOINT message").execute(&mut *conn).await?;
-    match processor.process(conn, &message, Utc::now()).await {
-        Ok(()) => {
-            sqlx::query("RELEASE SAVEPOINT message")
-                .execute(&mut *conn)
-                .await?;
-            Ok(true)
-        }
-        Err(ProcessError::Rejected(rejection)) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT message")
-                .execute(&mut *conn)
-                .await?;
+    match processor
+        .process_in_savepoint(conn, &message, Utc::now())
+        .await?
+    {
+        Ok(()) => Ok(true),
+        Err(rejection) => {
             tracing::info!(
                 source_message_id = message.source_message_id().unwrap_or(""),
                 rule = rejection.rule,
@@ -247,7 +241,6 @@ pub(crate) async fn apply_one(
             .await?;
             Ok(false)
         }
-        Err(ProcessError::Database(error)) => Err(error),
     }
 }
 

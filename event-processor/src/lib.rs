@@ -6,15 +6,24 @@
 //! naming the rule, for the dead-letter table. Rules follow EMAP's (ids such as M1, D2 refer to
 //! `shared/reference/emap-behaviour.md` §4); each module names the rules it implements.
 //!
-//! Built so far: identity (M1–M6) and demographics (D1, D2, D5) with the generic update rules
-//! (G1–G3, G5), and the [`consumer`] that applies messages from RabbitMQ in batched transactions
-//! with a savepoint per message. Hospital visits, locations, cancellations and merges are not
-//! built yet; messages of other classes are rejected with rule `NOT-BUILT`, which keeps them
+//! Built: the ADT family ([`adt`] says which rules each class runs) — identity (M1–M6),
+//! demographics (D1–D5), hospital visits (V1–V9), location visits derived from movement facts
+//! (L1–L29, S1–S2), planned movements (P1–P3), deletion (X1–X5) and merges (I1–I10), with the
+//! generic update rules (G1–G5) — and the [`consumer`] that applies messages from RabbitMQ in
+//! batched transactions with a savepoint per message. Labs, flowsheets, conditions and the other
+//! non-ADT classes are not built yet; they are rejected with rule `NOT-BUILT`, which keeps them
 //! visible in `star.dead_letter` for a retry once their rules exist.
 
+mod adt;
 pub mod consumer;
+mod deletion;
 mod demographics;
 mod identity;
+mod locations;
+mod merges;
+mod movements;
+mod pending;
+mod visits;
 
 use chrono::{DateTime, Utc};
 use interchange::Message;
@@ -76,6 +85,15 @@ pub(crate) struct Context<'a> {
     pub source_system: Option<&'a str>,
     /// Whether that source is trusted.
     pub trusted: bool,
+    /// The site's trusted sources, to judge where a stored row came from.
+    pub trusted_sources: &'a [String],
+}
+
+impl Context<'_> {
+    /// Whether `source` is one of the site's trusted sources.
+    pub fn is_trusted(&self, source: &str) -> bool {
+        self.trusted_sources.iter().any(|t| t == source)
+    }
 }
 
 /// Applies interchange messages to the star schema.
@@ -115,15 +133,35 @@ impl Processor {
             trusted: message
                 .source_system()
                 .is_some_and(|s| self.config.trusted_sources.iter().any(|t| t == s)),
+            trusted_sources: &self.config.trusted_sources,
         };
-        let live_mrn_id = identity::live_mrn(
-            conn,
-            adt.mrn.as_deref(),
-            adt.nhs_number.as_deref(),
-            &context,
-        )
-        .await?;
-        demographics::update(conn, live_mrn_id, adt, &context).await?;
-        Ok(())
+        adt::apply(conn, message, adt, &context).await
+    }
+
+    /// Applies one message under a savepoint, so that a rejected message rolls back alone and
+    /// the caller's transaction (a batch) goes on. `Ok(Err(rejection))` is a rejected message;
+    /// `Err` a database failure, after which the transaction should be rolled back.
+    pub async fn process_in_savepoint(
+        &self,
+        conn: &mut PgConnection,
+        message: &Message,
+        stored_from: DateTime<Utc>,
+    ) -> Result<Result<(), Rejection>, sqlx::Error> {
+        sqlx::query("SAVEPOINT message").execute(&mut *conn).await?;
+        match self.process(conn, message, stored_from).await {
+            Ok(()) => {
+                sqlx::query("RELEASE SAVEPOINT message")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(Ok(()))
+            }
+            Err(ProcessError::Rejected(rejection)) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT message")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(Err(rejection))
+            }
+            Err(ProcessError::Database(error)) => Err(error),
+        }
     }
 }

@@ -49,6 +49,20 @@ impl PatientClass {
             _ => return None,
         })
     }
+
+    /// EMAP's name for the class (as serialized, and as `hospital_visit.patient_class` holds it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatientClass::Emergency => "EMERGENCY",
+            PatientClass::Inpatient => "INPATIENT",
+            PatientClass::Outpatient => "OUTPATIENT",
+            PatientClass::PreAdmit => "PRE_ADMIT",
+            PatientClass::DayCase => "DAY_CASE",
+            PatientClass::SurgicalAdmission => "SURGICAL_ADMISSION",
+            PatientClass::NewBorn => "NEW_BORN",
+            PatientClass::NotApplicable => "NOT_APPLICABLE",
+        }
+    }
 }
 
 /// What a pending event is pending (EMAP's `PendingType`; HL7 only produces transfers, so a

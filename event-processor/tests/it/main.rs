@@ -1,8 +1,11 @@
 //! Integration tests of the event-processor's rules against a real PostgreSQL, each test in its
 //! own database. Tests are named after the EMAP rule they pin (`shared/reference/emap-behaviour.md`
-//! §4: G generic, M identity, D demographics).
+//! §4: G generic, C context, M identity, D demographics, V visits, L locations, S swaps, P
+//! pending, X deletion, I merges).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
 mod demographics;
 mod harness;
 mod identity;
+mod locations;
+mod visits;

@@ -1,0 +1,323 @@
+//! The ADT family: which rules each message class runs, in what order.
+//!
+//! Every ADT message first resolves the patient (M1–M6) and updates demographics (D1–D5). Then:
+//! A08/A28/A31 stop there (C6); implied ADT from lab and other messages creates a minimal visit
+//! if it names one (C2, C4) and touches no locations (C5); movements (A01–A07) and cancellations
+//! (A11–A13) update the visit, store their fact and re-derive the visit's locations and times
+//! (V1–V8, L1–L29); pending transfers (A15/A26) go to `planned_movement` (P1–P3); A17 swaps
+//! two patients' places (S1–S2); A29, A40, A45 and A47 are in [`crate::merges`] and
+//! [`crate::deletion`]. Only trusted sources record movements.
+
+use chrono::DateTime;
+use chrono::Utc;
+use interchange::Message;
+use interchange::adt::AdtFields;
+use sqlx::PgConnection;
+
+use crate::movements::{Cancellation, Kind, Movement, Place};
+use crate::reject;
+use crate::visits::{self, Visit};
+use crate::{Context, ProcessError, deletion, demographics, identity, locations, merges, pending};
+
+/// Applies one ADT-family message.
+pub(crate) async fn apply(
+    conn: &mut PgConnection,
+    message: &Message,
+    adt: &AdtFields,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    match message {
+        Message::MergePatient(m) => return merges::merge(conn, m, context).await,
+        Message::ChangePatientIdentifiers(m) => {
+            return merges::change_identifiers(conn, m, context).await;
+        }
+        Message::MoveVisitInformation(m) => return merges::move_visit(conn, m, context).await,
+        _ => {}
+    }
+    let mrn_id =
+        identity::live_mrn(conn, adt.mrn.as_deref(), adt.nhs_number.as_deref(), context).await?;
+    if let Message::DeletePersonInformation(_) = message {
+        return deletion::delete_person(conn, mrn_id, context).await;
+    }
+    demographics::update(conn, mrn_id, adt, context).await?;
+    match message {
+        Message::UpdatePatientInfo(_) => Ok(()), // C6
+        Message::ImpliedAdtMessage(_) => {
+            // C2, C4: a minimal visit if one is named; C3, C5: nothing else.
+            if let Some(encounter) = adt.visit_number.as_deref().filter(|v| !v.is_empty()) {
+                visits::find_or_create(conn, encounter, mrn_id, adt, context, false).await?;
+            }
+            Ok(())
+        }
+        Message::AdmitPatient(m) => {
+            let movement = arrival(conn, Kind::Admit, adt, context).await?;
+            let movement = movement.map(|mv| Movement {
+                admission: m.admission_date_time.saved().copied(),
+                ..mv
+            });
+            moved(conn, mrn_id, adt, movement, context).await
+        }
+        Message::TransferPatient(m) => {
+            let movement = arrival(conn, Kind::Transfer, adt, context).await?;
+            let movement = movement.map(|mv| Movement {
+                admission: m.admission_date_time.saved().copied(),
+                ..mv
+            });
+            moved(conn, mrn_id, adt, movement, context).await
+        }
+        Message::RegisterPatient(m) => {
+            let movement = arrival(conn, Kind::Register, adt, context).await?;
+            let movement = movement.map(|mv| Movement {
+                presentation: m.presentation_date_time.saved().copied(),
+                ..mv
+            });
+            moved(conn, mrn_id, adt, movement, context).await
+        }
+        Message::DischargePatient(m) => {
+            let discharged_at = m
+                .discharge_date_time
+                .ok_or_else(|| reject("L16", "a discharge without a discharge time (PV1-45)"))?;
+            let mut movement = arrival(conn, Kind::Discharge, adt, context).await?;
+            if let Some(mv) = movement.as_mut() {
+                mv.at = discharged_at;
+                mv.previous = None;
+                mv.admission = m.admission_date_time.saved().copied();
+                mv.disposition = m.discharge_disposition.clone();
+                mv.destination = m.discharge_location.clone();
+            }
+            moved(conn, mrn_id, adt, movement, context).await
+        }
+        Message::CancelAdmitPatient(m) => {
+            let location = place_of(conn, adt.full_location_string.saved()).await?;
+            let at = m.cancelled_date_time;
+            cancelled(conn, mrn_id, adt, Kind::Admit, at, location, context).await
+        }
+        Message::CancelTransferPatient(m) => {
+            // L26: the cancelled transfer went to the A12's PV1-6.
+            let named = m
+                .cancelled_location
+                .as_ref()
+                .or(adt.previous_location_string.saved());
+            let location = place_of(conn, named).await?;
+            let at = m.cancelled_date_time;
+            cancelled(conn, mrn_id, adt, Kind::Transfer, at, location, context).await
+        }
+        Message::CancelDischargePatient(m) => {
+            let location = place_of(conn, adt.full_location_string.saved()).await?;
+            let at = m.cancelled_date_time;
+            cancelled(conn, mrn_id, adt, Kind::Discharge, at, location, context).await
+        }
+        Message::PendingTransfer(m) => {
+            let visit = visit_for(conn, mrn_id, adt, context).await?;
+            pending::request(conn, &visit, m, context).await
+        }
+        Message::CancelPendingTransfer(m) => {
+            let visit = visit_for(conn, mrn_id, adt, context).await?;
+            pending::cancel(conn, &visit, m, context).await
+        }
+        Message::SwapLocations(m) => {
+            let first = visit_for(conn, mrn_id, adt, context).await?;
+            let other_mrn = identity::live_mrn(
+                conn,
+                m.other_mrn.as_deref(),
+                m.other_nhs_number.as_deref(),
+                context,
+            )
+            .await?;
+            let other_encounter = m
+                .other_visit_number
+                .as_deref()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| reject("S1", "the swap names no visit for the other patient"))?;
+            let other = visits::find_or_create(
+                conn,
+                other_encounter,
+                other_mrn,
+                &AdtFields::default(),
+                context,
+                false,
+            )
+            .await?;
+            if !context.trusted {
+                return Ok(());
+            }
+            let first_place = place_of(conn, adt.full_location_string.saved()).await?;
+            let other_place = place_of(conn, m.other_full_location_string.saved()).await?;
+            let (Some(first_place), Some(other_place)) = (first_place, other_place) else {
+                return Ok(()); // S2
+            };
+            swap(
+                conn,
+                first,
+                first_place.clone(),
+                other_place.clone(),
+                context,
+            )
+            .await?;
+            swap(conn, other, other_place, first_place, context).await
+        }
+        _ => Err(reject(
+            "NOT-BUILT",
+            format!("{} is not processed yet", message.class_name()),
+        )),
+    }
+}
+
+/// The location with this string, if the message names one.
+async fn place_of(
+    conn: &mut PgConnection,
+    name: Option<&String>,
+) -> Result<Option<Place>, ProcessError> {
+    match name.filter(|n| !n.is_empty()) {
+        Some(name) => Ok(Some(locations::place(conn, name).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The movement a trusted message records (places resolved); `None` from an untrusted source.
+async fn arrival(
+    conn: &mut PgConnection,
+    kind: Kind,
+    adt: &AdtFields,
+    context: &Context<'_>,
+) -> Result<Option<Movement>, ProcessError> {
+    if !context.trusted {
+        return Ok(None);
+    }
+    Ok(Some(Movement {
+        kind,
+        at: context.valid_from,
+        location: place_of(conn, adt.full_location_string.saved()).await?,
+        previous: place_of(conn, adt.previous_location_string.saved()).await?,
+        admission: None,
+        presentation: None,
+        disposition: None,
+        destination: None,
+    }))
+}
+
+/// The visit a message about a visit names, created if new, with its generic attributes
+/// updated (V1, V2).
+async fn visit_for(
+    conn: &mut PgConnection,
+    mrn_id: i64,
+    adt: &AdtFields,
+    context: &Context<'_>,
+) -> Result<Visit, ProcessError> {
+    let encounter = visits::encounter(adt, "V1")?;
+    Ok(visits::find_or_create(conn, encounter, mrn_id, adt, context, true).await?)
+}
+
+/// A movement: the visit, then the fact (refused if already cancelled: L3, L17), then the
+/// re-derived locations and times.
+async fn moved(
+    conn: &mut PgConnection,
+    mrn_id: i64,
+    adt: &AdtFields,
+    movement: Option<Movement>,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    let visit = visit_for(conn, mrn_id, adt, context).await?;
+    let Some(movement) = movement else {
+        return Ok(());
+    };
+    let facts = locations::facts(conn, visit.id).await?;
+    if facts.cancellations.iter().any(|c| c.cancels(&movement)) {
+        let rule = if movement.kind == Kind::Discharge {
+            "L17"
+        } else {
+            "L3"
+        };
+        return Err(reject(
+            rule,
+            "the movement was cancelled by an earlier message",
+        ));
+    }
+    if locations::record_movement(conn, visit.id, &movement, context).await? {
+        rederive(conn, visit, context).await?;
+    }
+    Ok(())
+}
+
+/// A cancellation of `kind`: the visit, then the cancellation stored, then the re-derived
+/// locations and times. L20: an A11 without a time cancels the only stay at its location; any
+/// other cancellation without a time cannot be applied (L29).
+async fn cancelled(
+    conn: &mut PgConnection,
+    mrn_id: i64,
+    adt: &AdtFields,
+    kind: Kind,
+    at: Option<DateTime<Utc>>,
+    location: Option<Place>,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    let visit = visit_for(conn, mrn_id, adt, context).await?;
+    if !context.trusted {
+        return Ok(());
+    }
+    let at = match (at, &location) {
+        (Some(at), _) => at,
+        (None, Some(place)) if kind == Kind::Admit => {
+            match locations::admissions_at(conn, visit.id, place.id)
+                .await?
+                .as_slice()
+            {
+                [only] => *only,
+                _ => {
+                    return Err(reject(
+                        "L20",
+                        "a cancelled admission without its time, and not exactly one stay at its location",
+                    ));
+                }
+            }
+        }
+        _ => {
+            return Err(reject(
+                "L29",
+                "a cancellation without the time of what it cancels",
+            ));
+        }
+    };
+    let cancellation = Cancellation { kind, at, location };
+    if locations::record_cancellation(conn, visit.id, &cancellation, context).await? {
+        rederive(conn, visit, context).await?;
+    }
+    Ok(())
+}
+
+/// Re-derives the visit's stays and writes the times they give it.
+async fn rederive(
+    conn: &mut PgConnection,
+    visit: Visit,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    if let Some(times) = locations::rederive(conn, visit.id, context).await? {
+        let state = visit.state.with_times(times);
+        visits::write(conn, visit, state, context).await?;
+    }
+    Ok(())
+}
+
+/// S1: the visit's current stay is relabelled to `to` (it had been recorded at `recorded_at`).
+async fn swap(
+    conn: &mut PgConnection,
+    visit: Visit,
+    to: Place,
+    recorded_at: Place,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    let movement = Movement {
+        kind: Kind::Swap,
+        at: context.valid_from,
+        location: Some(to),
+        previous: Some(recorded_at),
+        admission: None,
+        presentation: None,
+        disposition: None,
+        destination: None,
+    };
+    if locations::record_movement(conn, visit.id, &movement, context).await? {
+        rederive(conn, visit, context).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Deleting a person's information (A29): rules X1–X5.
+//!
+//! X1: the demographics go (audited) if the message is newer than them; an older A29 does nothing
+//! to them. X3: every visit of the person (under any of their MRNs) valid from no later than the
+//! message goes, with its location visits and planned movements, each audited, and the movement
+//! facts and cancellations they were derived from. X4: the MRN and `mrn_to_live` rows stay (the
+//! MRN may be reused). X2 (forms) has nothing to delete until forms are processed.
+//!
+//! X5, decided: EMAP lets visit observations vanish through a database cascade without audit and
+//! leaves lab samples, conditions and advance decisions behind (foreign-key failures possible).
+//! Ward deletes nothing without an audit row; as those tables arrive, each is added here with
+//! its audit, in the same transaction, so an A29 never half-applies.
+
+use sqlx::PgConnection;
+
+use crate::{Context, ProcessError};
+
+/// Deletes what A29 deletes for the live MRN `mrn_id` and every MRN merged into it.
+pub(crate) async fn delete_person(
+    conn: &mut PgConnection,
+    mrn_id: i64,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    // X1.
+    sqlx::query(
+        "WITH gone AS (
+             DELETE FROM star.core_demographic WHERE mrn_id = $1 AND valid_from < $2
+             RETURNING *)
+         INSERT INTO star.core_demographic_audit
+             (core_demographic_id, mrn_id, firstname, middlename, lastname, date_of_birth,
+              date_of_death, datetime_of_birth, datetime_of_death, alive, home_postcode, sex,
+              ethnicity, valid_from, valid_until, stored_from, stored_until, source_ids_id)
+         SELECT core_demographic_id, mrn_id, firstname, middlename, lastname, date_of_birth,
+                date_of_death, datetime_of_birth, datetime_of_death, alive, home_postcode, sex,
+                ethnicity, valid_from, $2, stored_from, $3, source_ids_id
+         FROM gone",
+    )
+    .bind(mrn_id)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .execute(&mut *conn)
+    .await?;
+    // X3: the visits, and everything hanging off them, children first.
+    let visits: Vec<i64> = sqlx::query_scalar(
+        "SELECT hospital_visit_id FROM star.hospital_visit
+         WHERE mrn_id IN (SELECT mrn_id FROM star.mrn_to_live WHERE live_mrn_id = $1)
+           AND valid_from <= $2
+         FOR UPDATE",
+    )
+    .bind(mrn_id)
+    .bind(context.valid_from)
+    .fetch_all(&mut *conn)
+    .await?;
+    if visits.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "WITH gone AS (
+             DELETE FROM star.location_visit WHERE hospital_visit_id = ANY($1) RETURNING *)
+         INSERT INTO star.location_visit_audit
+             (location_visit_id, hospital_visit_id, location_id, admission_datetime,
+              discharge_datetime, inferred_admission, inferred_discharge,
+              parent_location_visit_id, valid_from, valid_until, stored_from, stored_until,
+              source_ids_id)
+         SELECT location_visit_id, hospital_visit_id, location_id, admission_datetime,
+                discharge_datetime, inferred_admission, inferred_discharge,
+                parent_location_visit_id, valid_from, greatest(valid_from, $2), stored_from, $3,
+                source_ids_id
+         FROM gone",
+    )
+    .bind(&visits)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "WITH gone AS (
+             DELETE FROM star.planned_movement WHERE hospital_visit_id = ANY($1) RETURNING *)
+         INSERT INTO star.planned_movement_audit
+             (planned_movement_id, hospital_visit_id, location_id, event_type, event_datetime,
+              cancelled_datetime, cancelled, valid_from, valid_until, stored_from, stored_until,
+              source_ids_id)
+         SELECT planned_movement_id, hospital_visit_id, location_id, event_type, event_datetime,
+                cancelled_datetime, cancelled, valid_from, greatest(valid_from, $2), stored_from,
+                $3, source_ids_id
+         FROM gone",
+    )
+    .bind(&visits)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .execute(&mut *conn)
+    .await?;
+    for table in ["visit_movement", "movement_cancellation"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM star.{table} WHERE hospital_visit_id = ANY($1)"
+        )))
+        .bind(&visits)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
+        "WITH gone AS (
+             DELETE FROM star.hospital_visit WHERE hospital_visit_id = ANY($1) RETURNING *)
+         INSERT INTO star.hospital_visit_audit
+             (hospital_visit_id, mrn_id, encounter, source_system, presentation_datetime,
+              admission_datetime, discharge_datetime, patient_class, arrival_method,
+              discharge_destination, discharge_disposition, valid_from, valid_until, stored_from,
+              stored_until, source_ids_id)
+         SELECT hospital_visit_id, mrn_id, encounter, source_system, presentation_datetime,
+                admission_datetime, discharge_datetime, patient_class, arrival_method,
+                discharge_destination, discharge_disposition, valid_from,
+                greatest(valid_from, $2), stored_from, $3, source_ids_id
+         FROM gone",
+    )
+    .bind(&visits)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

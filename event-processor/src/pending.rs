@@ -1,0 +1,270 @@
+//! Planned movements: pending transfers (A15) and their cancellations (A26), rules P1–P3.
+//!
+//! EMAP pairs a cancellation with the earliest uncancelled request at or before it, or keeps a
+//! cancellation-only row that a later request fills in (P2). Done greedily as messages arrive,
+//! that pairing depends on arrival order (a late cancellation can take a request that an earlier
+//! cancellation should have had). Here the rows of a visit's plans to one place are re-derived
+//! from every request and cancellation received — which the rows themselves hold, each once —
+//! pairing cancellations in time order with the earliest unpaired request at or before them; the
+//! difference is written, audited (G3). So any order gives the same rows (P3), and a resent
+//! message changes nothing (G2).
+
+use chrono::{DateTime, Utc};
+use interchange::adt::{CancelPendingTransfer, PendingTransfer, PendingType};
+use sqlx::PgConnection;
+
+use crate::visits::Visit;
+use crate::{Context, ProcessError, locations};
+
+fn event_type(kind: PendingType) -> &'static str {
+    match kind {
+        PendingType::Admit => "ADMIT",
+        PendingType::Transfer => "TRANSFER",
+        PendingType::Discharge => "DISCHARGE",
+    }
+}
+
+/// A planned movement as derived: when it was requested and when cancelled, either possibly
+/// unknown (a cancellation whose request has not arrived).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    requested: Option<DateTime<Utc>>,
+    cancelled: Option<DateTime<Utc>>,
+}
+
+/// Pairs each cancellation, in time order, with the earliest unpaired request at or before it.
+fn pair(mut requests: Vec<DateTime<Utc>>, mut cancels: Vec<DateTime<Utc>>) -> Vec<Plan> {
+    requests.sort();
+    requests.dedup();
+    cancels.sort();
+    cancels.dedup();
+    let mut taken = vec![false; requests.len()];
+    let mut plans = Vec::new();
+    for cancel in cancels {
+        let request = (0..requests.len()).find(|&i| !taken[i] && requests[i] <= cancel);
+        if let Some(i) = request {
+            taken[i] = true;
+        }
+        plans.push(Plan {
+            requested: request.map(|i| requests[i]),
+            cancelled: Some(cancel),
+        });
+    }
+    for (i, request) in requests.into_iter().enumerate() {
+        if !taken[i] {
+            plans.push(Plan {
+                requested: Some(request),
+                cancelled: None,
+            });
+        }
+    }
+    plans
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    planned_movement_id: i64,
+    event_datetime: Option<DateTime<Utc>>,
+    cancelled_datetime: Option<DateTime<Utc>>,
+}
+
+/// P1: an A15 records a planned movement requested at the message time.
+pub(crate) async fn request(
+    conn: &mut PgConnection,
+    visit: &Visit,
+    message: &PendingTransfer,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    let destination = message.pending_destination.saved();
+    let kind = event_type(message.pending_event_type);
+    rederive(
+        conn,
+        visit.id,
+        kind,
+        destination,
+        Some(context.valid_from),
+        None,
+        context,
+    )
+    .await
+}
+
+/// P2: an A26 cancels the earliest uncancelled request at or before its cancellation time.
+pub(crate) async fn cancel(
+    conn: &mut PgConnection,
+    visit: &Visit,
+    message: &CancelPendingTransfer,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    let destination = message.pending_destination.saved();
+    let kind = event_type(message.pending_event_type);
+    let at = message.cancelled_date_time.unwrap_or(context.valid_from);
+    rederive(conn, visit.id, kind, destination, None, Some(at), context).await
+}
+
+async fn rederive(
+    conn: &mut PgConnection,
+    visit_id: i64,
+    kind: &str,
+    destination: Option<&String>,
+    requested: Option<DateTime<Utc>>,
+    cancelled: Option<DateTime<Utc>>,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    let location_id = match destination.filter(|d| !d.is_empty()) {
+        Some(name) => Some(locations::place(conn, name).await?.id),
+        None => None,
+    };
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT planned_movement_id, event_datetime, cancelled_datetime
+         FROM star.planned_movement
+         WHERE hospital_visit_id = $1 AND event_type = $2 AND location_id IS NOT DISTINCT FROM $3
+         ORDER BY planned_movement_id FOR UPDATE",
+    )
+    .bind(visit_id)
+    .bind(kind)
+    .bind(location_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let requests: Vec<_> = rows
+        .iter()
+        .filter_map(|r| r.event_datetime)
+        .chain(requested)
+        .collect();
+    let cancels: Vec<_> = rows
+        .iter()
+        .filter_map(|r| r.cancelled_datetime)
+        .chain(cancelled)
+        .collect();
+    let mut plans = pair(requests, cancels);
+    let mut unmatched = Vec::new();
+    for row in &rows {
+        let same = plans.iter().position(|p| {
+            p.requested == row.event_datetime && p.cancelled == row.cancelled_datetime
+        });
+        match same {
+            Some(i) => {
+                plans.remove(i);
+            }
+            None => unmatched.push(row),
+        }
+    }
+    // A row whose pairing changed keeps its id if it keeps its request or its cancellation.
+    for row in unmatched {
+        let keeps = plans.iter().position(|p| {
+            (row.event_datetime.is_some() && p.requested == row.event_datetime)
+                || (row.cancelled_datetime.is_some() && p.cancelled == row.cancelled_datetime)
+        });
+        audit(conn, row.planned_movement_id, context).await?;
+        match keeps {
+            Some(i) => {
+                let plan = plans.remove(i);
+                sqlx::query(
+                    "UPDATE star.planned_movement SET event_datetime = $2, cancelled_datetime = $3,
+                         cancelled = $4, valid_from = greatest(valid_from, $5), stored_from = $6,
+                         source_ids_id = $7
+                     WHERE planned_movement_id = $1",
+                )
+                .bind(row.planned_movement_id)
+                .bind(plan.requested)
+                .bind(plan.cancelled)
+                .bind(plan.cancelled.is_some())
+                .bind(context.valid_from)
+                .bind(context.stored_from)
+                .bind(context.source_ids_id)
+                .execute(&mut *conn)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM star.planned_movement WHERE planned_movement_id = $1")
+                    .bind(row.planned_movement_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    for plan in plans {
+        sqlx::query(
+            "INSERT INTO star.planned_movement
+                 (hospital_visit_id, location_id, event_type, event_datetime, cancelled_datetime,
+                  cancelled, valid_from, stored_from, source_ids_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(visit_id)
+        .bind(location_id)
+        .bind(kind)
+        .bind(plan.requested)
+        .bind(plan.cancelled)
+        .bind(plan.cancelled.is_some())
+        .bind(context.valid_from)
+        .bind(context.stored_from)
+        .bind(context.source_ids_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// G3: keeps the row's current state before it changes or goes.
+async fn audit(
+    conn: &mut PgConnection,
+    planned_movement_id: i64,
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO star.planned_movement_audit
+             (planned_movement_id, hospital_visit_id, location_id, event_type, event_datetime,
+              cancelled_datetime, cancelled, valid_from, valid_until, stored_from, stored_until,
+              source_ids_id)
+         SELECT planned_movement_id, hospital_visit_id, location_id, event_type, event_datetime,
+                cancelled_datetime, cancelled, valid_from, greatest(valid_from, $2), stored_from,
+                $3, source_ids_id
+         FROM star.planned_movement WHERE planned_movement_id = $1",
+    )
+    .bind(planned_movement_id)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, 1, hour, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn cancellations_pair_with_the_earliest_request_before_them() {
+        let plans = pair(vec![at(12), at(10)], vec![at(13), at(11)]);
+        assert_eq!(
+            plans,
+            vec![
+                Plan {
+                    requested: Some(at(10)),
+                    cancelled: Some(at(11))
+                },
+                Plan {
+                    requested: Some(at(12)),
+                    cancelled: Some(at(13))
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cancellation_before_any_request_stands_alone() {
+        let plans = pair(vec![at(12)], vec![at(11)]);
+        assert_eq!(plans.len(), 2);
+        assert!(plans.contains(&Plan {
+            requested: None,
+            cancelled: Some(at(11))
+        }));
+    }
+}

@@ -1,0 +1,270 @@
+//! Hospital visits (rules V1–V9, C2–C4, C6, C10).
+//!
+//! A visit is found by its encounter (V1) and created on first sight with what the message says,
+//! attached to the patient's live MRN. Its generic attributes (patient class, arrival method,
+//! source system) change only for a trusted message that is not older than the row, or when the
+//! row came from an untrusted source (V2, V9, C3, C10). Its presentation, admission and discharge
+//! come from the movement facts ([`crate::movements::visit_times`], V3–V8), so they do not depend
+//! on arrival order. A change first copies the previous state to `hospital_visit_audit` (G3).
+
+use chrono::{DateTime, Utc};
+use interchange::adt::AdtFields;
+use sqlx::PgConnection;
+
+use crate::movements::VisitTimes;
+use crate::{Context, ProcessError, reject};
+
+/// What a hospital visit row holds, bar its keys and provenance.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub(crate) struct VisitState {
+    pub mrn_id: i64,
+    pub source_system: String,
+    pub presentation_datetime: Option<DateTime<Utc>>,
+    pub admission_datetime: Option<DateTime<Utc>>,
+    pub discharge_datetime: Option<DateTime<Utc>>,
+    pub patient_class: Option<String>,
+    pub arrival_method: Option<String>,
+    pub discharge_destination: Option<String>,
+    pub discharge_disposition: Option<String>,
+}
+
+impl VisitState {
+    /// The generic attributes the message gives, applied (G1).
+    fn with_attributes_of(&self, adt: &AdtFields, source_system: &str) -> VisitState {
+        VisitState {
+            source_system: source_system.to_owned(),
+            patient_class: adt
+                .patient_class
+                .clone()
+                .map(|c| c.as_str().to_owned())
+                .apply_to(self.patient_class.clone()),
+            arrival_method: adt
+                .mode_of_arrival
+                .clone()
+                .apply_to(self.arrival_method.clone()),
+            ..self.clone()
+        }
+    }
+
+    /// The times the movement facts give.
+    pub(crate) fn with_times(&self, times: VisitTimes) -> VisitState {
+        VisitState {
+            presentation_datetime: times.presentation,
+            admission_datetime: times.admission,
+            discharge_datetime: times.discharge,
+            discharge_disposition: times.disposition,
+            discharge_destination: times.destination,
+            ..self.clone()
+        }
+    }
+}
+
+/// A visit as read for this message.
+pub(crate) struct Visit {
+    pub id: i64,
+    pub valid_from: DateTime<Utc>,
+    pub state: VisitState,
+    /// Created by this message: its first state is not a previous state worth auditing.
+    pub created: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    hospital_visit_id: i64,
+    valid_from: DateTime<Utc>,
+    #[sqlx(flatten)]
+    state: VisitState,
+}
+
+const COLUMNS: &str = "mrn_id, source_system, presentation_datetime, admission_datetime, \
+    discharge_datetime, patient_class, arrival_method, discharge_destination, discharge_disposition";
+
+/// The source system to record for a message that names none.
+const UNKNOWN_SOURCE: &str = "UNKNOWN";
+
+/// The message's visit number, required for messages about a visit (V1).
+pub(crate) fn encounter<'a>(
+    adt: &'a AdtFields,
+    rule: &'static str,
+) -> Result<&'a str, ProcessError> {
+    adt.visit_number
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| reject(rule, "the message names no visit number"))
+}
+
+/// The visit with this encounter, locked for this transaction.
+pub(crate) async fn find(
+    conn: &mut PgConnection,
+    encounter: &str,
+) -> Result<Option<Visit>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT hospital_visit_id, valid_from, {COLUMNS} FROM star.hospital_visit
+         WHERE encounter = $1 FOR UPDATE"
+    )))
+    .bind(encounter)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|row| Visit {
+        id: row.hospital_visit_id,
+        valid_from: row.valid_from,
+        state: row.state,
+        created: false,
+    }))
+}
+
+/// Finds the visit, or creates it for `mrn_id` with the message's attributes (V1, C2, C7).
+/// `update` says whether the message may change an existing visit's attributes at all (C6: an
+/// A08 never does).
+pub(crate) async fn find_or_create(
+    conn: &mut PgConnection,
+    encounter: &str,
+    mrn_id: i64,
+    adt: &AdtFields,
+    context: &Context<'_>,
+    update: bool,
+) -> Result<Visit, sqlx::Error> {
+    let source = context.source_system.unwrap_or(UNKNOWN_SOURCE);
+    if let Some(visit) = find(conn, encounter).await? {
+        if update {
+            let row_trusted = context.is_trusted(&visit.state.source_system);
+            let newer = context.valid_from >= visit.valid_from;
+            if context.trusted && (!row_trusted || newer) {
+                let state = visit.state.with_attributes_of(adt, source);
+                return write(conn, visit, state, context).await;
+            }
+        }
+        return Ok(visit);
+    }
+    let empty = VisitState {
+        mrn_id,
+        source_system: source.to_owned(),
+        presentation_datetime: None,
+        admission_datetime: None,
+        discharge_datetime: None,
+        patient_class: None,
+        arrival_method: None,
+        discharge_destination: None,
+        discharge_disposition: None,
+    };
+    let state = empty.with_attributes_of(adt, source);
+    let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO star.hospital_visit (encounter, {COLUMNS}, valid_from, stored_from, source_ids_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         RETURNING hospital_visit_id"
+    )))
+    .bind(encounter)
+    .bind(state.mrn_id)
+    .bind(&state.source_system)
+    .bind(state.presentation_datetime)
+    .bind(state.admission_datetime)
+    .bind(state.discharge_datetime)
+    .bind(&state.patient_class)
+    .bind(&state.arrival_method)
+    .bind(&state.discharge_destination)
+    .bind(&state.discharge_disposition)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Visit {
+        id,
+        valid_from: context.valid_from,
+        state,
+        created: true,
+    })
+}
+
+/// Writes `state` if it differs from the visit's, auditing the previous state (G2, G3). The
+/// row's valid-from never goes backwards: a late message that changes a time leaves the row
+/// valid from the latest message that changed it.
+pub(crate) async fn write(
+    conn: &mut PgConnection,
+    visit: Visit,
+    state: VisitState,
+    context: &Context<'_>,
+) -> Result<Visit, sqlx::Error> {
+    if state == visit.state {
+        return Ok(visit);
+    }
+    let valid_from = visit.valid_from.max(context.valid_from);
+    if !visit.created {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO star.hospital_visit_audit
+                 (hospital_visit_id, encounter, {COLUMNS}, valid_from, valid_until, stored_from,
+                  stored_until, source_ids_id)
+             SELECT hospital_visit_id, encounter, {COLUMNS}, valid_from, $2, stored_from, $3,
+                    source_ids_id
+             FROM star.hospital_visit WHERE hospital_visit_id = $1"
+        )))
+        .bind(visit.id)
+        .bind(valid_from)
+        .bind(context.stored_from)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE star.hospital_visit SET mrn_id = $2, source_system = $3,
+             presentation_datetime = $4, admission_datetime = $5, discharge_datetime = $6,
+             patient_class = $7, arrival_method = $8, discharge_destination = $9,
+             discharge_disposition = $10, valid_from = $11, stored_from = $12, source_ids_id = $13
+         WHERE hospital_visit_id = $1",
+    )
+    .bind(visit.id)
+    .bind(state.mrn_id)
+    .bind(&state.source_system)
+    .bind(state.presentation_datetime)
+    .bind(state.admission_datetime)
+    .bind(state.discharge_datetime)
+    .bind(&state.patient_class)
+    .bind(&state.arrival_method)
+    .bind(&state.discharge_destination)
+    .bind(&state.discharge_disposition)
+    .bind(valid_from)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Visit {
+        id: visit.id,
+        valid_from,
+        state,
+        created: visit.created,
+    })
+}
+
+/// I9: the visit takes a new number (an A45 that renumbers it), the old state audited.
+pub(crate) async fn renumber(
+    conn: &mut PgConnection,
+    visit_id: i64,
+    encounter: &str,
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO star.hospital_visit_audit
+             (hospital_visit_id, encounter, {COLUMNS}, valid_from, valid_until, stored_from,
+              stored_until, source_ids_id)
+         SELECT hospital_visit_id, encounter, {COLUMNS}, valid_from, greatest(valid_from, $2),
+                stored_from, $3, source_ids_id
+         FROM star.hospital_visit WHERE hospital_visit_id = $1"
+    )))
+    .bind(visit_id)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE star.hospital_visit SET encounter = $2, valid_from = greatest(valid_from, $3),
+             stored_from = $4, source_ids_id = $5
+         WHERE hospital_visit_id = $1",
+    )
+    .bind(visit_id)
+    .bind(encounter)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
