@@ -88,7 +88,7 @@ pub(crate) async fn apply(
             moved(conn, mrn_id, adt, movement, context).await
         }
         Message::CancelAdmitPatient(m) => {
-            let location = place_of(conn, adt.full_location_string.saved()).await?;
+            let location = place_of(conn, adt.full_location_string.saved(), context).await?;
             let at = m.cancelled_date_time;
             cancelled(conn, mrn_id, adt, Kind::Admit, at, location, context).await
         }
@@ -98,22 +98,26 @@ pub(crate) async fn apply(
                 .cancelled_location
                 .as_ref()
                 .or(adt.previous_location_string.saved());
-            let location = place_of(conn, named).await?;
+            let location = place_of(conn, named, context).await?;
             let at = m.cancelled_date_time;
             cancelled(conn, mrn_id, adt, Kind::Transfer, at, location, context).await
         }
         Message::CancelDischargePatient(m) => {
-            let location = place_of(conn, adt.full_location_string.saved()).await?;
+            let location = place_of(conn, adt.full_location_string.saved(), context).await?;
             let at = m.cancelled_date_time;
             cancelled(conn, mrn_id, adt, Kind::Discharge, at, location, context).await
         }
         Message::PendingTransfer(m) => {
             let visit = visit_for(conn, mrn_id, adt, context).await?;
-            pending::request(conn, &visit, m, context).await
+            pending::request(conn, &visit, m, context).await?;
+            visits::save(conn, visit, context).await?;
+            Ok(())
         }
         Message::CancelPendingTransfer(m) => {
             let visit = visit_for(conn, mrn_id, adt, context).await?;
-            pending::cancel(conn, &visit, m, context).await
+            pending::cancel(conn, &visit, m, context).await?;
+            visits::save(conn, visit, context).await?;
+            Ok(())
         }
         Message::SwapLocations(m) => {
             let first = visit_for(conn, mrn_id, adt, context).await?;
@@ -138,11 +142,12 @@ pub(crate) async fn apply(
                 false,
             )
             .await?;
+            let first = visits::save(conn, first, context).await?;
             if !context.trusted {
                 return Ok(());
             }
-            let first_place = place_of(conn, adt.full_location_string.saved()).await?;
-            let other_place = place_of(conn, m.other_full_location_string.saved()).await?;
+            let first_place = place_of(conn, adt.full_location_string.saved(), context).await?;
+            let other_place = place_of(conn, m.other_full_location_string.saved(), context).await?;
             let (Some(first_place), Some(other_place)) = (first_place, other_place) else {
                 return Ok(()); // S2
             };
@@ -167,9 +172,10 @@ pub(crate) async fn apply(
 async fn place_of(
     conn: &mut PgConnection,
     name: Option<&String>,
+    context: &Context<'_>,
 ) -> Result<Option<Place>, ProcessError> {
     match name.filter(|n| !n.is_empty()) {
-        Some(name) => Ok(Some(locations::place(conn, name).await?)),
+        Some(name) => Ok(Some(locations::place(conn, name, context.places).await?)),
         None => Ok(None),
     }
 }
@@ -187,8 +193,8 @@ async fn arrival(
     Ok(Some(Movement {
         kind,
         at: context.valid_from,
-        location: place_of(conn, adt.full_location_string.saved()).await?,
-        previous: place_of(conn, adt.previous_location_string.saved()).await?,
+        location: place_of(conn, adt.full_location_string.saved(), context).await?,
+        previous: place_of(conn, adt.previous_location_string.saved(), context).await?,
         admission: None,
         presentation: None,
         disposition: None,
@@ -234,9 +240,12 @@ async fn moved(
         ));
     }
     if locations::record_movement(conn, visit.id, &movement, context).await? {
-        rederive(conn, visit, context).await?;
+        let mut facts = locations::facts(conn, visit.id).await?;
+        facts.movements.push(movement);
+        rederive(conn, visit, &facts, context).await
+    } else {
+        Ok(())
     }
-    Ok(())
 }
 
 /// A cancellation of `kind`: the visit, then the cancellation stored, then the re-derived
@@ -253,6 +262,7 @@ async fn cancelled(
 ) -> Result<(), ProcessError> {
     let visit = visit_for(conn, mrn_id, adt, context).await?;
     if !context.trusted {
+        visits::save(conn, visit, context).await?;
         return Ok(());
     }
     let at = match (at, &location) {
@@ -280,21 +290,27 @@ async fn cancelled(
     };
     let cancellation = Cancellation { kind, at, location };
     if locations::record_cancellation(conn, visit.id, &cancellation, context).await? {
-        rederive(conn, visit, context).await?;
+        let mut facts = locations::facts(conn, visit.id).await?;
+        facts.cancellations.push(cancellation);
+        rederive(conn, visit, &facts, context).await
+    } else {
+        visits::save(conn, visit, context).await?;
+        Ok(())
     }
-    Ok(())
 }
 
-/// Re-derives the visit's stays and writes the times they give it.
+/// Re-derives the visit's stays from `facts` (everything received, including this message's)
+/// and saves the visit with the times they give it.
 async fn rederive(
     conn: &mut PgConnection,
-    visit: Visit,
+    mut visit: Visit,
+    facts: &locations::Facts,
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
-    if let Some(times) = locations::rederive(conn, visit.id, context).await? {
-        let state = visit.state.with_times(times);
-        visits::write(conn, visit, state, context).await?;
+    if let Some(times) = locations::rederive(conn, visit.id, facts, context).await? {
+        visit.state = visit.state.with_times(times);
     }
+    visits::save(conn, visit, context).await?;
     Ok(())
 }
 
@@ -317,7 +333,10 @@ async fn swap(
         destination: None,
     };
     if locations::record_movement(conn, visit.id, &movement, context).await? {
-        rederive(conn, visit, context).await?;
+        let mut facts = locations::facts(conn, visit.id).await?;
+        facts.movements.push(movement);
+        rederive(conn, visit, &facts, context).await
+    } else {
+        Ok(())
     }
-    Ok(())
 }

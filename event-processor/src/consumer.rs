@@ -153,6 +153,7 @@ async fn consume(
                 stats.batches.fetch_add(1, Ordering::Relaxed);
             }
             Err(error) => {
+                processor.forget_cached();
                 tracing::warn!(error = %error, batch = batch.len(), "Database failed; returning the batch to the queue");
                 channel
                     .basic_nack(

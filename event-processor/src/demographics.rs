@@ -103,19 +103,6 @@ pub(crate) async fn update(
             if values == current.values {
                 return Ok(());
             }
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO star.core_demographic_audit
-                     (core_demographic_id, mrn_id, {COLUMNS}, valid_from, valid_until, stored_from,
-                      stored_until, source_ids_id)
-                 SELECT core_demographic_id, mrn_id, {COLUMNS}, valid_from, $2, stored_from, $3,
-                        source_ids_id
-                 FROM star.core_demographic WHERE core_demographic_id = $1"
-            )))
-            .bind(current.core_demographic_id)
-            .bind(context.valid_from)
-            .bind(context.stored_from)
-            .execute(&mut *conn)
-            .await?;
             write(
                 conn,
                 Some(current.core_demographic_id),
@@ -144,8 +131,20 @@ async fn write(
                       valid_from, stored_from, source_ids_id)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         }
+        // G3: the previous state to the audit table, in the same statement.
         Some(_) => {
-            "UPDATE star.core_demographic SET
+            "WITH audited AS (
+                 INSERT INTO star.core_demographic_audit
+                     (core_demographic_id, mrn_id, firstname, middlename, lastname, date_of_birth,
+                      date_of_death, datetime_of_birth, datetime_of_death, alive, home_postcode,
+                      sex, ethnicity, valid_from, valid_until, stored_from, stored_until,
+                      source_ids_id)
+                 SELECT core_demographic_id, mrn_id, firstname, middlename, lastname,
+                        date_of_birth, date_of_death, datetime_of_birth, datetime_of_death, alive,
+                        home_postcode, sex, ethnicity, valid_from, $13, stored_from, $14,
+                        source_ids_id
+                 FROM star.core_demographic WHERE mrn_id = $1)
+             UPDATE star.core_demographic SET
                      firstname = $2, middlename = $3, lastname = $4, date_of_birth = $5,
                      date_of_death = $6, datetime_of_birth = $7, datetime_of_death = $8,
                      alive = $9, home_postcode = $10, sex = $11, ethnicity = $12,

@@ -16,6 +16,7 @@ struct MrnRow {
     mrn_id: i64,
     mrn: Option<String>,
     nhs_number: Option<String>,
+    live_mrn_id: i64,
 }
 
 /// The live MRN id for the patient a message names, creating the MRN if it is new.
@@ -31,21 +32,16 @@ pub(crate) async fn live_mrn(
         return Err(reject("M2", "the message names no MRN and no NHS number"));
     }
     let found = find(conn, mrn, nhs_number).await?;
-    let mrn_id = match found {
+    match found {
         Some(row) => {
             if context.trusted {
                 correct_identifiers(conn, &row, mrn, nhs_number, context).await?;
             }
-            row.mrn_id
+            Ok(row.live_mrn_id)
         }
-        None => create(conn, mrn, nhs_number, context).await?,
-    };
-    let live: i64 =
-        sqlx::query_scalar("SELECT live_mrn_id FROM star.mrn_to_live WHERE mrn_id = $1")
-            .bind(mrn_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok(live)
+        // A new MRN lives on as itself (M3).
+        None => Ok(create(conn, mrn, nhs_number, context).await?),
+    }
 }
 
 async fn find(
@@ -55,7 +51,10 @@ async fn find(
 ) -> Result<Option<MrnRow>, sqlx::Error> {
     if let Some(mrn) = mrn {
         let by_mrn: Option<MrnRow> =
-            sqlx::query_as("SELECT mrn_id, mrn, nhs_number FROM star.mrn WHERE mrn = $1")
+            sqlx::query_as(
+                "SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
+                 FROM star.mrn m JOIN star.mrn_to_live t USING (mrn_id) WHERE m.mrn = $1",
+            )
                 .bind(mrn)
                 .fetch_optional(&mut *conn)
                 .await?;
@@ -68,9 +67,10 @@ async fn find(
     };
     let only_without_mrn = mrn.is_some();
     sqlx::query_as(
-        "SELECT mrn_id, mrn, nhs_number FROM star.mrn
-         WHERE nhs_number = $1 AND (NOT $2 OR mrn IS NULL)
-         ORDER BY mrn_id LIMIT 1",
+        "SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
+         FROM star.mrn m JOIN star.mrn_to_live t USING (mrn_id)
+         WHERE m.nhs_number = $1 AND (NOT $2 OR m.mrn IS NULL)
+         ORDER BY m.mrn_id LIMIT 1",
     )
     .bind(nhs_number)
     .bind(only_without_mrn)
@@ -85,25 +85,20 @@ async fn create(
     context: &Context<'_>,
 ) -> Result<i64, sqlx::Error> {
     let mrn_id: i64 = sqlx::query_scalar(
-        "INSERT INTO star.mrn (mrn, nhs_number, source_system, stored_from, source_ids_id)
-         VALUES ($1, $2, $3, $4, $5) RETURNING mrn_id",
+        "WITH created AS (
+             INSERT INTO star.mrn (mrn, nhs_number, source_system, stored_from, source_ids_id)
+             VALUES ($1, $2, $3, $4, $5) RETURNING mrn_id)
+         INSERT INTO star.mrn_to_live (mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id)
+         SELECT mrn_id, mrn_id, $6, $4, $5 FROM created
+         RETURNING mrn_id",
     )
     .bind(mrn)
     .bind(nhs_number)
     .bind(context.source_system)
     .bind(context.stored_from)
     .bind(context.source_ids_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query(
-        "INSERT INTO star.mrn_to_live (mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id)
-         VALUES ($1, $1, $2, $3, $4)",
-    )
-    .bind(mrn_id)
     .bind(context.valid_from)
-    .bind(context.stored_from)
-    .bind(context.source_ids_id)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
     Ok(mrn_id)
 }
@@ -123,18 +118,13 @@ async fn correct_identifiers(
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO star.mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
-                                     stored_from, stored_until, source_ids_id)
-         SELECT mrn_id, mrn, nhs_number, research_opt_out, source_system, stored_from, $2,
-                source_ids_id
-         FROM star.mrn WHERE mrn_id = $1",
-    )
-    .bind(row.mrn_id)
-    .bind(context.stored_from)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE star.mrn SET mrn = $2, nhs_number = $3, stored_from = $4, source_ids_id = $5
+        "WITH audited AS (
+             INSERT INTO star.mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
+                                         stored_from, stored_until, source_ids_id)
+             SELECT mrn_id, mrn, nhs_number, research_opt_out, source_system, stored_from, $4,
+                    source_ids_id
+             FROM star.mrn WHERE mrn_id = $1)
+         UPDATE star.mrn SET mrn = $2, nhs_number = $3, stored_from = $4, source_ids_id = $5
          WHERE mrn_id = $1",
     )
     .bind(row.mrn_id)

@@ -87,6 +87,8 @@ pub(crate) struct Context<'a> {
     pub trusted: bool,
     /// The site's trusted sources, to judge where a stored row came from.
     pub trusted_sources: &'a [String],
+    /// Location ids already known.
+    pub places: &'a locations::PlaceCache,
 }
 
 impl Context<'_> {
@@ -100,12 +102,23 @@ impl Context<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct Processor {
     config: Config,
+    places: locations::PlaceCache,
 }
 
 impl Processor {
     /// A processor with these site conventions.
     pub fn new(config: Config) -> Processor {
-        Processor { config }
+        Processor {
+            config,
+            places: locations::PlaceCache::default(),
+        }
+    }
+
+    /// Forgets what this processor cached from the database; call it when a transaction that
+    /// processed messages rolls back, since what they created is gone. (Processing forgets by
+    /// itself when a message fails.)
+    pub fn forget_cached(&self) {
+        self.places.clear();
     }
 
     /// Applies one message inside the caller's transaction. `stored_from` is the processing time
@@ -134,8 +147,13 @@ impl Processor {
                 .source_system()
                 .is_some_and(|s| self.config.trusted_sources.iter().any(|t| t == s)),
             trusted_sources: &self.config.trusted_sources,
+            places: &self.places,
         };
-        adt::apply(conn, message, adt, &context).await
+        let outcome = adt::apply(conn, message, adt, &context).await;
+        if outcome.is_err() {
+            self.forget_cached();
+        }
+        outcome
     }
 
     /// Applies one message under a savepoint, so that a rejected message rolls back alone and

@@ -5,29 +5,73 @@
 //! ([`crate::movements`]) and the difference from the live `star.location_visit` rows is
 //! written, each change or deletion audited (G3). Nothing is written when nothing differs (G2).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::Context;
 use crate::movements::{self, Cancellation, Kind, Movement, Place, Stay, VisitTimes};
 
+/// Location ids by string. A location row never changes or goes, so an id once read stays
+/// right — unless the transaction that created it rolls back: then the id (never reused, as ids
+/// come from a sequence) fails its foreign key, the message fails, and the processor clears the
+/// cache ([`crate::Processor::forget_cached`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PlaceCache(Arc<Mutex<HashMap<String, i64>>>);
+
+impl PlaceCache {
+    fn get(&self, name: &str) -> Option<i64> {
+        self.0.lock().ok()?.get(name).copied()
+    }
+
+    fn put(&self, name: &str, id: i64) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(name.to_owned(), id);
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut map) = self.0.lock() {
+            map.clear();
+        }
+    }
+}
+
 /// The location with this string, created on first sight (G4).
-pub(crate) async fn place(conn: &mut PgConnection, name: &str) -> Result<Place, sqlx::Error> {
-    let id: i64 = sqlx::query_scalar(
-        "WITH created AS (
-             INSERT INTO star.location (location_string) VALUES ($1)
-             ON CONFLICT (location_string) DO NOTHING RETURNING location_id)
-         SELECT location_id FROM created
-         UNION ALL SELECT location_id FROM star.location WHERE location_string = $1
-         LIMIT 1",
-    )
-    .bind(name)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(Place {
+pub(crate) async fn place(
+    conn: &mut PgConnection,
+    name: &str,
+    cache: &PlaceCache,
+) -> Result<Place, sqlx::Error> {
+    let place = |id| Place {
         name: name.to_owned(),
         id,
-    })
+    };
+    if let Some(id) = cache.get(name) {
+        return Ok(place(id));
+    }
+    // Another transaction may be creating the same location: insert-or-nothing, then read in a
+    // new statement (a new snapshot) to see its row once it commits.
+    for _ in 0..2 {
+        let id: Option<i64> = sqlx::query_scalar(
+            "WITH created AS (
+                 INSERT INTO star.location (location_string) VALUES ($1)
+                 ON CONFLICT (location_string) DO NOTHING RETURNING location_id)
+             SELECT location_id FROM created
+             UNION ALL SELECT location_id FROM star.location WHERE location_string = $1
+             LIMIT 1",
+        )
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(id) = id {
+            cache.put(name, id);
+            return Ok(place(id));
+        }
+    }
+    Err(sqlx::Error::RowNotFound)
 }
 
 /// Stores a movement; false if it was already stored (a resent message).
@@ -193,9 +237,9 @@ impl LiveStay {
 pub(crate) async fn rederive(
     conn: &mut PgConnection,
     visit_id: i64,
+    facts: &Facts,
     context: &Context<'_>,
 ) -> Result<Option<VisitTimes>, sqlx::Error> {
-    let facts = facts(conn, visit_id).await?;
     let derived = movements::stays(&facts.movements, &facts.cancellations);
     let live: Vec<LiveStay> = sqlx::query_as(
         "SELECT location_visit_id, location_id, admission_datetime, discharge_datetime,
@@ -209,12 +253,21 @@ pub(crate) async fn rederive(
     let (pairs, unmatched_live, unmatched_derived) = pair_up(&live, &derived);
     for (row, stay) in pairs {
         if !row.holds(stay) {
-            audit(conn, row.location_visit_id, context).await?;
             sqlx::query(
-                "UPDATE star.location_visit SET admission_datetime = $2, discharge_datetime = $3,
+                "WITH audited AS (
+                     INSERT INTO star.location_visit_audit
+                         (location_visit_id, hospital_visit_id, location_id, admission_datetime,
+                          discharge_datetime, inferred_admission, inferred_discharge,
+                          parent_location_visit_id, valid_from, valid_until, stored_from,
+                          stored_until, source_ids_id)
+                     SELECT location_visit_id, hospital_visit_id, location_id, admission_datetime,
+                            discharge_datetime, inferred_admission, inferred_discharge,
+                            parent_location_visit_id, valid_from, greatest(valid_from, $6),
+                            stored_from, $7, source_ids_id
+                     FROM star.location_visit WHERE location_visit_id = $1)
+                 UPDATE star.location_visit SET admission_datetime = $2, discharge_datetime = $3,
                      inferred_admission = $4, inferred_discharge = $5,
-                     valid_from = greatest(valid_from, $6),
-                     stored_from = $7, source_ids_id = $8
+                     valid_from = greatest(valid_from, $6), stored_from = $7, source_ids_id = $8
                  WHERE location_visit_id = $1",
             )
             .bind(row.location_visit_id)
@@ -229,12 +282,27 @@ pub(crate) async fn rederive(
             .await?;
         }
     }
-    for row in unmatched_live {
-        audit(conn, row.location_visit_id, context).await?;
-        sqlx::query("DELETE FROM star.location_visit WHERE location_visit_id = $1")
-            .bind(row.location_visit_id)
-            .execute(&mut *conn)
-            .await?;
+    let gone: Vec<i64> = unmatched_live.iter().map(|row| row.location_visit_id).collect();
+    if !gone.is_empty() {
+        sqlx::query(
+            "WITH gone AS (
+                 DELETE FROM star.location_visit WHERE location_visit_id = ANY($1) RETURNING *)
+             INSERT INTO star.location_visit_audit
+                 (location_visit_id, hospital_visit_id, location_id, admission_datetime,
+                  discharge_datetime, inferred_admission, inferred_discharge,
+                  parent_location_visit_id, valid_from, valid_until, stored_from, stored_until,
+                  source_ids_id)
+             SELECT location_visit_id, hospital_visit_id, location_id, admission_datetime,
+                    discharge_datetime, inferred_admission, inferred_discharge,
+                    parent_location_visit_id, valid_from, greatest(valid_from, $2), stored_from,
+                    $3, source_ids_id
+             FROM gone",
+        )
+        .bind(&gone)
+        .bind(context.valid_from)
+        .bind(context.stored_from)
+        .execute(&mut *conn)
+        .await?;
     }
     for stay in unmatched_derived {
         sqlx::query(
@@ -305,32 +373,6 @@ fn pair_up<'a, 'b>(
         .map(|(stay, _)| stay)
         .collect();
     (pairs, unmatched_live, unmatched_derived)
-}
-
-/// G3: keeps the row's current state before it changes or goes.
-async fn audit(
-    conn: &mut PgConnection,
-    location_visit_id: i64,
-    context: &Context<'_>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO star.location_visit_audit
-             (location_visit_id, hospital_visit_id, location_id, admission_datetime,
-              discharge_datetime, inferred_admission, inferred_discharge,
-              parent_location_visit_id, valid_from, valid_until, stored_from, stored_until,
-              source_ids_id)
-         SELECT location_visit_id, hospital_visit_id, location_id, admission_datetime,
-                discharge_datetime, inferred_admission, inferred_discharge,
-                parent_location_visit_id, valid_from, greatest(valid_from, $2), stored_from, $3,
-                source_ids_id
-         FROM star.location_visit WHERE location_visit_id = $1",
-    )
-    .bind(location_visit_id)
-    .bind(context.valid_from)
-    .bind(context.stored_from)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// The live location visits of a visit at one place (for an A11 without a cancellation time).

@@ -245,12 +245,10 @@ pub(crate) async fn move_visit(
     )
     .await?;
     demographics::update(conn, to, adt, context).await?;
-    let visit = visits::find_or_create(conn, previous_encounter, from, adt, context, false).await?;
-    let state = visits::VisitState {
-        mrn_id: to,
-        ..visit.state.clone()
-    };
-    let visit = visits::write(conn, visit, state, context).await?;
+    let mut visit =
+        visits::find_or_create(conn, previous_encounter, from, adt, context, false).await?;
+    visit.state.mrn_id = to;
+    let visit = visits::save(conn, visit, context).await?;
     if previous_encounter != encounter {
         visits::renumber(conn, visit.id, encounter, context).await?;
     }

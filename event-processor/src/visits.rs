@@ -59,13 +59,15 @@ impl VisitState {
     }
 }
 
-/// A visit as read for this message.
+/// A visit as read for this message: what is stored, and what this message wants stored
+/// ([`save`] writes the difference once, however many rules changed it).
 pub(crate) struct Visit {
     pub id: i64,
     pub valid_from: DateTime<Utc>,
+    stored: VisitState,
     pub state: VisitState,
     /// Created by this message: its first state is not a previous state worth auditing.
-    pub created: bool,
+    created: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -108,6 +110,7 @@ pub(crate) async fn find(
     Ok(row.map(|row| Visit {
         id: row.hospital_visit_id,
         valid_from: row.valid_from,
+        stored: row.state.clone(),
         state: row.state,
         created: false,
     }))
@@ -125,13 +128,12 @@ pub(crate) async fn find_or_create(
     update: bool,
 ) -> Result<Visit, sqlx::Error> {
     let source = context.source_system.unwrap_or(UNKNOWN_SOURCE);
-    if let Some(visit) = find(conn, encounter).await? {
+    if let Some(mut visit) = find(conn, encounter).await? {
         if update {
-            let row_trusted = context.is_trusted(&visit.state.source_system);
+            let row_trusted = context.is_trusted(&visit.stored.source_system);
             let newer = context.valid_from >= visit.valid_from;
             if context.trusted && (!row_trusted || newer) {
-                let state = visit.state.with_attributes_of(adt, source);
-                return write(conn, visit, state, context).await;
+                visit.state = visit.stored.with_attributes_of(adt, source);
             }
         }
         return Ok(visit);
@@ -171,46 +173,52 @@ pub(crate) async fn find_or_create(
     Ok(Visit {
         id,
         valid_from: context.valid_from,
+        stored: state.clone(),
         state,
         created: true,
     })
 }
 
-/// Writes `state` if it differs from the visit's, auditing the previous state (G2, G3). The
-/// row's valid-from never goes backwards: a late message that changes a time leaves the row
-/// valid from the latest message that changed it.
-pub(crate) async fn write(
+/// Writes the state this message wants if it differs from the stored one, auditing the
+/// previous state unless this message created the row (G2, G3). The row's valid-from never goes
+/// backwards: a late message that changes a time leaves the row valid from the latest message
+/// that changed it.
+pub(crate) async fn save(
     conn: &mut PgConnection,
     visit: Visit,
-    state: VisitState,
     context: &Context<'_>,
 ) -> Result<Visit, sqlx::Error> {
-    if state == visit.state {
+    if visit.state == visit.stored {
         return Ok(visit);
     }
     let valid_from = visit.valid_from.max(context.valid_from);
-    if !visit.created {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO star.hospital_visit_audit
-                 (hospital_visit_id, encounter, {COLUMNS}, valid_from, valid_until, stored_from,
-                  stored_until, source_ids_id)
-             SELECT hospital_visit_id, encounter, {COLUMNS}, valid_from, $2, stored_from, $3,
-                    source_ids_id
-             FROM star.hospital_visit WHERE hospital_visit_id = $1"
-        )))
-        .bind(visit.id)
-        .bind(valid_from)
-        .bind(context.stored_from)
-        .execute(&mut *conn)
-        .await?;
-    }
-    sqlx::query(
-        "UPDATE star.hospital_visit SET mrn_id = $2, source_system = $3,
+    let audit = if visit.created {
+        ""
+    } else {
+        "INSERT INTO star.hospital_visit_audit
+             (hospital_visit_id, encounter, mrn_id, source_system, presentation_datetime,
+              admission_datetime, discharge_datetime, patient_class, arrival_method,
+              discharge_destination, discharge_disposition, valid_from, valid_until, stored_from,
+              stored_until, source_ids_id)
+         SELECT hospital_visit_id, encounter, mrn_id, source_system, presentation_datetime,
+                admission_datetime, discharge_datetime, patient_class, arrival_method,
+                discharge_destination, discharge_disposition, valid_from, $11, stored_from, $12,
+                source_ids_id
+         FROM star.hospital_visit WHERE hospital_visit_id = $1"
+    };
+    let state = &visit.state;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{with}UPDATE star.hospital_visit SET mrn_id = $2, source_system = $3,
              presentation_datetime = $4, admission_datetime = $5, discharge_datetime = $6,
              patient_class = $7, arrival_method = $8, discharge_destination = $9,
              discharge_disposition = $10, valid_from = $11, stored_from = $12, source_ids_id = $13
          WHERE hospital_visit_id = $1",
-    )
+        with = if audit.is_empty() {
+            String::new()
+        } else {
+            format!("WITH audited AS ({audit}) ")
+        }
+    )))
     .bind(visit.id)
     .bind(state.mrn_id)
     .bind(&state.source_system)
@@ -229,7 +237,8 @@ pub(crate) async fn write(
     Ok(Visit {
         id: visit.id,
         valid_from,
-        state,
+        stored: visit.state.clone(),
+        state: visit.state,
         created: visit.created,
     })
 }

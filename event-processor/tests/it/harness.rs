@@ -272,13 +272,8 @@ fn clock(time: DateTime<Utc>) -> String {
 /// A visit's location visits as data: `"<location> <admission>-<discharge>"` in time order, a
 /// `?` after a time that was inferred, `open` for no discharge.
 pub async fn stays(pool: &PgPool, encounter: &str) -> Vec<String> {
-    let rows: Vec<(
-        String,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        bool,
-        bool,
-    )> = sqlx::query_as(
+    type Row = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool, bool);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT l.location_string, lv.admission_datetime, lv.discharge_datetime,
                     lv.inferred_admission, lv.inferred_discharge
              FROM star.location_visit lv
@@ -362,4 +357,27 @@ pub async fn live_mrn(pool: &PgPool, mrn: &str) -> String {
         .fetch_one(pool)
         .await
         .unwrap()
+}
+
+/// Every ordering of `0..n` (Heap's algorithm), for permutation tests.
+pub fn permutations(n: usize) -> Vec<Vec<usize>> {
+    fn heap(k: usize, items: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if k <= 1 {
+            out.push(items.clone());
+            return;
+        }
+        heap(k - 1, items, out);
+        for i in 0..k - 1 {
+            if k % 2 == 0 {
+                items.swap(i, k - 1);
+            } else {
+                items.swap(0, k - 1);
+            }
+            heap(k - 1, items, out);
+        }
+    }
+    let mut items: Vec<usize> = (0..n).collect();
+    let mut out = Vec::new();
+    heap(n, &mut items, &mut out);
+    out
 }

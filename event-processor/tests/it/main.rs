@@ -7,5 +7,9 @@
 mod demographics;
 mod harness;
 mod identity;
+mod deletion;
 mod locations;
+mod merges;
+mod pending;
+mod permutations;
 mod visits;

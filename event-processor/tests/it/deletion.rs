@@ -1,0 +1,63 @@
+//! Deleting a person's information (X1–X5). X2 (forms) waits for forms to be processed.
+
+use testkit::TestDb;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn x1_a_delete_removes_demographics_unless_it_is_older() {
+    let db = TestDb::migrated().await;
+    ok(&db.pool, &["A08 10:00 family=Smith", "A29 09:00"]).await;
+    assert_eq!(count(&db.pool, "core_demographic").await, 1);
+    ok(&db.pool, &["A29 11:00"]).await;
+    assert_eq!(count(&db.pool, "core_demographic").await, 0);
+    assert_eq!(count(&db.pool, "core_demographic_audit").await, 1);
+}
+
+#[tokio::test]
+async fn x3_a_delete_removes_the_visits_with_their_locations_and_plans() {
+    let db = TestDb::migrated().await;
+    ok(
+        &db.pool,
+        &["A01 10:00 at=A", "A02 11:00 at=B from=A", "A15 11:30 pending=C", "A01 12:30 visit=V2 at=A"],
+    )
+    .await;
+    ok(&db.pool, &["A29 12:00"]).await;
+    // The visit valid from after the delete stays.
+    assert_eq!(visit(&db.pool, "V1").await, None);
+    assert!(visit(&db.pool, "V2").await.is_some());
+    assert_eq!(count(&db.pool, "location_visit").await, 1);
+    assert_eq!(count(&db.pool, "planned_movement").await, 0);
+    assert_eq!(count(&db.pool, "visit_movement").await, 1);
+}
+
+#[tokio::test]
+async fn x4_the_mrn_survives_a_delete() {
+    let db = TestDb::migrated().await;
+    ok(&db.pool, &["A01 10:00 at=A", "A29 12:00"]).await;
+    assert_eq!(count(&db.pool, "mrn").await, 1);
+    assert_eq!(count(&db.pool, "mrn_to_live").await, 1);
+}
+
+#[tokio::test]
+async fn x5_nothing_is_deleted_without_an_audit_row() {
+    let db = TestDb::migrated().await;
+    ok(&db.pool, &["A01 10:00 at=A", "A02 11:00 at=B from=A", "A15 11:30 pending=C"]).await;
+    let before: Vec<i64> = visit_table_counts(&db.pool).await;
+    ok(&db.pool, &["A29 12:00"]).await;
+    let audits_after: i64 = count(&db.pool, "location_visit_audit").await
+        + count(&db.pool, "planned_movement_audit").await
+        + count(&db.pool, "hospital_visit_audit").await;
+    assert_eq!(audits_after - before[1], before[0]);
+}
+
+/// [live rows, audit rows] over the visit tables.
+async fn visit_table_counts(pool: &sqlx::PgPool) -> Vec<i64> {
+    let live = count(pool, "location_visit").await
+        + count(pool, "planned_movement").await
+        + count(pool, "hospital_visit").await;
+    let audit = count(pool, "location_visit_audit").await
+        + count(pool, "planned_movement_audit").await
+        + count(pool, "hospital_visit_audit").await;
+    vec![live, audit]
+}
