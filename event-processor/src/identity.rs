@@ -50,14 +50,13 @@ async fn find(
     nhs_number: Option<&str>,
 ) -> Result<Option<MrnRow>, sqlx::Error> {
     if let Some(mrn) = mrn {
-        let by_mrn: Option<MrnRow> =
-            sqlx::query_as(
-                "SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
+        let by_mrn: Option<MrnRow> = sqlx::query_as(
+            "SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
                  FROM star.mrn m JOIN star.mrn_to_live t USING (mrn_id) WHERE m.mrn = $1",
-            )
-                .bind(mrn)
-                .fetch_optional(&mut *conn)
-                .await?;
+        )
+        .bind(mrn)
+        .fetch_optional(&mut *conn)
+        .await?;
         if by_mrn.is_some() {
             return Ok(by_mrn);
         }

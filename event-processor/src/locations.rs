@@ -282,7 +282,10 @@ pub(crate) async fn rederive(
             .await?;
         }
     }
-    let gone: Vec<i64> = unmatched_live.iter().map(|row| row.location_visit_id).collect();
+    let gone: Vec<i64> = unmatched_live
+        .iter()
+        .map(|row| row.location_visit_id)
+        .collect();
     if !gone.is_empty() {
         sqlx::query(
             "WITH gone AS (

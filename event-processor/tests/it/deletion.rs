@@ -19,7 +19,12 @@ async fn x3_a_delete_removes_the_visits_with_their_locations_and_plans() {
     let db = TestDb::migrated().await;
     ok(
         &db.pool,
-        &["A01 10:00 at=A", "A02 11:00 at=B from=A", "A15 11:30 pending=C", "A01 12:30 visit=V2 at=A"],
+        &[
+            "A01 10:00 at=A",
+            "A02 11:00 at=B from=A",
+            "A15 11:30 pending=C",
+            "A01 12:30 visit=V2 at=A",
+        ],
     )
     .await;
     ok(&db.pool, &["A29 12:00"]).await;
@@ -42,7 +47,15 @@ async fn x4_the_mrn_survives_a_delete() {
 #[tokio::test]
 async fn x5_nothing_is_deleted_without_an_audit_row() {
     let db = TestDb::migrated().await;
-    ok(&db.pool, &["A01 10:00 at=A", "A02 11:00 at=B from=A", "A15 11:30 pending=C"]).await;
+    ok(
+        &db.pool,
+        &[
+            "A01 10:00 at=A",
+            "A02 11:00 at=B from=A",
+            "A15 11:30 pending=C",
+        ],
+    )
+    .await;
     let before: Vec<i64> = visit_table_counts(&db.pool).await;
     ok(&db.pool, &["A29 12:00"]).await;
     let audits_after: i64 = count(&db.pool, "location_visit_audit").await

@@ -272,7 +272,13 @@ fn clock(time: DateTime<Utc>) -> String {
 /// A visit's location visits as data: `"<location> <admission>-<discharge>"` in time order, a
 /// `?` after a time that was inferred, `open` for no discharge.
 pub async fn stays(pool: &PgPool, encounter: &str) -> Vec<String> {
-    type Row = (String, Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool, bool);
+    type Row = (
+        String,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        bool,
+        bool,
+    );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT l.location_string, lv.admission_datetime, lv.discharge_datetime,
                     lv.inferred_admission, lv.inferred_discharge
@@ -368,7 +374,7 @@ pub fn permutations(n: usize) -> Vec<Vec<usize>> {
         }
         heap(k - 1, items, out);
         for i in 0..k - 1 {
-            if k % 2 == 0 {
+            if k.is_multiple_of(2) {
                 items.swap(i, k - 1);
             } else {
                 items.swap(0, k - 1);

@@ -4,10 +4,10 @@
 //! pending, X deletion, I merges).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
+mod deletion;
 mod demographics;
 mod harness;
 mod identity;
-mod deletion;
 mod locations;
 mod merges;
 mod pending;

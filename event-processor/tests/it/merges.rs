@@ -11,19 +11,33 @@ async fn mrn_to_live_audits(pool: &sqlx::PgPool) -> i64 {
 #[tokio::test]
 async fn i1_a_merge_needs_the_surviving_mrn_and_creates_it_if_unknown() {
     let db = TestDb::migrated().await;
-    assert_eq!(rejected_by(&db.pool, "A40 10:00 mrn=- nhs=999 prev_mrn=R").await, "I1");
+    assert_eq!(
+        rejected_by(&db.pool, "A40 10:00 mrn=- nhs=999 prev_mrn=R").await,
+        "I1"
+    );
     ok(&db.pool, &["A40 10:00 mrn=S prev_mrn=R family=Survivor"]).await;
     assert_eq!(live_mrn(&db.pool, "R").await, "S");
     assert_eq!(live_mrn(&db.pool, "S").await, "S");
     assert_eq!(lastname(&db.pool, "S").await.as_deref(), Some("Survivor"));
     // Identity changes only from trusted sources.
-    assert_eq!(rejected_by(&db.pool, "A40 11:00 src=WinPath mrn=T prev_mrn=S").await, "I1");
+    assert_eq!(
+        rejected_by(&db.pool, "A40 11:00 src=WinPath mrn=T prev_mrn=S").await,
+        "I1"
+    );
 }
 
 #[tokio::test]
 async fn i2_every_mrn_matching_the_previous_mrn_or_nhs_number_retires() {
     let db = TestDb::migrated().await;
-    ok(&db.pool, &["A08 09:00 mrn=R1 nhs=111", "A08 09:00 mrn=R2 nhs=111", "A08 09:00 mrn=S"]).await;
+    ok(
+        &db.pool,
+        &[
+            "A08 09:00 mrn=R1 nhs=111",
+            "A08 09:00 mrn=R2 nhs=111",
+            "A08 09:00 mrn=S",
+        ],
+    )
+    .await;
     ok(&db.pool, &["A40 10:00 mrn=S prev_mrn=R1 prev_nhs=111"]).await;
     assert_eq!(live_mrn(&db.pool, "R1").await, "S");
     assert_eq!(live_mrn(&db.pool, "R2").await, "S");
@@ -32,7 +46,11 @@ async fn i2_every_mrn_matching_the_previous_mrn_or_nhs_number_retires() {
 #[tokio::test]
 async fn i3_each_repointed_mapping_is_audited() {
     let db = TestDb::migrated().await;
-    ok(&db.pool, &["A08 09:00 mrn=R1", "A08 09:00 mrn=R2", "A08 09:00 mrn=S"]).await;
+    ok(
+        &db.pool,
+        &["A08 09:00 mrn=R1", "A08 09:00 mrn=R2", "A08 09:00 mrn=S"],
+    )
+    .await;
     ok(&db.pool, &["A40 10:00 mrn=R2 prev_mrn=R1"]).await;
     assert_eq!(mrn_to_live_audits(&db.pool).await, 1);
     // R2 is live for two rows (itself and R1): merging it writes two audit rows.
@@ -71,7 +89,14 @@ async fn i5_a_repeated_or_older_merge_changes_nothing() {
     let db = TestDb::migrated().await;
     ok(&db.pool, &["A40 10:00 mrn=S prev_mrn=R"]).await;
     let audits = mrn_to_live_audits(&db.pool).await;
-    ok(&db.pool, &["A40 10:00 mrn=S prev_mrn=R id=again", "A40 09:00 mrn=S prev_mrn=R"]).await;
+    ok(
+        &db.pool,
+        &[
+            "A40 10:00 mrn=S prev_mrn=R id=again",
+            "A40 09:00 mrn=S prev_mrn=R",
+        ],
+    )
+    .await;
     assert_eq!(mrn_to_live_audits(&db.pool).await, audits);
 }
 
@@ -91,7 +116,11 @@ async fn i6_a_repointed_mapping_is_valid_from_the_merge() {
 #[tokio::test]
 async fn i7_an_identifier_change_renames_the_mrn_when_the_new_one_is_unknown() {
     let db = TestDb::migrated().await;
-    ok(&db.pool, &["A01 09:00 mrn=OLD at=A", "A47 10:00 mrn=NEW prev_mrn=OLD"]).await;
+    ok(
+        &db.pool,
+        &["A01 09:00 mrn=OLD at=A", "A47 10:00 mrn=NEW prev_mrn=OLD"],
+    )
+    .await;
     let mrns: Vec<String> = sqlx::query_scalar("SELECT mrn FROM star.mrn")
         .fetch_all(&db.pool)
         .await
@@ -104,8 +133,15 @@ async fn i7_an_identifier_change_renames_the_mrn_when_the_new_one_is_unknown() {
 #[tokio::test]
 async fn i8_an_identifier_change_to_a_known_mrn_is_a_merge() {
     let db = TestDb::migrated().await;
-    ok(&db.pool, &["A08 09:00 mrn=OLD", "A08 09:00 mrn=NEW", "A47 10:00 mrn=NEW prev_mrn=OLD"])
-        .await;
+    ok(
+        &db.pool,
+        &[
+            "A08 09:00 mrn=OLD",
+            "A08 09:00 mrn=NEW",
+            "A47 10:00 mrn=NEW prev_mrn=OLD",
+        ],
+    )
+    .await;
     assert_eq!(count(&db.pool, "mrn").await, 2);
     assert_eq!(live_mrn(&db.pool, "OLD").await, "NEW");
 }
@@ -113,11 +149,22 @@ async fn i8_an_identifier_change_to_a_known_mrn_is_a_merge() {
 #[tokio::test]
 async fn i9_a_visit_move_attaches_the_visit_to_the_new_patient() {
     let db = TestDb::migrated().await;
-    ok(&db.pool, &["A01 09:00 mrn=M1 at=A", "A45 10:00 mrn=M2 prev_mrn=M1 prev_visit=V1"]).await;
+    ok(
+        &db.pool,
+        &[
+            "A01 09:00 mrn=M1 at=A",
+            "A45 10:00 mrn=M2 prev_mrn=M1 prev_visit=V1",
+        ],
+    )
+    .await;
     assert_eq!(visit(&db.pool, "V1").await.unwrap().mrn, "M2");
     assert_eq!(count(&db.pool, "hospital_visit_audit").await, 1);
     // Both patients are created if unknown.
-    ok(&db.pool, &["A45 11:00 mrn=M4 visit=V5 prev_mrn=M3 prev_visit=V5"]).await;
+    ok(
+        &db.pool,
+        &["A45 11:00 mrn=M4 visit=V5 prev_mrn=M3 prev_visit=V5"],
+    )
+    .await;
     assert_eq!(visit(&db.pool, "V5").await.unwrap().mrn, "M4");
     assert_eq!(count(&db.pool, "mrn").await, 4);
 }
@@ -125,10 +172,21 @@ async fn i9_a_visit_move_attaches_the_visit_to_the_new_patient() {
 #[tokio::test]
 async fn i10_a_visit_move_that_changes_nothing_or_collides_is_rejected() {
     let db = TestDb::migrated().await;
-    ok(&db.pool, &["A01 09:00 at=A", "A01 09:00 mrn=M2 visit=V2 at=B"]).await;
-    assert_eq!(rejected_by(&db.pool, "A45 10:00 mrn=M1 prev_mrn=M1 prev_visit=V1").await, "I10");
+    ok(
+        &db.pool,
+        &["A01 09:00 at=A", "A01 09:00 mrn=M2 visit=V2 at=B"],
+    )
+    .await;
     assert_eq!(
-        rejected_by(&db.pool, "A45 10:00 mrn=M2 visit=V2 prev_mrn=M1 prev_visit=V1").await,
+        rejected_by(&db.pool, "A45 10:00 mrn=M1 prev_mrn=M1 prev_visit=V1").await,
+        "I10"
+    );
+    assert_eq!(
+        rejected_by(
+            &db.pool,
+            "A45 10:00 mrn=M2 visit=V2 prev_mrn=M1 prev_visit=V1"
+        )
+        .await,
         "I10"
     );
     assert_eq!(visit(&db.pool, "V1").await.unwrap().mrn, "M1");
