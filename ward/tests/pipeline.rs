@@ -23,7 +23,7 @@ fn adt(trigger: &str, control: &str, time: &str, mrn: &str, family: &str) -> Byt
         "MSH|^~\\&|EPIC|UCLH|WARD|UCLH|{time}||ADT^{trigger}|{control}|P|2.4\r\
          EVN|{trigger}|{time}\r\
          PID|1||{identifiers}||{family}^JANE||19800101|F\r\
-         PV1|1|I|T42^B1^01|||||||||||||||||V-{mrn}\r"
+         PV1|1|I|T42^B1^01||||||||||||||||V-{mrn}\r"
     ))
 }
 
@@ -38,9 +38,16 @@ async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-#[tokio::test]
-async fn hl7_over_mllp_reaches_the_star_schema() {
-    let db = TestDb::migrated().await;
+/// The running pipeline on `db`: listener, reader and processor, with private queues.
+struct Running {
+    addr: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    listener: tokio::task::JoinHandle<()>,
+    processor: tokio::task::JoinHandle<()>,
+    reader: tokio::task::JoinHandle<Result<(), message_reader::reader::ReaderError>>,
+}
+
+async fn start(db: &TestDb) -> Running {
     let amqp = testkit::amqp_url();
     let shutdown = CancellationToken::new();
 
@@ -91,22 +98,56 @@ async fn hl7_over_mllp_reaches_the_star_schema() {
         shutdown.clone(),
     ));
 
-    let mut sender = Sender::connect(addr, Duration::from_secs(10))
-        .await
-        .unwrap();
-    for message in [
-        adt("A01", "P1", "20240102100000", "40800001", "ORANGE"),
-        adt("A08", "P2", "20240103100000", "40800001", "LEMON"),
-        adt("A01", "P3", "20240102100000", "40800002", "APPLE"),
-        // No patient identifier: the processor refuses it (rule M2) into the dead-letter table.
-        adt("A08", "P4", "20240104100000", "", "NOBODY"),
-    ] {
-        let ack = sender.send(message).await.unwrap();
-        assert!(
-            String::from_utf8_lossy(&ack).contains("MSA|CA|")
-                || String::from_utf8_lossy(&ack).contains("MSA|AA|")
-        );
+    Running {
+        addr,
+        shutdown,
+        listener,
+        processor,
+        reader,
     }
+}
+
+impl Running {
+    async fn send(&self, messages: Vec<Bytes>) {
+        let mut sender = Sender::connect(self.addr, Duration::from_secs(10))
+            .await
+            .unwrap();
+        for message in messages {
+            let ack = sender.send(message).await.unwrap();
+            let ack = String::from_utf8_lossy(&ack).into_owned();
+            assert!(ack.contains("MSA|CA|") || ack.contains("MSA|AA|"), "{ack}");
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        for task in [self.listener, self.processor] {
+            tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(30), self.reader)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn hl7_over_mllp_reaches_the_star_schema() {
+    let db = TestDb::migrated().await;
+    let running = start(&db).await;
+    running
+        .send(vec![
+            adt("A01", "P1", "20240102100000", "40800001", "ORANGE"),
+            adt("A08", "P2", "20240103100000", "40800001", "LEMON"),
+            adt("A01", "P3", "20240102100000", "40800002", "APPLE"),
+            // No patient identifier: the processor refuses it (rule M2) into the dead-letter table.
+            adt("A08", "P4", "20240104100000", "", "NOBODY"),
+        ])
+        .await;
 
     let pool = db.pool.clone();
     wait_until("both patients' demographics and the dead letter", async || {
@@ -145,16 +186,219 @@ async fn hl7_over_mllp_reaches_the_star_schema() {
         "star rows name the IDS message"
     );
 
-    shutdown.cancel();
-    for task in [listener, processor] {
-        tokio::time::timeout(Duration::from_secs(30), task)
-            .await
-            .unwrap()
-            .unwrap();
+    running.stop().await;
+}
+
+/// An ADT message about a visit: `time` is the event time (EVN-6), `at` PV1-3, `from` PV1-6,
+/// `discharged` PV1-45, `merged` MRG-1.
+struct Adt<'a> {
+    trigger: &'a str,
+    control: &'a str,
+    time: &'a str,
+    mrn: &'a str,
+    visit: &'a str,
+    at: &'a str,
+    from: &'a str,
+    discharged: &'a str,
+    merged: &'a str,
+}
+
+impl Adt<'_> {
+    fn bytes(&self) -> Bytes {
+        let mut pv1 = vec![""; 46];
+        pv1[1] = "1";
+        pv1[2] = "I";
+        pv1[3] = self.at;
+        pv1[6] = self.from;
+        pv1[19] = self.visit;
+        pv1[45] = self.discharged;
+        let mrg = if self.merged.is_empty() {
+            String::new()
+        } else {
+            format!("MRG|{}^^^MRENTR^MEDREC\r", self.merged)
+        };
+        let pv1 = format!("PV1|{}", pv1[1..].join("|"));
+        Bytes::from(format!(
+            "MSH|^~\\&|EPIC|UCLH|WARD|UCLH|{time}||ADT^{trigger}|{control}|P|2.4\r\
+             EVN|{trigger}|{time}||||{time}\r\
+             PID|1||{mrn}^^^MRENTR^MEDREC||SMITH^JANE||19800101|F\r\
+             {pv1}\r{mrg}",
+            time = self.time,
+            trigger = self.trigger,
+            control = self.control,
+            mrn = self.mrn,
+        ))
     }
-    tokio::time::timeout(Duration::from_secs(30), reader)
+}
+
+const NONE: Adt<'static> = Adt {
+    trigger: "",
+    control: "",
+    time: "",
+    mrn: "",
+    visit: "",
+    at: "",
+    from: "",
+    discharged: "",
+    merged: "",
+};
+
+async fn stays(pool: &sqlx::PgPool, encounter: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT l.location_string || ' ' || to_char(lv.admission_datetime AT TIME ZONE 'UTC', 'HH24:MI')
+                || '-' || coalesce(to_char(lv.discharge_datetime AT TIME ZONE 'UTC', 'HH24:MI'), 'open')
+         FROM star.location_visit lv
+         JOIN star.location l USING (location_id)
+         JOIN star.hospital_visit v USING (hospital_visit_id)
+         WHERE v.encounter = $1 ORDER BY lv.admission_datetime",
+    )
+    .bind(encounter)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn adt_over_mllp_gives_visits_locations_merges_and_cancels() {
+    let db = TestDb::migrated().await;
+    let running = start(&db).await;
+    let (t10, t11, t12) = ("20240102100000", "20240102110000", "20240102120000");
+    running
+        .send(
+            [
+                // Admit → transfer → discharge.
+                Adt {
+                    trigger: "A01",
+                    control: "A1",
+                    time: t10,
+                    mrn: "50000001",
+                    visit: "VA",
+                    at: "T42^B1^01",
+                    ..NONE
+                },
+                Adt {
+                    trigger: "A02",
+                    control: "A2",
+                    time: t11,
+                    mrn: "50000001",
+                    visit: "VA",
+                    at: "T43^B2^02",
+                    from: "T42^B1^01",
+                    ..NONE
+                },
+                Adt {
+                    trigger: "A03",
+                    control: "A3",
+                    time: t12,
+                    mrn: "50000001",
+                    visit: "VA",
+                    at: "T43^B2^02",
+                    discharged: t12,
+                    ..NONE
+                },
+                // The discharge arrives before its admission.
+                Adt {
+                    trigger: "A03",
+                    control: "B1",
+                    time: t12,
+                    mrn: "50000002",
+                    visit: "VB",
+                    at: "W1^B^1",
+                    discharged: t12,
+                    ..NONE
+                },
+                Adt {
+                    trigger: "A01",
+                    control: "B2",
+                    time: t10,
+                    mrn: "50000002",
+                    visit: "VB",
+                    at: "W1^B^1",
+                    ..NONE
+                },
+                // 50000002 is merged into 50000003.
+                Adt {
+                    trigger: "A40",
+                    control: "C1",
+                    time: t12,
+                    mrn: "50000003",
+                    merged: "50000002",
+                    ..NONE
+                },
+                // An admission, then its cancellation.
+                Adt {
+                    trigger: "A01",
+                    control: "D1",
+                    time: t10,
+                    mrn: "50000004",
+                    visit: "VD",
+                    at: "W2^B^1",
+                    ..NONE
+                },
+                Adt {
+                    trigger: "A11",
+                    control: "D2",
+                    time: t10,
+                    mrn: "50000004",
+                    visit: "VD",
+                    at: "W2^B^1",
+                    ..NONE
+                },
+            ]
+            .iter()
+            .map(Adt::bytes)
+            .collect(),
+        )
+        .await;
+    let pool = db.pool.clone();
+    wait_until("every message applied", async || {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM star.movement_cancellation")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let merged: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM star.patient_identity WHERE mrn = '50000002' AND live_mrn = '50000003'",
+        )
+        .fetch_one(&pool)
         .await
-        .unwrap()
-        .unwrap()
         .unwrap();
+        applied == 1 && merged == 1 && stays(&pool, "VB").await.len() == 1
+    })
+    .await;
+    assert_eq!(
+        stays(&db.pool, "VA").await,
+        ["T42^B1^01 10:00-11:00", "T43^B2^02 11:00-12:00"]
+    );
+    assert_eq!(stays(&db.pool, "VB").await, ["W1^B^1 10:00-12:00"]);
+    assert!(stays(&db.pool, "VD").await.is_empty());
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM star.dead_letter")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(dead, 0);
+    type Time = Option<chrono::DateTime<chrono::Utc>>;
+    let times: Vec<(String, Time, Time)> =
+        sqlx::query_as(
+            "SELECT encounter, admission_datetime, discharge_datetime FROM star.hospital_visit ORDER BY encounter",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    let at = |hour: u32| {
+        use chrono::TimeZone;
+        Some(
+            chrono::Utc
+                .with_ymd_and_hms(2024, 1, 2, hour, 0, 0)
+                .unwrap(),
+        )
+    };
+    assert_eq!(
+        times[1],
+        ("VB".to_owned(), None, at(12)),
+        "no PV1-44 was sent: admission unknown"
+    );
+    assert_eq!(times[2].0, "VD");
+    assert_eq!((times[2].1, times[2].2), (None, None));
+    running.stop().await;
 }

@@ -4,6 +4,7 @@
 //! pending, X deletion, I merges).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
+mod as_of;
 mod deletion;
 mod demographics;
 mod harness;

@@ -5,3 +5,4 @@
 mod following;
 mod harness;
 mod mapping;
+mod rules;
