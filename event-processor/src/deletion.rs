@@ -13,7 +13,7 @@
 
 use sqlx::PgConnection;
 
-use crate::{Context, ProcessError};
+use crate::{Context, ProcessError, locations};
 
 /// Deletes what A29 deletes for the live MRN `mrn_id` and every MRN merged into it.
 pub(crate) async fn delete_person(
@@ -54,25 +54,7 @@ pub(crate) async fn delete_person(
     if visits.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "WITH gone AS (
-             DELETE FROM star.location_visit WHERE hospital_visit_id = ANY($1) RETURNING *)
-         INSERT INTO star.location_visit_audit
-             (location_visit_id, hospital_visit_id, location_id, admission_datetime,
-              discharge_datetime, inferred_admission, inferred_discharge,
-              parent_location_visit_id, valid_from, valid_until, stored_from, stored_until,
-              source_ids_id)
-         SELECT location_visit_id, hospital_visit_id, location_id, admission_datetime,
-                discharge_datetime, inferred_admission, inferred_discharge,
-                parent_location_visit_id, valid_from, greatest(valid_from, $2), stored_from, $3,
-                source_ids_id
-         FROM gone",
-    )
-    .bind(&visits)
-    .bind(context.valid_from)
-    .bind(context.stored_from)
-    .execute(&mut *conn)
-    .await?;
+    locations::delete_stays(conn, "hospital_visit_id", &visits, context).await?;
     sqlx::query(
         "WITH gone AS (
              DELETE FROM star.planned_movement WHERE hospital_visit_id = ANY($1) RETURNING *)

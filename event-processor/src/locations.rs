@@ -286,27 +286,7 @@ pub(crate) async fn rederive(
         .iter()
         .map(|row| row.location_visit_id)
         .collect();
-    if !gone.is_empty() {
-        sqlx::query(
-            "WITH gone AS (
-                 DELETE FROM star.location_visit WHERE location_visit_id = ANY($1) RETURNING *)
-             INSERT INTO star.location_visit_audit
-                 (location_visit_id, hospital_visit_id, location_id, admission_datetime,
-                  discharge_datetime, inferred_admission, inferred_discharge,
-                  parent_location_visit_id, valid_from, valid_until, stored_from, stored_until,
-                  source_ids_id)
-             SELECT location_visit_id, hospital_visit_id, location_id, admission_datetime,
-                    discharge_datetime, inferred_admission, inferred_discharge,
-                    parent_location_visit_id, valid_from, greatest(valid_from, $2), stored_from,
-                    $3, source_ids_id
-             FROM gone",
-        )
-        .bind(&gone)
-        .bind(context.valid_from)
-        .bind(context.stored_from)
-        .execute(&mut *conn)
-        .await?;
-    }
+    delete_stays(conn, "location_visit_id", &gone, context).await?;
     for stay in unmatched_derived {
         sqlx::query(
             "INSERT INTO star.location_visit
@@ -376,6 +356,39 @@ fn pair_up<'a, 'b>(
         .map(|(stay, _)| stay)
         .collect();
     (pairs, unmatched_live, unmatched_derived)
+}
+
+/// Deletes the location visits whose `key` (`location_visit_id` or `hospital_visit_id`) is one
+/// of `ids`, keeping each one's last state in the audit table (G3).
+pub(crate) async fn delete_stays(
+    conn: &mut PgConnection,
+    key: &'static str,
+    ids: &[i64],
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH gone AS (
+             DELETE FROM star.location_visit WHERE {key} = ANY($1) RETURNING *)
+         INSERT INTO star.location_visit_audit
+             (location_visit_id, hospital_visit_id, location_id, admission_datetime,
+              discharge_datetime, inferred_admission, inferred_discharge,
+              parent_location_visit_id, valid_from, valid_until, stored_from, stored_until,
+              source_ids_id)
+         SELECT location_visit_id, hospital_visit_id, location_id, admission_datetime,
+                discharge_datetime, inferred_admission, inferred_discharge,
+                parent_location_visit_id, valid_from, greatest(valid_from, $2), stored_from,
+                $3, source_ids_id
+         FROM gone"
+    )))
+    .bind(ids)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// The live location visits of a visit at one place (for an A11 without a cancellation time).
