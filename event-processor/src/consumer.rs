@@ -52,6 +52,9 @@ pub struct ConsumerStats {
     pub batches: AtomicU64,
     /// Seconds from taking a batch's first delivery to its commit.
     pub batch_seconds: telemetry::Histogram,
+    /// The highest source id (IDS id, from the AMQP message id) committed so far: every
+    /// message up to it is visible in the star schema, since messages are applied in order.
+    pub committed_source_id: AtomicU64,
 }
 
 impl Default for ConsumerStats {
@@ -63,6 +66,7 @@ impl Default for ConsumerStats {
             batch_seconds: telemetry::Histogram::new(&[
                 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
             ]),
+            committed_source_id: AtomicU64::new(0),
         }
     }
 }
@@ -191,6 +195,22 @@ async fn apply_batch(
         }
     }
     tx.commit().await?;
+    let highest = batch
+        .iter()
+        .filter_map(|d| {
+            d.properties
+                .message_id()
+                .as_ref()?
+                .as_str()
+                .parse::<u64>()
+                .ok()
+        })
+        .max();
+    if let Some(highest) = highest {
+        stats
+            .committed_source_id
+            .fetch_max(highest, Ordering::Relaxed);
+    }
     stats.applied.fetch_add(applied, Ordering::Relaxed);
     stats.dead_lettered.fetch_add(dead, Ordering::Relaxed);
     Ok(())
@@ -218,8 +238,19 @@ pub(crate) async fn apply_one(
             return Ok(false);
         }
     };
+    apply_message(processor, conn, &message).await
+}
+
+/// Applies one decoded message under a savepoint, recording a rejection in the dead-letter table;
+/// `Ok(false)` when it was dead-lettered. Replay applies messages through here too, so the live
+/// and the replayed schema get the same rows.
+pub async fn apply_message(
+    processor: &Processor,
+    conn: &mut PgConnection,
+    message: &Message,
+) -> Result<bool, sqlx::Error> {
     match processor
-        .process_in_savepoint(conn, &message, Utc::now())
+        .process_in_savepoint(conn, message, Utc::now())
         .await?
     {
         Ok(()) => Ok(true),
@@ -254,7 +285,7 @@ async fn dead_letter(
     message: &serde_json::Value,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO star.dead_letter (source_message_id, message_class, rule, error, message)
+        "INSERT INTO dead_letter (source_message_id, message_class, rule, error, message)
          VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(source_message_id)
@@ -272,7 +303,7 @@ async fn dead_letter(
 /// Returns how many applied.
 pub async fn retry_dead_letters(processor: &Processor, pool: &PgPool) -> Result<u64, sqlx::Error> {
     let pending: Vec<(i64, serde_json::Value)> = sqlx::query_as(
-        "SELECT dead_letter_id, message FROM star.dead_letter WHERE retried_at IS NULL ORDER BY dead_letter_id",
+        "SELECT dead_letter_id, message FROM dead_letter WHERE retried_at IS NULL ORDER BY dead_letter_id",
     )
     .fetch_all(pool)
     .await?;
@@ -287,19 +318,17 @@ pub async fn retry_dead_letters(processor: &Processor, pool: &PgPool) -> Result<
         };
         match outcome {
             Ok(()) => {
-                sqlx::query(
-                    "UPDATE star.dead_letter SET retried_at = now() WHERE dead_letter_id = $1",
-                )
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query("UPDATE dead_letter SET retried_at = now() WHERE dead_letter_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 applied += 1;
             }
             Err(ProcessError::Rejected(rejection)) => {
                 tx.rollback().await?;
                 sqlx::query(
-                    "UPDATE star.dead_letter SET rule = $2, error = $3 WHERE dead_letter_id = $1",
+                    "UPDATE dead_letter SET rule = $2, error = $3 WHERE dead_letter_id = $1",
                 )
                 .bind(id)
                 .bind(rejection.rule)

@@ -24,9 +24,9 @@ pub(crate) async fn delete_person(
     // X1.
     sqlx::query(
         "WITH gone AS (
-             DELETE FROM star.core_demographic WHERE mrn_id = $1 AND valid_from < $2
+             DELETE FROM core_demographic WHERE mrn_id = $1 AND valid_from < $2
              RETURNING *)
-         INSERT INTO star.core_demographic_audit
+         INSERT INTO core_demographic_audit
              (core_demographic_id, mrn_id, firstname, middlename, lastname, date_of_birth,
               date_of_death, datetime_of_birth, datetime_of_death, alive, home_postcode, sex,
               ethnicity, valid_from, valid_until, stored_from, stored_until, source_ids_id)
@@ -42,8 +42,8 @@ pub(crate) async fn delete_person(
     .await?;
     // X3: the visits, and everything hanging off them, children first.
     let visits: Vec<i64> = sqlx::query_scalar(
-        "SELECT hospital_visit_id FROM star.hospital_visit
-         WHERE mrn_id IN (SELECT mrn_id FROM star.mrn_to_live WHERE live_mrn_id = $1)
+        "SELECT hospital_visit_id FROM hospital_visit
+         WHERE mrn_id IN (SELECT mrn_id FROM mrn_to_live WHERE live_mrn_id = $1)
            AND valid_from <= $2
          FOR UPDATE",
     )
@@ -57,8 +57,8 @@ pub(crate) async fn delete_person(
     locations::delete_stays(conn, "hospital_visit_id", &visits, context).await?;
     sqlx::query(
         "WITH gone AS (
-             DELETE FROM star.planned_movement WHERE hospital_visit_id = ANY($1) RETURNING *)
-         INSERT INTO star.planned_movement_audit
+             DELETE FROM planned_movement WHERE hospital_visit_id = ANY($1) RETURNING *)
+         INSERT INTO planned_movement_audit
              (planned_movement_id, hospital_visit_id, location_id, event_type, event_datetime,
               cancelled_datetime, cancelled, valid_from, valid_until, stored_from, stored_until,
               source_ids_id)
@@ -74,7 +74,7 @@ pub(crate) async fn delete_person(
     .await?;
     for table in ["visit_movement", "movement_cancellation"] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM star.{table} WHERE hospital_visit_id = ANY($1)"
+            "DELETE FROM {table} WHERE hospital_visit_id = ANY($1)"
         )))
         .bind(&visits)
         .execute(&mut *conn)
@@ -82,8 +82,8 @@ pub(crate) async fn delete_person(
     }
     sqlx::query(
         "WITH gone AS (
-             DELETE FROM star.hospital_visit WHERE hospital_visit_id = ANY($1) RETURNING *)
-         INSERT INTO star.hospital_visit_audit
+             DELETE FROM hospital_visit WHERE hospital_visit_id = ANY($1) RETURNING *)
+         INSERT INTO hospital_visit_audit
              (hospital_visit_id, mrn_id, encounter, source_system, presentation_datetime,
               admission_datetime, discharge_datetime, patient_class, arrival_method,
               discharge_destination, discharge_disposition, valid_from, valid_until, stored_from,

@@ -85,7 +85,7 @@ pub(crate) async fn update(
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
     let current: Option<Current> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT core_demographic_id, valid_from, {COLUMNS} FROM star.core_demographic WHERE mrn_id = $1 FOR UPDATE"
+        "SELECT core_demographic_id, valid_from, {COLUMNS} FROM core_demographic WHERE mrn_id = $1 FOR UPDATE"
     )))
     .bind(mrn_id)
     .fetch_optional(&mut *conn)
@@ -125,7 +125,7 @@ async fn write(
 ) -> Result<(), sqlx::Error> {
     let sql = match existing {
         None => {
-            "INSERT INTO star.core_demographic
+            "INSERT INTO core_demographic
                      (mrn_id, firstname, middlename, lastname, date_of_birth, date_of_death,
                       datetime_of_birth, datetime_of_death, alive, home_postcode, sex, ethnicity,
                       valid_from, stored_from, source_ids_id)
@@ -134,7 +134,7 @@ async fn write(
         // G3: the previous state to the audit table, in the same statement.
         Some(_) => {
             "WITH audited AS (
-                 INSERT INTO star.core_demographic_audit
+                 INSERT INTO core_demographic_audit
                      (core_demographic_id, mrn_id, firstname, middlename, lastname, date_of_birth,
                       date_of_death, datetime_of_birth, datetime_of_death, alive, home_postcode,
                       sex, ethnicity, valid_from, valid_until, stored_from, stored_until,
@@ -143,8 +143,8 @@ async fn write(
                         date_of_birth, date_of_death, datetime_of_birth, datetime_of_death, alive,
                         home_postcode, sex, ethnicity, valid_from, $13, stored_from, $14,
                         source_ids_id
-                 FROM star.core_demographic WHERE mrn_id = $1)
-             UPDATE star.core_demographic SET
+                 FROM core_demographic WHERE mrn_id = $1)
+             UPDATE core_demographic SET
                      firstname = $2, middlename = $3, lastname = $4, date_of_birth = $5,
                      date_of_death = $6, datetime_of_birth = $7, datetime_of_death = $8,
                      alive = $9, home_postcode = $10, sex = $11, ethnicity = $12,

@@ -52,7 +52,7 @@ async fn find(
     if let Some(mrn) = mrn {
         let by_mrn: Option<MrnRow> = sqlx::query_as(
             "SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
-                 FROM star.mrn m JOIN star.mrn_to_live t USING (mrn_id) WHERE m.mrn = $1",
+                 FROM mrn m JOIN mrn_to_live t USING (mrn_id) WHERE m.mrn = $1",
         )
         .bind(mrn)
         .fetch_optional(&mut *conn)
@@ -67,7 +67,7 @@ async fn find(
     let only_without_mrn = mrn.is_some();
     sqlx::query_as(
         "SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
-         FROM star.mrn m JOIN star.mrn_to_live t USING (mrn_id)
+         FROM mrn m JOIN mrn_to_live t USING (mrn_id)
          WHERE m.nhs_number = $1 AND (NOT $2 OR m.mrn IS NULL)
          ORDER BY m.mrn_id LIMIT 1",
     )
@@ -85,9 +85,9 @@ async fn create(
 ) -> Result<i64, sqlx::Error> {
     let mrn_id: i64 = sqlx::query_scalar(
         "WITH created AS (
-             INSERT INTO star.mrn (mrn, nhs_number, source_system, stored_from, source_ids_id)
+             INSERT INTO mrn (mrn, nhs_number, source_system, stored_from, source_ids_id)
              VALUES ($1, $2, $3, $4, $5) RETURNING mrn_id)
-         INSERT INTO star.mrn_to_live (mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id)
+         INSERT INTO mrn_to_live (mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id)
          SELECT mrn_id, mrn_id, $6, $4, $5 FROM created
          RETURNING mrn_id",
     )
@@ -118,12 +118,12 @@ async fn correct_identifiers(
     }
     sqlx::query(
         "WITH audited AS (
-             INSERT INTO star.mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
+             INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
                                          stored_from, stored_until, source_ids_id)
              SELECT mrn_id, mrn, nhs_number, research_opt_out, source_system, stored_from, $4,
                     source_ids_id
-             FROM star.mrn WHERE mrn_id = $1)
-         UPDATE star.mrn SET mrn = $2, nhs_number = $3, stored_from = $4, source_ids_id = $5
+             FROM mrn WHERE mrn_id = $1)
+         UPDATE mrn SET mrn = $2, nhs_number = $3, stored_from = $4, source_ids_id = $5
          WHERE mrn_id = $1",
     )
     .bind(row.mrn_id)

@@ -57,10 +57,10 @@ pub(crate) async fn place(
     for _ in 0..2 {
         let id: Option<i64> = sqlx::query_scalar(
             "WITH created AS (
-                 INSERT INTO star.location (location_string) VALUES ($1)
+                 INSERT INTO location (location_string) VALUES ($1)
                  ON CONFLICT (location_string) DO NOTHING RETURNING location_id)
              SELECT location_id FROM created
-             UNION ALL SELECT location_id FROM star.location WHERE location_string = $1
+             UNION ALL SELECT location_id FROM location WHERE location_string = $1
              LIMIT 1",
         )
         .bind(name)
@@ -82,7 +82,7 @@ pub(crate) async fn record_movement(
     context: &Context<'_>,
 ) -> Result<bool, sqlx::Error> {
     let stored = sqlx::query(
-        "INSERT INTO star.visit_movement
+        "INSERT INTO visit_movement
              (hospital_visit_id, event_type, event_datetime, location_id, previous_location_id,
               admission_datetime, presentation_datetime, discharge_disposition,
               discharge_destination, valid_from, stored_from, source_ids_id)
@@ -114,7 +114,7 @@ pub(crate) async fn record_cancellation(
     context: &Context<'_>,
 ) -> Result<bool, sqlx::Error> {
     let stored = sqlx::query(
-        "INSERT INTO star.movement_cancellation
+        "INSERT INTO movement_cancellation
              (hospital_visit_id, event_type, cancelled_datetime, location_id, valid_from,
               stored_from, source_ids_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -160,15 +160,15 @@ pub(crate) async fn facts(conn: &mut PgConnection, visit_id: i64) -> Result<Fact
                 l.location_string AS location, m.previous_location_id,
                 p.location_string AS previous, m.admission_datetime, m.presentation_datetime,
                 m.discharge_disposition, m.discharge_destination
-         FROM star.visit_movement m
-         LEFT JOIN star.location l ON l.location_id = m.location_id
-         LEFT JOIN star.location p ON p.location_id = m.previous_location_id
+         FROM visit_movement m
+         LEFT JOIN location l ON l.location_id = m.location_id
+         LEFT JOIN location p ON p.location_id = m.previous_location_id
          WHERE m.hospital_visit_id = $1
          UNION ALL
          SELECT true, c.event_type, c.cancelled_datetime, c.location_id, l.location_string,
                 NULL, NULL, NULL, NULL, NULL, NULL
-         FROM star.movement_cancellation c
-         LEFT JOIN star.location l ON l.location_id = c.location_id
+         FROM movement_cancellation c
+         LEFT JOIN location l ON l.location_id = c.location_id
          WHERE c.hospital_visit_id = $1",
     )
     .bind(visit_id)
@@ -244,7 +244,7 @@ pub(crate) async fn rederive(
     let live: Vec<LiveStay> = sqlx::query_as(
         "SELECT location_visit_id, location_id, admission_datetime, discharge_datetime,
                 inferred_admission, inferred_discharge
-         FROM star.location_visit WHERE hospital_visit_id = $1
+         FROM location_visit WHERE hospital_visit_id = $1
          ORDER BY admission_datetime, location_visit_id FOR UPDATE",
     )
     .bind(visit_id)
@@ -255,7 +255,7 @@ pub(crate) async fn rederive(
         if !row.holds(stay) {
             sqlx::query(
                 "WITH audited AS (
-                     INSERT INTO star.location_visit_audit
+                     INSERT INTO location_visit_audit
                          (location_visit_id, hospital_visit_id, location_id, admission_datetime,
                           discharge_datetime, inferred_admission, inferred_discharge,
                           parent_location_visit_id, valid_from, valid_until, stored_from,
@@ -264,8 +264,8 @@ pub(crate) async fn rederive(
                             discharge_datetime, inferred_admission, inferred_discharge,
                             parent_location_visit_id, valid_from, greatest(valid_from, $6),
                             stored_from, $7, source_ids_id
-                     FROM star.location_visit WHERE location_visit_id = $1)
-                 UPDATE star.location_visit SET admission_datetime = $2, discharge_datetime = $3,
+                     FROM location_visit WHERE location_visit_id = $1)
+                 UPDATE location_visit SET admission_datetime = $2, discharge_datetime = $3,
                      inferred_admission = $4, inferred_discharge = $5,
                      valid_from = greatest(valid_from, $6), stored_from = $7, source_ids_id = $8
                  WHERE location_visit_id = $1",
@@ -289,7 +289,7 @@ pub(crate) async fn rederive(
     delete_stays(conn, "location_visit_id", &gone, context).await?;
     for stay in unmatched_derived {
         sqlx::query(
-            "INSERT INTO star.location_visit
+            "INSERT INTO location_visit
                  (hospital_visit_id, location_id, admission_datetime, discharge_datetime,
                   inferred_admission, inferred_discharge, valid_from, stored_from, source_ids_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -371,8 +371,8 @@ pub(crate) async fn delete_stays(
     }
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH gone AS (
-             DELETE FROM star.location_visit WHERE {key} = ANY($1) RETURNING *)
-         INSERT INTO star.location_visit_audit
+             DELETE FROM location_visit WHERE {key} = ANY($1) RETURNING *)
+         INSERT INTO location_visit_audit
              (location_visit_id, hospital_visit_id, location_id, admission_datetime,
               discharge_datetime, inferred_admission, inferred_discharge,
               parent_location_visit_id, valid_from, valid_until, stored_from, stored_until,
@@ -398,7 +398,7 @@ pub(crate) async fn admissions_at(
     location_id: i64,
 ) -> Result<Vec<DateTime<Utc>>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT admission_datetime FROM star.location_visit
+        "SELECT admission_datetime FROM location_visit
          WHERE hospital_visit_id = $1 AND location_id = $2 AND admission_datetime IS NOT NULL",
     )
     .bind(visit_id)

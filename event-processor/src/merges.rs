@@ -69,7 +69,7 @@ async fn merge_into(
         ));
     }
     let mut retiring: Vec<i64> = sqlx::query_scalar(
-        "SELECT mrn_id FROM star.mrn
+        "SELECT mrn_id FROM mrn
          WHERE (mrn = $1 OR nhs_number = $2) AND mrn_id <> $3",
     )
     .bind(previous_mrn)
@@ -87,16 +87,16 @@ async fn merge_into(
     // I3: every row living on as a retiring MRN now lives on as the survivor, audited.
     sqlx::query(
         "WITH moved AS (
-             SELECT mrn_to_live_id FROM star.mrn_to_live
+             SELECT mrn_to_live_id FROM mrn_to_live
              WHERE live_mrn_id = ANY($1) AND live_mrn_id <> $2 FOR UPDATE),
          audited AS (
-             INSERT INTO star.mrn_to_live_audit
+             INSERT INTO mrn_to_live_audit
                  (mrn_to_live_id, mrn_id, live_mrn_id, valid_from, valid_until, stored_from,
                   stored_until, source_ids_id)
              SELECT t.mrn_to_live_id, t.mrn_id, t.live_mrn_id, t.valid_from,
                     greatest(t.valid_from, $3), t.stored_from, $4, t.source_ids_id
-             FROM star.mrn_to_live t JOIN moved USING (mrn_to_live_id))
-         UPDATE star.mrn_to_live t SET live_mrn_id = $2, valid_from = greatest(t.valid_from, $3),
+             FROM mrn_to_live t JOIN moved USING (mrn_to_live_id))
+         UPDATE mrn_to_live t SET live_mrn_id = $2, valid_from = greatest(t.valid_from, $3),
              stored_from = $4, source_ids_id = $5
          FROM moved WHERE t.mrn_to_live_id = moved.mrn_to_live_id",
     )
@@ -110,19 +110,19 @@ async fn merge_into(
     // I4: opted out anywhere in the merged set means opted out everywhere.
     sqlx::query(
         "WITH merged AS (
-             SELECT mrn_id FROM star.mrn_to_live WHERE live_mrn_id = $1),
+             SELECT mrn_id FROM mrn_to_live WHERE live_mrn_id = $1),
          changing AS (
-             SELECT m.mrn_id FROM star.mrn m JOIN merged USING (mrn_id)
+             SELECT m.mrn_id FROM mrn m JOIN merged USING (mrn_id)
              WHERE NOT m.research_opt_out
-               AND EXISTS (SELECT 1 FROM star.mrn o JOIN merged USING (mrn_id)
+               AND EXISTS (SELECT 1 FROM mrn o JOIN merged USING (mrn_id)
                            WHERE o.research_opt_out)),
          audited AS (
-             INSERT INTO star.mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
+             INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
                                          stored_from, stored_until, source_ids_id)
              SELECT m.mrn_id, m.mrn, m.nhs_number, m.research_opt_out, m.source_system,
                     m.stored_from, $2, m.source_ids_id
-             FROM star.mrn m JOIN changing USING (mrn_id))
-         UPDATE star.mrn m SET research_opt_out = true, stored_from = $2, source_ids_id = $3
+             FROM mrn m JOIN changing USING (mrn_id))
+         UPDATE mrn m SET research_opt_out = true, stored_from = $2, source_ids_id = $3
          FROM changing WHERE m.mrn_id = changing.mrn_id",
     )
     .bind(live)
@@ -156,7 +156,7 @@ pub(crate) async fn change_identifiers(
     }
     let new_exists: bool = match new_mrn {
         Some(mrn) => {
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM star.mrn WHERE mrn = $1)")
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM mrn WHERE mrn = $1)")
                 .bind(mrn)
                 .fetch_one(&mut *conn)
                 .await?
@@ -172,16 +172,16 @@ pub(crate) async fn change_identifiers(
     // I7: rename the previous MRN row in place (audited), or create the new one.
     let renamed: Option<i64> = sqlx::query_scalar(
         "WITH target AS (
-             SELECT mrn_id FROM star.mrn
+             SELECT mrn_id FROM mrn
              WHERE mrn = $1 OR ($1 IS NULL AND nhs_number = $2 AND mrn IS NULL)
              ORDER BY mrn_id LIMIT 1 FOR UPDATE),
          audited AS (
-             INSERT INTO star.mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
+             INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
                                          stored_from, stored_until, source_ids_id)
              SELECT m.mrn_id, m.mrn, m.nhs_number, m.research_opt_out, m.source_system,
                     m.stored_from, $5, m.source_ids_id
-             FROM star.mrn m JOIN target USING (mrn_id))
-         UPDATE star.mrn m SET mrn = coalesce($3, m.mrn), nhs_number = coalesce($4, m.nhs_number),
+             FROM mrn m JOIN target USING (mrn_id))
+         UPDATE mrn m SET mrn = coalesce($3, m.mrn), nhs_number = coalesce($4, m.nhs_number),
              stored_from = $5, source_ids_id = $6
          FROM target WHERE m.mrn_id = target.mrn_id
          RETURNING m.mrn_id",
@@ -196,7 +196,7 @@ pub(crate) async fn change_identifiers(
     .await?;
     let live = match renamed {
         Some(mrn_id) => {
-            sqlx::query_scalar("SELECT live_mrn_id FROM star.mrn_to_live WHERE mrn_id = $1")
+            sqlx::query_scalar("SELECT live_mrn_id FROM mrn_to_live WHERE mrn_id = $1")
                 .bind(mrn_id)
                 .fetch_one(&mut *conn)
                 .await?

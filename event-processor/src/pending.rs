@@ -117,7 +117,7 @@ async fn rederive(
     };
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT planned_movement_id, event_datetime, cancelled_datetime
-         FROM star.planned_movement
+         FROM planned_movement
          WHERE hospital_visit_id = $1 AND event_type = $2 AND location_id IS NOT DISTINCT FROM $3
          ORDER BY planned_movement_id FOR UPDATE",
     )
@@ -160,7 +160,7 @@ async fn rederive(
             Some(i) => {
                 let plan = plans.remove(i);
                 sqlx::query(
-                    "UPDATE star.planned_movement SET event_datetime = $2, cancelled_datetime = $3,
+                    "UPDATE planned_movement SET event_datetime = $2, cancelled_datetime = $3,
                          cancelled = $4, valid_from = greatest(valid_from, $5), stored_from = $6,
                          source_ids_id = $7
                      WHERE planned_movement_id = $1",
@@ -176,7 +176,7 @@ async fn rederive(
                 .await?;
             }
             None => {
-                sqlx::query("DELETE FROM star.planned_movement WHERE planned_movement_id = $1")
+                sqlx::query("DELETE FROM planned_movement WHERE planned_movement_id = $1")
                     .bind(row.planned_movement_id)
                     .execute(&mut *conn)
                     .await?;
@@ -185,7 +185,7 @@ async fn rederive(
     }
     for plan in plans {
         sqlx::query(
-            "INSERT INTO star.planned_movement
+            "INSERT INTO planned_movement
                  (hospital_visit_id, location_id, event_type, event_datetime, cancelled_datetime,
                   cancelled, valid_from, stored_from, source_ids_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -212,14 +212,14 @@ async fn audit(
     context: &Context<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO star.planned_movement_audit
+        "INSERT INTO planned_movement_audit
              (planned_movement_id, hospital_visit_id, location_id, event_type, event_datetime,
               cancelled_datetime, cancelled, valid_from, valid_until, stored_from, stored_until,
               source_ids_id)
          SELECT planned_movement_id, hospital_visit_id, location_id, event_type, event_datetime,
                 cancelled_datetime, cancelled, valid_from, greatest(valid_from, $2), stored_from,
                 $3, source_ids_id
-         FROM star.planned_movement WHERE planned_movement_id = $1",
+         FROM planned_movement WHERE planned_movement_id = $1",
     )
     .bind(planned_movement_id)
     .bind(context.valid_from)

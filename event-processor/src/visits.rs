@@ -101,7 +101,7 @@ pub(crate) async fn find(
     encounter: &str,
 ) -> Result<Option<Visit>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT hospital_visit_id, valid_from, {COLUMNS} FROM star.hospital_visit
+        "SELECT hospital_visit_id, valid_from, {COLUMNS} FROM hospital_visit
          WHERE encounter = $1 FOR UPDATE"
     )))
     .bind(encounter)
@@ -151,7 +151,7 @@ pub(crate) async fn find_or_create(
     };
     let state = empty.with_attributes_of(adt, source);
     let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO star.hospital_visit (encounter, {COLUMNS}, valid_from, stored_from, source_ids_id)
+        "INSERT INTO hospital_visit (encounter, {COLUMNS}, valid_from, stored_from, source_ids_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          RETURNING hospital_visit_id"
     )))
@@ -195,7 +195,7 @@ pub(crate) async fn save(
     let audit = if visit.created {
         ""
     } else {
-        "INSERT INTO star.hospital_visit_audit
+        "INSERT INTO hospital_visit_audit
              (hospital_visit_id, encounter, mrn_id, source_system, presentation_datetime,
               admission_datetime, discharge_datetime, patient_class, arrival_method,
               discharge_destination, discharge_disposition, valid_from, valid_until, stored_from,
@@ -204,11 +204,11 @@ pub(crate) async fn save(
                 admission_datetime, discharge_datetime, patient_class, arrival_method,
                 discharge_destination, discharge_disposition, valid_from, $11, stored_from, $12,
                 source_ids_id
-         FROM star.hospital_visit WHERE hospital_visit_id = $1"
+         FROM hospital_visit WHERE hospital_visit_id = $1"
     };
     let state = &visit.state;
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{with}UPDATE star.hospital_visit SET mrn_id = $2, source_system = $3,
+        "{with}UPDATE hospital_visit SET mrn_id = $2, source_system = $3,
              presentation_datetime = $4, admission_datetime = $5, discharge_datetime = $6,
              patient_class = $7, arrival_method = $8, discharge_destination = $9,
              discharge_disposition = $10, valid_from = $11, stored_from = $12, source_ids_id = $13
@@ -251,12 +251,12 @@ pub(crate) async fn renumber(
     context: &Context<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO star.hospital_visit_audit
+        "INSERT INTO hospital_visit_audit
              (hospital_visit_id, encounter, {COLUMNS}, valid_from, valid_until, stored_from,
               stored_until, source_ids_id)
          SELECT hospital_visit_id, encounter, {COLUMNS}, valid_from, greatest(valid_from, $2),
                 stored_from, $3, source_ids_id
-         FROM star.hospital_visit WHERE hospital_visit_id = $1"
+         FROM hospital_visit WHERE hospital_visit_id = $1"
     )))
     .bind(visit_id)
     .bind(context.valid_from)
@@ -264,7 +264,7 @@ pub(crate) async fn renumber(
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "UPDATE star.hospital_visit SET encounter = $2, valid_from = greatest(valid_from, $3),
+        "UPDATE hospital_visit SET encounter = $2, valid_from = greatest(valid_from, $3),
              stored_from = $4, source_ids_id = $5
          WHERE hospital_visit_id = $1",
     )

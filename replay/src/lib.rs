@@ -2,4 +2,512 @@
 //! mapping and the processor's rules unchanged, so researchers can reproduce what the live
 //! pipeline produced at any point.
 //!
-//! Not built yet: `ward replay` is absent until it is.
+//! It bypasses RabbitMQ (the interchange message is the contract, not the queue): each IDS row
+//! is mapped by [`message_reader::map_message`] and applied by
+//! [`event_processor::consumer::apply_message`], exactly as the live reader and processor do,
+//! in IDS order, skipping the same resent duplicates. A batch of rows is one transaction that
+//! also moves the target's `replay.last_ids_id`, so stopping (Ctrl-C) at any point leaves a
+//! schema that resumes exactly where it stopped. The target must be empty or a replay of the
+//! same range being resumed or extended; anything else is refused unless the caller allows it.
+
+mod patient;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use event_processor::Processor;
+use message_reader::{Mapped, SiteConfig, map_message};
+use schema::StarSchema;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+/// One end of the replayed range: an IDS id, or a received time that PostgreSQL parses
+/// (e.g. `2026-11-30 08:00`, `2026-11-30T08:00:00Z`; without an offset, the database's time zone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bound {
+    /// An IDS id (inclusive).
+    Id(i64),
+    /// A received time (inclusive).
+    Received(String),
+}
+
+impl std::str::FromStr for Bound {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Bound, Self::Err> {
+        Ok(match text.trim().parse::<i64>() {
+            Ok(id) => Bound::Id(id),
+            Err(_) => Bound::Received(text.trim().to_owned()),
+        })
+    }
+}
+
+/// What to replay, and where.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// First message (default: the first in the IDS).
+    pub from: Option<Bound>,
+    /// Last message (default: the last committed when the replay starts).
+    pub to: Option<Bound>,
+    /// The schema to build; created and migrated when absent.
+    pub target: StarSchema,
+    /// Only this patient's messages (and those of every MRN merged with it in the range).
+    pub mrn: Option<String>,
+    /// The mapping's site conventions (as the live reader's).
+    pub site: SiteConfig,
+    /// The processor's conventions (as the live processor's).
+    pub processor: event_processor::Config,
+    /// IDS rows per transaction.
+    pub batch_size: i64,
+    /// Write into a schema that holds other data (or another range).
+    pub allow_existing: bool,
+}
+
+/// What replay needs: a pool whose `search_path` is the target schema (see
+/// [`StarSchema::search_path`]); the IDS is read through the same pool.
+pub struct Resources {
+    /// The database.
+    pub pool: PgPool,
+}
+
+/// Counts of a running replay, for progress display. Never holds message content.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// IDS rows in the range.
+    pub total: AtomicU64,
+    /// IDS rows handled so far (including those already done before a resume).
+    pub done: AtomicU64,
+    /// Interchange messages applied.
+    pub applied: AtomicU64,
+    /// Interchange messages rejected into the target's dead-letter table.
+    pub dead_lettered: AtomicU64,
+    /// IDS rows ignored by design or skipped (resends, other patients).
+    pub skipped: AtomicU64,
+    /// IDS rows that could not be mapped (the live reader keeps them in `reader.error`).
+    pub unmappable: AtomicU64,
+}
+
+/// How a replay ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The whole range is applied.
+    Finished {
+        /// First IDS id of the range.
+        from: i64,
+        /// Last IDS id of the range.
+        to: i64,
+    },
+    /// Stopped by shutdown; running the same replay again resumes.
+    Interrupted {
+        /// The last IDS id applied.
+        at: i64,
+    },
+}
+
+/// Why a replay could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The target holds data that is not this replay's.
+    #[error(
+        "schema {0} is not empty and holds no resumable replay of this range; choose a new schema or allow writing into it"
+    )]
+    NotEmpty(String),
+    /// The pool writes somewhere else.
+    #[error("the connection's search_path puts {found} first, not the target {target}")]
+    WrongSearchPath {
+        /// The target.
+        target: String,
+        /// Where unqualified names would go.
+        found: String,
+    },
+    /// The range is empty or inverted.
+    #[error("nothing to replay: {0}")]
+    EmptyRange(String),
+    /// The target schema could not be migrated.
+    #[error("migrating the target failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database failed; the replay can be resumed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The state a target schema records, in `replay`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Recorded {
+    from_ids_id: i64,
+    to_ids_id: i64,
+    mrn: Option<String>,
+    last_ids_id: i64,
+}
+
+/// Replays the configured range into the target until done or `shutdown`.
+pub async fn run(
+    config: Config,
+    resources: Resources,
+    progress: Arc<Progress>,
+    shutdown: CancellationToken,
+) -> Result<Outcome, ReplayError> {
+    let pool = resources.pool;
+    let target = config.target.name();
+    let found: Option<String> = sqlx::query_scalar("SELECT (current_schemas(false))[1]")
+        .fetch_one(&pool)
+        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(target)
+            .fetch_one(&pool)
+            .await?;
+    // current_schemas lists only existing schemas: check the setting itself when absent.
+    if exists && found.as_deref() != Some(target) {
+        return Err(ReplayError::WrongSearchPath {
+            target: target.to_owned(),
+            found: found.unwrap_or_default(),
+        });
+    }
+    let (from, to) = resolve_range(&pool, &config).await?;
+    let recorded = if exists {
+        recorded(&pool, target).await?
+    } else {
+        None
+    };
+    let start_after = match &recorded {
+        Some(r) if r.from_ids_id == from && r.mrn == config.mrn && r.to_ids_id <= to => {
+            r.last_ids_id
+        }
+        _ if exists && !config.allow_existing && holds_data(&pool, target).await? => {
+            return Err(ReplayError::NotEmpty(target.to_owned()));
+        }
+        _ => from - 1,
+    };
+    schema::migrate_star(&pool, &config.target).await?;
+    if found.as_deref() != Some(target) {
+        let now: Option<String> = sqlx::query_scalar("SELECT (current_schemas(false))[1]")
+            .fetch_one(&pool)
+            .await?;
+        if now.as_deref() != Some(target) {
+            return Err(ReplayError::WrongSearchPath {
+                target: target.to_owned(),
+                found: now.unwrap_or_default(),
+            });
+        }
+    }
+    sqlx::query(
+        "INSERT INTO replay (from_ids_id, to_ids_id, mrn, last_ids_id, ward_version)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (replay_id) DO UPDATE SET from_ids_id = $1, to_ids_id = $2, mrn = $3,
+             last_ids_id = $4, ward_version = $5, finished_at = NULL, updated_at = now()",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(&config.mrn)
+    .bind(start_after)
+    .bind(env!("CARGO_PKG_VERSION"))
+    .execute(&pool)
+    .await?;
+
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ids.message WHERE id BETWEEN $1 AND $2")
+            .bind(from)
+            .bind(to)
+            .fetch_one(&pool)
+            .await?;
+    let done: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ids.message WHERE id BETWEEN $1 AND $2")
+            .bind(from)
+            .bind(start_after)
+            .fetch_one(&pool)
+            .await?;
+    progress.total.store(total as u64, Ordering::Relaxed);
+    progress.done.store(done as u64, Ordering::Relaxed);
+    tracing::info!(
+        schema = target,
+        from,
+        to,
+        resume_after = start_after,
+        messages = total,
+        "Replaying the IDS"
+    );
+
+    let selection = match &config.mrn {
+        Some(mrn) => Some(patient::select(&pool, &config.site, mrn, from, to, &shutdown).await?),
+        None => None,
+    };
+    let processor = Processor::new(config.processor.clone());
+    let mut last = start_after;
+    while last < to {
+        if shutdown.is_cancelled() {
+            tracing::info!(
+                schema = target,
+                at = last,
+                "Replay stopped; run it again to resume"
+            );
+            return Ok(Outcome::Interrupted { at: last });
+        }
+        let rows = fetch(&pool, last, to, config.batch_size.max(1)).await?;
+        let Some(batch_last) = rows.last().map(|r| r.id) else {
+            break;
+        };
+        let mut tx = pool.begin().await?;
+        let (mut applied, mut dead, mut skipped, mut unmappable) = (0, 0, 0, 0);
+        for row in &rows {
+            let wanted = selection.as_ref().is_none_or(|s| s.contains(&row.id));
+            if row.duplicate_of.is_some() || !wanted {
+                skipped += 1;
+                continue;
+            }
+            if row.header_error.is_some() {
+                unmappable += 1;
+                continue;
+            }
+            match map_message(&row.payload, &row.id.to_string(), &config.site) {
+                Ok(Mapped::Messages(messages)) => {
+                    for message in &messages {
+                        if event_processor::consumer::apply_message(&processor, &mut tx, message)
+                            .await?
+                        {
+                            applied += 1;
+                        } else {
+                            dead += 1;
+                        }
+                    }
+                }
+                Ok(Mapped::Ignored(_)) => skipped += 1,
+                Err(error) => {
+                    tracing::debug!(ids_id = row.id, error = %error, "IDS message not mappable; skipped");
+                    unmappable += 1;
+                }
+            }
+        }
+        sqlx::query(
+            "UPDATE replay SET last_ids_id = $1, messages = messages + $2, updated_at = now()",
+        )
+        .bind(batch_last)
+        .bind(rows.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+        if let Err(error) = tx.commit().await {
+            processor.forget_cached();
+            return Err(error.into());
+        }
+        last = batch_last;
+        progress
+            .done
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
+        progress.applied.fetch_add(applied, Ordering::Relaxed);
+        progress.dead_lettered.fetch_add(dead, Ordering::Relaxed);
+        progress.skipped.fetch_add(skipped, Ordering::Relaxed);
+        progress.unmappable.fetch_add(unmappable, Ordering::Relaxed);
+    }
+    sqlx::query("UPDATE replay SET last_ids_id = $1, finished_at = now(), updated_at = now()")
+        .bind(to)
+        .execute(&pool)
+        .await?;
+    tracing::info!(schema = target, from, to, "Replay finished");
+    Ok(Outcome::Finished { from, to })
+}
+
+/// The inclusive IDS id range the bounds name.
+async fn resolve_range(pool: &PgPool, config: &Config) -> Result<(i64, i64), ReplayError> {
+    let from: Option<i64> = match &config.from {
+        None => {
+            sqlx::query_scalar("SELECT min(id) FROM ids.message")
+                .fetch_one(pool)
+                .await?
+        }
+        Some(Bound::Id(id)) => Some(*id),
+        Some(Bound::Received(time)) => {
+            sqlx::query_scalar(
+                "SELECT min(id) FROM ids.message WHERE received_at >= $1::timestamptz",
+            )
+            .bind(time)
+            .fetch_one(pool)
+            .await?
+        }
+    };
+    let to: Option<i64> = match &config.to {
+        None => Some(committed_head(pool).await?),
+        Some(Bound::Id(id)) => Some(*id),
+        Some(Bound::Received(time)) => {
+            sqlx::query_scalar(
+                "SELECT max(id) FROM ids.message WHERE received_at <= $1::timestamptz",
+            )
+            .bind(time)
+            .fetch_one(pool)
+            .await?
+        }
+    };
+    match (from, to) {
+        (Some(from), Some(to)) if from <= to && to > 0 => Ok((from.max(1), to)),
+        _ => Err(ReplayError::EmptyRange(format!(
+            "no IDS message between {:?} and {:?}",
+            config.from, config.to
+        ))),
+    }
+}
+
+/// The highest IDS id below which every message has committed: the highest id now, once every
+/// transaction that might still insert a lower id has ended (ids are taken before commit).
+async fn committed_head(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    let (head, snapshot): (Option<i64>, String) =
+        sqlx::query_as("SELECT (SELECT max(id) FROM ids.message), pg_current_snapshot()::text")
+            .fetch_one(pool)
+            .await?;
+    for _ in 0..200 {
+        let settled: bool = sqlx::query_scalar(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= pg_snapshot_xmax($1::pg_snapshot)",
+        )
+        .bind(&snapshot)
+        .fetch_one(pool)
+        .await?;
+        if settled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(head.unwrap_or(0))
+}
+
+async fn recorded(pool: &PgPool, target: &str) -> Result<Option<Recorded>, sqlx::Error> {
+    let has_table: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(format!("{target}.replay"))
+        .fetch_one(pool)
+        .await?;
+    if !has_table {
+        return Ok(None);
+    }
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT from_ids_id, to_ids_id, mrn, last_ids_id FROM {target}.replay"
+    )))
+    .fetch_optional(pool)
+    .await
+}
+
+/// Whether the schema holds any table with a row (other than the migration history).
+async fn holds_data(pool: &PgPool, target: &str) -> Result<bool, sqlx::Error> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT quote_ident(table_name) FROM information_schema.tables
+         WHERE table_schema = $1 AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations'",
+    )
+    .bind(target)
+    .fetch_all(pool)
+    .await?;
+    for table in tables {
+        let any: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT EXISTS (SELECT 1 FROM {target}.{table})"
+        )))
+        .fetch_one(pool)
+        .await?;
+        if any {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct Row {
+    pub id: i64,
+    pub payload: Vec<u8>,
+    pub duplicate_of: Option<i64>,
+    pub header_error: Option<String>,
+}
+
+pub(crate) async fn fetch(
+    pool: &PgPool,
+    after: i64,
+    to: i64,
+    limit: i64,
+) -> Result<Vec<Row>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, payload, duplicate_of, header_error FROM ids.message
+         WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
+    )
+    .bind(after)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Makes a rebuilt schema the live `star` in one transaction: `star` is renamed to
+/// `star_before_<time>` (kept, for comparison or to switch back) and `candidate` to `star`.
+/// Analysts' queries in flight finish on the old tables; the next see the new ones. Only a
+/// finished full replay can be promoted. Returns the old schema's new name.
+pub async fn promote(pool: &PgPool, candidate: &StarSchema) -> Result<String, PromoteError> {
+    let name = candidate.name();
+    if name == "star" {
+        return Err(PromoteError::Refused(
+            "star is already the live schema".to_owned(),
+        ));
+    }
+    let recorded: Option<(Option<String>, bool)> = match recorded(pool, name).await? {
+        Some(_) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT mrn, finished_at IS NOT NULL FROM {name}.replay"
+            )))
+            .fetch_optional(pool)
+            .await?
+        }
+        None => None,
+    };
+    match recorded {
+        None => {
+            return Err(PromoteError::Refused(format!(
+                "{name} was not built by ward replay"
+            )));
+        }
+        Some((Some(_), _)) => {
+            return Err(PromoteError::Refused(format!(
+                "{name} holds one patient's replay, not the whole IDS"
+            )));
+        }
+        Some((None, false)) => {
+            return Err(PromoteError::Refused(format!(
+                "{name}'s replay has not finished; run ward replay again to finish it"
+            )));
+        }
+        Some((None, true)) => {}
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL lock_timeout = '10s'")
+        .execute(&mut *tx)
+        .await?;
+    let retired: String = sqlx::query_scalar(
+        "SELECT 'star_before_' || to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYYMMDD_HH24MISS')",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let live_exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'star')")
+            .fetch_one(&mut *tx)
+            .await?;
+    if live_exists {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER SCHEMA star RENAME TO {retired}"
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER SCHEMA {name} RENAME TO star"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(promoted = name, retired = %retired, "Schema promoted to star");
+    Ok(retired)
+}
+
+/// Why a schema was not promoted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PromoteError {
+    /// The schema is not a finished full replay.
+    #[error("cannot promote: {0}")]
+    Refused(String),
+    /// The database failed; nothing changed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}

@@ -97,7 +97,8 @@ impl TestDb {
 
         let options = PgConnectOptions::from_str(&server)
             .expect("valid database URL")
-            .database(&name);
+            .database(&name)
+            .options([("search_path", schema::StarSchema::live().search_path())]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .connect_with(options)

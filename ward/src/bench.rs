@@ -4,7 +4,10 @@
 //! the server named by `--database-url`, dropped afterwards) and drives it over loopback MLLP
 //! with N connections, each keeping one message in flight as an integration engine does. It
 //! reports messages/s with ACK after commit, ACK latency percentiles and the whole machine's CPU
-//! per message. Benchmarks measure; tests assert.
+//! per message. `ward bench e2e` ([`e2e`]) runs the whole pipeline. Benchmarks measure; tests
+//! assert.
+
+mod e2e;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -29,6 +32,8 @@ pub enum BenchCommand {
     Read(ReadArgs),
     /// RabbitMQ → star schema throughput of the event-processor alone.
     Process(ProcessArgs),
+    /// The whole pipeline: sustained throughput, ACK → visible latency, replay throughput.
+    E2e(e2e::E2eArgs),
 }
 
 /// Flags of `ward bench process`.
@@ -100,6 +105,7 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Read(args) => read(args).await,
         BenchCommand::Process(args) => process(args).await,
+        BenchCommand::E2e(args) => e2e::e2e(args).await,
     }
 }
 
@@ -499,7 +505,10 @@ impl ScratchDatabase {
             .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await
             .context("Failed to create the scratch database")?;
-        let options = server.clone().database(&name);
+        let options = server
+            .clone()
+            .database(&name)
+            .options([("search_path", schema::StarSchema::live().search_path())]);
         Ok(ScratchDatabase {
             server,
             options,

@@ -10,14 +10,19 @@ mod convert;
 mod listen;
 mod process;
 mod read_ids;
+mod replay;
+mod simulate;
 mod site;
+mod summary;
+mod up;
 
 use std::process::ExitCode;
+use std::str::FromStr;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio_util::sync::CancellationToken;
 
 /// Ward, a live clinical data warehouse fed by HL7v2.
@@ -42,12 +47,23 @@ enum LogFormat {
 enum Command {
     /// Create or update every schema Ward owns (idempotent; services also do this at start).
     Migrate(DatabaseArgs),
+    /// Run the listener, reader and processor together (migrating first); Ctrl-C stops all.
+    Up(Box<up::UpArgs>),
+    /// Send (or write) a seeded synthetic hospital feed: admissions, transfers, discharges,
+    /// updates, merges, cancels, with late and resent messages.
+    Simulate(Box<simulate::SimulateArgs>),
+    /// Summarise what the warehouse holds, with example queries.
+    Summary(Box<summary::SummaryArgs>),
     /// Receive HL7v2 over MLLP and store every message in the IDS before acknowledging it.
     Listen(Box<listen::ListenArgs>),
     /// Follow the IDS and publish the interchange messages each HL7 message maps to.
     ReadIds(Box<read_ids::ReadIdsArgs>),
     /// Apply interchange messages from RabbitMQ to the star schema.
     Process(Box<process::ProcessArgs>),
+    /// Rebuild a star schema from a range of the IDS (resumable; Ctrl-C stops cleanly).
+    Replay(Box<replay::ReplayArgs>),
+    /// Make a schema rebuilt by `ward replay` the live `star`, keeping the old one.
+    Promote(Box<replay::PromoteArgs>),
     /// Print the interchange JSON each HL7 message in some files maps to (no database needed).
     Convert(convert::ConvertArgs),
     /// The interchange format between readers and processor.
@@ -89,6 +105,11 @@ pub struct DatabaseArgs {
         hide_env_values = true
     )]
     database_url: String,
+
+    /// The star schema to keep current (a schema `ward replay` rebuilt can be made live by
+    /// `ward promote`, or written to directly with this flag).
+    #[arg(long, env = "WARD_STAR_SCHEMA", default_value = "star")]
+    star_schema: schema::StarSchema,
 }
 
 fn main() -> ExitCode {
@@ -118,9 +139,18 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Migrate(db) => {
             connect_and_migrate(&db, 2).await?;
         }
+        Command::Up(args) => up::up(*args).await?,
+        Command::Simulate(args) => simulate::simulate(*args).await?,
+        Command::Summary(args) => summary::summary(*args).await?,
         Command::Listen(args) => listen::listen(*args).await?,
         Command::ReadIds(args) => read_ids::read_ids(*args).await?,
         Command::Process(args) => process::process(*args).await?,
+        Command::Replay(args) => {
+            if !replay::replay(*args).await? {
+                return Ok(ExitCode::from(130));
+            }
+        }
+        Command::Promote(args) => replay::promote(*args).await?,
         Command::Bench(which) => bench::bench(which).await?,
         Command::Convert(args) => {
             if !convert::convert(args)? {
@@ -139,16 +169,29 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// Connects to Ward's database and brings its schemas up to date (every service does this at
 /// start; the migrator's advisory lock makes concurrent starts safe).
 pub async fn connect_and_migrate(db: &DatabaseArgs, connections: u32) -> anyhow::Result<PgPool> {
-    let pool = PgPoolOptions::new()
-        .max_connections(connections)
-        .acquire_timeout(std::time::Duration::from_secs(5))
-        .connect(&db.database_url)
-        .await
-        .context("Failed to connect to PostgreSQL (is it running? try scripts/setup)")?;
-    schema::migrate(&pool)
+    let pool = connect(&db.database_url, &db.star_schema, connections).await?;
+    schema::migrate_with(&pool, &db.star_schema)
         .await
         .context("Failed to apply migrations")?;
     Ok(pool)
+}
+
+/// Connects with `search_path` set to a star schema: the processor's SQL names star tables
+/// unqualified (everything else Ward runs is schema-qualified).
+pub async fn connect(
+    url: &str,
+    star: &schema::StarSchema,
+    connections: u32,
+) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .context("Invalid PostgreSQL URL")?
+        .options([("search_path", star.search_path())]);
+    PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .context("Failed to connect to PostgreSQL (is it running? try scripts/setup)")
 }
 
 /// A token cancelled at the first Ctrl-C or SIGTERM.

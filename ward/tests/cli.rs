@@ -221,7 +221,15 @@ async fn read_ids_publishes_serves_metrics_and_stops_on_sigterm() {
     let message = interchange::Message::from_json(&body.expect("the reader published")).unwrap();
     assert_eq!(message.source_message_id(), Some(id.to_string().as_str()));
 
-    let metrics = reqwest_like_get(metrics_port, "/metrics").await;
+    // The position moves after the broker confirmed: poll rather than scrape once.
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = reqwest_like_get(metrics_port, "/metrics").await;
+        if metrics.contains(&format!("message_reader_position {id}")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(
         metrics.contains(&format!("message_reader_position {id}")),
         "{metrics}"
@@ -242,6 +250,157 @@ async fn read_ids_publishes_serves_metrics_and_stops_on_sigterm() {
             .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
             .await;
     }
+}
+
+#[tokio::test]
+async fn up_runs_the_pipeline_for_simulate_summary_and_replay_and_stops_on_ctrl_c() {
+    use lapin::options::QueueDeleteOptions;
+
+    let db = TestDb::migrated().await;
+    let queue = testkit::unique_name("ward.test.up");
+    let dlq = testkit::unique_name("ward.test.up.dlq");
+    let dlx = testkit::unique_name("ward.test.up.dlx");
+    let mllp = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["up", "--database-url", &db.url, "--queue", &queue])
+        .args(["--dead-letter-queue", &dlq, "--dead-letter-exchange", &dlx])
+        .args(["--mllp-addr", &mllp])
+        .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+        .args([
+            "--reader-metrics-addr",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(child.id());
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&mllp).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let sent = ward(&["simulate", "--to", &mllp, "--patients", "40", "--seed", "3"]);
+    let said = String::from_utf8_lossy(&sent.stdout).into_owned();
+    assert!(
+        sent.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(said.contains("accepted, 0 refused"), "{said}");
+
+    let summary = ward(&[
+        "summary",
+        "--database-url",
+        &db.url,
+        "--queue",
+        &queue,
+        "--wait",
+        "120s",
+    ]);
+    let said = String::from_utf8_lossy(&summary.stdout).into_owned();
+    assert!(
+        summary.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&summary.stderr)
+    );
+    let patients: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT live_mrn_id) FROM star.mrn_to_live")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(patients >= 38, "about 40 patients, got {patients}");
+    assert!(
+        said.contains(&format!("patients              {patients}")),
+        "{said}"
+    );
+    assert!(
+        said.contains("hospital_visit_as_of"),
+        "example queries: {said}"
+    );
+
+    let replayed = ward(&["replay", "--database-url", &db.url, "--into", "star_cli"]);
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let (live, again): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM star.location_visit), (SELECT count(*) FROM star_cli.location_visit)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(live > 0);
+    assert_eq!(live, again);
+    let refused = ward(&["replay", "--database-url", &db.url, "--into", "star"]);
+    assert!(!refused.status.success(), "the live schema is not empty");
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success(), "ward up exits 0 on Ctrl-C");
+    std::mem::forget(guard);
+    let connection =
+        lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    for q in [&queue, &dlq] {
+        let _ = channel
+            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+            .await;
+    }
+}
+
+#[test]
+fn simulate_writes_a_reproducible_feed_that_convert_reads() {
+    let dir = std::env::temp_dir().join(testkit::unique_name("ward-sim"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.hl7"), dir.join("b.hl7"));
+    for path in [&a, &b] {
+        let out = ward(&[
+            "simulate",
+            "--patients",
+            "25",
+            "--seed",
+            "9",
+            "--file",
+            path.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "same seed, same feed"
+    );
+    let converted = ward(&["convert", a.to_str().unwrap()]);
+    assert!(
+        converted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&converted.stderr)
+    );
+    let lines = String::from_utf8_lossy(&converted.stdout).lines().count();
+    assert!(lines >= 40, "every simulated message maps: {lines}");
+    let bad = ward(&[
+        "simulate",
+        "--duplicates",
+        "1.5",
+        "--file",
+        a.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--duplicates must be a fraction"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A plain HTTP GET on a local port.

@@ -2,16 +2,11 @@
 //! RabbitMQ → processor → star schema.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
 use bytes::Bytes;
-use event_processor::consumer::{ConsumerConfig, ConsumerStats};
-use ids_listener::sender::Sender;
-use message_reader::publisher::{Publisher, Topology};
+use common::{start, wait_until};
 use testkit::TestDb;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 fn adt(trigger: &str, control: &str, time: &str, mrn: &str, family: &str) -> Bytes {
     let identifiers = if mrn.is_empty() {
@@ -25,114 +20,6 @@ fn adt(trigger: &str, control: &str, time: &str, mrn: &str, family: &str) -> Byt
          PID|1||{identifiers}||{family}^JANE||19800101|F\r\
          PV1|1|I|T42^B1^01||||||||||||||||V-{mrn}\r"
     ))
-}
-
-async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The running pipeline on `db`: listener, reader and processor, with private queues.
-struct Running {
-    addr: std::net::SocketAddr,
-    shutdown: CancellationToken,
-    listener: tokio::task::JoinHandle<()>,
-    processor: tokio::task::JoinHandle<()>,
-    reader: tokio::task::JoinHandle<Result<(), message_reader::reader::ReaderError>>,
-}
-
-async fn start(db: &TestDb) -> Running {
-    let amqp = testkit::amqp_url();
-    let shutdown = CancellationToken::new();
-
-    let mllp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = mllp.local_addr().unwrap();
-    let listener = tokio::spawn(ids_listener::run(
-        ids_listener::Config::default(),
-        ids_listener::Resources {
-            pool: db.pool.clone(),
-            mllp,
-            tls: None,
-            http: None,
-            metrics: Arc::new(ids_listener::Metrics::default()),
-        },
-        shutdown.clone(),
-    ));
-    let topology = Topology {
-        queue: testkit::unique_name("ward.test.pipeline"),
-        dead_letter_exchange: testkit::unique_name("ward.test.pipeline.dlx"),
-        dead_letter_queue: testkit::unique_name("ward.test.pipeline.dlq"),
-        expires_ms: Some(600_000),
-        ..Topology::live()
-    };
-    let reader = tokio::spawn(message_reader::run(
-        message_reader::Config {
-            poll_interval: Duration::from_millis(200),
-            ..Default::default()
-        },
-        message_reader::Resources {
-            pool: db.pool.clone(),
-            publisher: Publisher::new(amqp.clone(), topology.clone(), 64),
-            stats: Arc::new(message_reader::Stats::default()),
-        },
-        shutdown.clone(),
-    ));
-    let stats = Arc::new(ConsumerStats::default());
-    let processor = tokio::spawn(event_processor::consumer::run(
-        ConsumerConfig {
-            amqp_url: amqp.clone(),
-            queue: topology.queue.clone(),
-            prefetch: 64,
-            batch_size: 32,
-            batch_wait: Duration::from_millis(5),
-        },
-        event_processor::Processor::default(),
-        db.pool.clone(),
-        Arc::clone(&stats),
-        shutdown.clone(),
-    ));
-
-    Running {
-        addr,
-        shutdown,
-        listener,
-        processor,
-        reader,
-    }
-}
-
-impl Running {
-    async fn send(&self, messages: Vec<Bytes>) {
-        let mut sender = Sender::connect(self.addr, Duration::from_secs(10))
-            .await
-            .unwrap();
-        for message in messages {
-            let ack = sender.send(message).await.unwrap();
-            let ack = String::from_utf8_lossy(&ack).into_owned();
-            assert!(ack.contains("MSA|CA|") || ack.contains("MSA|AA|"), "{ack}");
-        }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        for task in [self.listener, self.processor] {
-            tokio::time::timeout(Duration::from_secs(30), task)
-                .await
-                .unwrap()
-                .unwrap();
-        }
-        tokio::time::timeout(Duration::from_secs(30), self.reader)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-    }
 }
 
 #[tokio::test]

@@ -1,0 +1,278 @@
+//! `ward bench e2e`: the whole pipeline on this machine, as the integration engine sees it.
+//!
+//! In this process, on a scratch database and private queues: the listener, the reader and the
+//! processor as `ward up` runs them. The simulator pushes a synthetic feed over 16 MLLP
+//! connections (a) as fast as ACKs return, timing MLLP receipt to the last message committed in
+//! the star schema; (b) at a fixed offered rate, timing each message from its ACK to the moment
+//! the processor committed it (the processor applies messages in IDS order, so its highest
+//! committed IDS id says which messages are visible); then (c) replays the whole IDS range into
+//! a new schema. One table.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use event_processor::consumer::{ConsumerConfig, ConsumerStats};
+use message_reader::publisher::{Publisher, Topology};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::ScratchDatabase;
+use crate::DatabaseArgs;
+
+/// Flags of `ward bench e2e`.
+#[derive(Debug, clap::Args)]
+pub struct E2eArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    #[command(flatten)]
+    broker: crate::BrokerArgs,
+
+    /// Simulated patients in the throughput run (about 2.4 messages each).
+    #[arg(long, default_value_t = 8_000)]
+    patients: usize,
+
+    /// MLLP connections.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+
+    /// Offered rate of the latency run, messages/s.
+    #[arg(long, default_value_t = 1_000.0)]
+    rate: f64,
+
+    /// Length of the latency run.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    latency_for: Duration,
+}
+
+/// Runs the benchmark on a scratch database and prints its table.
+pub async fn e2e(args: E2eArgs) -> anyhow::Result<()> {
+    let scratch = ScratchDatabase::create(&args.database.database_url).await?;
+    let result = run(&args, &scratch).await;
+    scratch.drop_database().await;
+    result
+}
+
+async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
+    let pool = scratch.migrated_pool().await?;
+    let shutdown = CancellationToken::new();
+    let mllp = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = mllp.local_addr()?;
+    let listener = tokio::spawn(ids_listener::run(
+        ids_listener::Config::default(),
+        ids_listener::Resources {
+            pool: pool.clone(),
+            mllp,
+            tls: None,
+            http: None,
+            metrics: Arc::new(ids_listener::Metrics::default()),
+        },
+        shutdown.clone(),
+    ));
+    let topology = Topology {
+        queue: format!("ward.bench.{}", scratch.name),
+        dead_letter_exchange: format!("ward.bench.dlx.{}", scratch.name),
+        dead_letter_queue: format!("ward.bench.dlq.{}", scratch.name),
+        expires_ms: Some(60_000),
+        ..Topology::live()
+    };
+    let mut publisher = Publisher::new(args.broker.amqp_url.clone(), topology.clone(), 512);
+    publisher
+        .connect()
+        .await
+        .map_err(|e| anyhow::anyhow!("Failed to connect to RabbitMQ: {e}"))?;
+    let reader = tokio::spawn(message_reader::run(
+        message_reader::Config::default(),
+        message_reader::Resources {
+            pool: pool.clone(),
+            publisher,
+            stats: Arc::new(message_reader::Stats::default()),
+        },
+        shutdown.clone(),
+    ));
+    let stats = Arc::new(ConsumerStats::default());
+    let processor = tokio::spawn(event_processor::consumer::run(
+        ConsumerConfig {
+            amqp_url: args.broker.amqp_url.clone(),
+            queue: topology.queue.clone(),
+            prefetch: 512,
+            batch_size: 256,
+            batch_wait: Duration::from_millis(5),
+        },
+        event_processor::Processor::default(),
+        pool.clone(),
+        Arc::clone(&stats),
+        shutdown.clone(),
+    ));
+
+    // (a) Sustained throughput.
+    let feed = simulator::generate(&simulator::Config {
+        seed: 11,
+        patients: args.patients,
+        hours: 24 * 7,
+        ..simulator::Config::default()
+    });
+    let started = Instant::now();
+    let sent = simulator::send::send(addr, &feed, args.connections, None)
+        .await
+        .context("Failed to send the feed")?;
+    let acked = started.elapsed();
+    let originals = count_originals(&pool).await?;
+    wait_for(&stats, originals).await;
+    let sustained = started.elapsed();
+    let throughput_messages = feed.len();
+
+    // (b) Latency at a fixed rate: a feed without resends, so each message is applied once.
+    let messages = (args.rate * args.latency_for.as_secs_f64()) as usize;
+    let mut latency_feed = simulator::generate(&simulator::Config {
+        seed: 12,
+        patients: messages,
+        hours: 24 * 7,
+        duplicates: 0.0,
+        ..simulator::Config::default()
+    });
+    latency_feed.truncate(messages);
+    let first_id: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM ids.message")
+        .fetch_one(&pool)
+        .await?;
+    let sampler_stop = CancellationToken::new();
+    let sampler = tokio::spawn(sample_visibility(Arc::clone(&stats), sampler_stop.clone()));
+    let latency_sent =
+        simulator::send::send(addr, &latency_feed, args.connections, Some(args.rate))
+            .await
+            .context("Failed to send the latency feed")?;
+    let originals = count_originals(&pool).await?;
+    wait_for(&stats, originals).await;
+    sampler_stop.cancel();
+    let samples = sampler.await?;
+    let ids: Vec<(String, i64)> =
+        sqlx::query_as("SELECT control_id, id FROM ids.message WHERE id > $1")
+            .bind(first_id)
+            .fetch_all(&pool)
+            .await?;
+    let ids: std::collections::HashMap<String, i64> = ids.into_iter().collect();
+    let mut latencies: Vec<Duration> = Vec::new();
+    for (message, ack) in latency_feed.iter().zip(&latency_sent.acks) {
+        let (Some((acked_at, _)), Some(id)) = (ack, ids.get(&message.control_id)) else {
+            continue;
+        };
+        // The first sample at which the processor had committed this message.
+        let at = samples.partition_point(|(_, committed)| *committed < *id as u64);
+        if let Some((visible_at, _)) = samples.get(at) {
+            latencies.push(visible_at.saturating_duration_since(*acked_at));
+        }
+    }
+    latencies.sort_unstable();
+
+    shutdown.cancel();
+    let _ = tokio::join!(listener, reader, processor);
+
+    // (c) Replay of the same IDS range.
+    let target = schema::StarSchema::new("star_replay_bench")?;
+    let replay_pool = crate::connect(&scratch_url(scratch), &target, 2).await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM ids.message")
+        .fetch_one(&pool)
+        .await?;
+    let replay_started = Instant::now();
+    replay::run(
+        replay::Config {
+            from: None,
+            to: None,
+            target,
+            mrn: None,
+            site: message_reader::SiteConfig::default(),
+            processor: event_processor::Config::default(),
+            batch_size: 500,
+            allow_existing: false,
+        },
+        replay::Resources { pool: replay_pool },
+        Arc::new(replay::Progress::default()),
+        CancellationToken::new(),
+    )
+    .await?;
+    let replay_seconds = replay_started.elapsed().as_secs_f64();
+
+    let quantile = |q: f64| -> String {
+        if latencies.is_empty() {
+            return "-".to_owned();
+        }
+        let index = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        format!("{:.1}", latencies[index].as_secs_f64() * 1e3)
+    };
+    println!(
+        "Ward end to end on this machine: MLLP ({} connections) → IDS → reader → RabbitMQ → processor → star",
+        args.connections
+    );
+    println!("{:<58} {:>14}", "measure", "value");
+    println!(
+        "{:<58} {:>14.0}",
+        format!("sustained msg/s, MLLP receipt → star commit ({throughput_messages} msgs)"),
+        throughput_messages as f64 / sustained.as_secs_f64()
+    );
+    println!(
+        "{:<58} {:>14.0}",
+        "  of which MLLP ACK rate (listener), msg/s",
+        throughput_messages as f64 / acked.as_secs_f64()
+    );
+    println!(
+        "{:<58} {:>14}",
+        format!(
+            "ACK → visible p50 ms at {:.0} msg/s ({} msgs)",
+            args.rate,
+            latencies.len()
+        ),
+        quantile(0.5)
+    );
+    println!("{:<58} {:>14}", "ACK → visible p99 ms", quantile(0.99));
+    println!(
+        "{:<58} {:>14.0}",
+        format!("replay msg/s ({total} IDS messages)"),
+        total as f64 / replay_seconds
+    );
+    anyhow::ensure!(
+        sent.refused == 0 && latency_sent.refused == 0,
+        "the listener refused messages"
+    );
+    Ok(())
+}
+
+fn scratch_url(scratch: &ScratchDatabase) -> String {
+    use sqlx::ConnectOptions;
+    scratch.options.to_url_lossy().to_string()
+}
+
+async fn count_originals(pool: &sqlx::PgPool) -> anyhow::Result<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ids.message WHERE duplicate_of IS NULL")
+        .fetch_one(pool)
+        .await?;
+    Ok(n as u64)
+}
+
+/// Waits until the processor has handled `originals` messages in all.
+async fn wait_for(stats: &ConsumerStats, originals: u64) {
+    while stats.applied.load(Ordering::Relaxed) + stats.dead_lettered.load(Ordering::Relaxed)
+        < originals
+    {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Every millisecond, the processor's highest committed IDS id, when it changes.
+async fn sample_visibility(
+    stats: Arc<ConsumerStats>,
+    stop: CancellationToken,
+) -> Vec<(Instant, u64)> {
+    let mut samples = Vec::new();
+    let mut last = 0;
+    while !stop.is_cancelled() {
+        let now = stats.committed_source_id.load(Ordering::Relaxed);
+        if now != last {
+            samples.push((Instant::now(), now));
+            last = now;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    samples
+}

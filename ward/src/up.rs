@@ -1,0 +1,153 @@
+//! `ward up`: the listener, the reader and the processor in one process, for a single machine
+//! and for the quick start. Each stage is the same code `ward listen`, `ward read-ids` and
+//! `ward process` run; they share one pool and one shutdown, and when one stops the others are
+//! stopped too (in-flight messages are finished or left unacknowledged, never lost).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use event_processor::consumer::{ConsumerConfig, ConsumerStats};
+use message_reader::publisher::Publisher;
+use tokio::net::TcpListener;
+
+use crate::DatabaseArgs;
+use crate::read_ids::AmqpArgs;
+use crate::site::SiteArgs;
+
+/// Flags of `ward up` (the stages' other settings keep their defaults; run a stage alone to
+/// change them).
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    #[command(flatten)]
+    amqp: AmqpArgs,
+
+    #[command(flatten)]
+    site: SiteArgs,
+
+    /// Address of the plain MLLP port.
+    #[arg(long, env = "WARD_MLLP_ADDR", default_value = "127.0.0.1:2575")]
+    mllp_addr: SocketAddr,
+
+    /// Address serving the listener's Prometheus metrics and health check.
+    #[arg(long, env = "WARD_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    metrics_addr: SocketAddr,
+
+    /// Address serving the reader's Prometheus metrics and health check.
+    #[arg(
+        long,
+        env = "WARD_READER_METRICS_ADDR",
+        default_value = "127.0.0.1:9465"
+    )]
+    reader_metrics_addr: SocketAddr,
+
+    /// Source systems trusted to overwrite identity, demographics and visits.
+    #[arg(
+        long,
+        env = "WARD_TRUSTED_SOURCES",
+        value_delimiter = ',',
+        default_value = "EPIC"
+    )]
+    trusted_sources: Vec<String>,
+}
+
+/// Runs every stage until Ctrl-C or SIGTERM, or until one of them fails.
+pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let pool = crate::connect_and_migrate(&args.database, 16).await?;
+    let site = args.site.site_config()?;
+    let mllp = TcpListener::bind(args.mllp_addr)
+        .await
+        .with_context(|| format!("Failed to bind the MLLP port {}", args.mllp_addr))?;
+    let http = TcpListener::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("Failed to bind the metrics port {}", args.metrics_addr))?;
+    let reader_http = TcpListener::bind(args.reader_metrics_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "Failed to bind the reader's metrics port {}",
+                args.reader_metrics_addr
+            )
+        })?;
+    // The reader declares the queues the processor consumes: connect it first.
+    let mut publisher =
+        Publisher::new(args.amqp.broker.amqp_url.clone(), args.amqp.topology(), 512);
+    publisher.connect().await.map_err(|e| {
+        anyhow::anyhow!("Failed to connect to RabbitMQ and declare the queues: {e}")
+    })?;
+    let shutdown = crate::shutdown_on_signal();
+
+    let listener = ids_listener::run(
+        ids_listener::Config {
+            time_zone: site.time_zone,
+            ..ids_listener::Config::default()
+        },
+        ids_listener::Resources {
+            pool: pool.clone(),
+            mllp,
+            tls: None,
+            http: Some(http),
+            metrics: Arc::new(ids_listener::Metrics::default()),
+        },
+        shutdown.clone(),
+    );
+    let stats = Arc::new(message_reader::Stats::default());
+    let exposition = Arc::new(message_reader::ReaderExposition {
+        stats: Arc::clone(&stats),
+        pool: pool.clone(),
+    });
+    let reader_metrics = telemetry::serve(reader_http, exposition, shutdown.clone());
+    let reader = message_reader::run(
+        message_reader::Config {
+            site,
+            ..message_reader::Config::default()
+        },
+        message_reader::Resources {
+            pool: pool.clone(),
+            publisher,
+            stats,
+        },
+        shutdown.clone(),
+    );
+    let processor = event_processor::consumer::run(
+        ConsumerConfig {
+            amqp_url: args.amqp.broker.amqp_url.clone(),
+            queue: args.amqp.queue.clone(),
+            prefetch: 512,
+            batch_size: 256,
+            batch_wait: Duration::from_millis(5),
+        },
+        event_processor::Processor::new(event_processor::Config {
+            trusted_sources: args.trusted_sources,
+        }),
+        pool,
+        Arc::new(ConsumerStats::default()),
+        shutdown.clone(),
+    );
+    tracing::info!(mllp = %args.mllp_addr, "Ward is up: listener, reader and processor running");
+    // When any stage ends, stop the others and wait for them to finish cleanly.
+    let stop_all = shutdown.clone();
+    let reader = async move {
+        let outcome = reader.await;
+        stop_all.cancel();
+        outcome
+    };
+    let stop_all = shutdown.clone();
+    let listener = async move {
+        listener.await;
+        stop_all.cancel();
+    };
+    let stop_all = shutdown.clone();
+    let processor = async move {
+        processor.await;
+        stop_all.cancel();
+    };
+    let (_, read, _, _) = tokio::join!(listener, reader, processor, reader_metrics);
+    read.context("The reader failed")?;
+    tracing::info!("Ward stopped");
+    Ok(())
+}

@@ -1,0 +1,375 @@
+//! Replay against real services: a synthetic feed with late, resent, cancelled and merged
+//! messages goes through the live pipeline, then the same IDS range is replayed into another
+//! schema, which must hold the same rows; and replay's resume, refusal, one-patient and promote
+//! behaviours.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+mod common;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::{start, wait_up_to};
+use replay::{Bound, Outcome, Progress, ReplayError};
+use schema::StarSchema;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use testkit::TestDb;
+use tokio_util::sync::CancellationToken;
+
+fn rough_feed(patients: usize) -> Vec<simulator::SimMessage> {
+    simulator::generate(&simulator::Config {
+        seed: 7,
+        patients,
+        out_of_order: 0.1,
+        duplicates: 0.05,
+        merges: 0.1,
+        cancels: 0.1,
+        ..simulator::Config::default()
+    })
+}
+
+/// Feeds the live pipeline and waits until the processor has applied every message.
+async fn through_the_live_pipeline(db: &TestDb, feed: &[simulator::SimMessage]) {
+    let running = start(db).await;
+    let sent = simulator::send::send(running.addr, feed, 4, None)
+        .await
+        .unwrap();
+    assert_eq!(sent.refused, 0);
+    let pool = db.pool.clone();
+    let stats = Arc::clone(&running.stats);
+    wait_up_to(
+        Duration::from_secs(300),
+        "the processor to apply every message",
+        async || {
+            let originals: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM ids.message WHERE duplicate_of IS NULL")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            let done =
+                stats.applied.load(Ordering::Relaxed) + stats.dead_lettered.load(Ordering::Relaxed);
+            done as i64 == originals
+        },
+    )
+    .await;
+    running.stop().await;
+}
+
+async fn pool_into(db: &TestDb, schema: &StarSchema) -> PgPool {
+    let options = PgConnectOptions::from_str(&db.url)
+        .unwrap()
+        .options([("search_path", schema.search_path())]);
+    PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .unwrap()
+}
+
+fn config(target: &StarSchema) -> replay::Config {
+    replay::Config {
+        from: None,
+        to: None,
+        target: target.clone(),
+        mrn: None,
+        site: message_reader::SiteConfig::default(),
+        processor: event_processor::Config::default(),
+        batch_size: 200,
+        allow_existing: false,
+    }
+}
+
+async fn replay_into(db: &TestDb, config: replay::Config) -> Result<Outcome, ReplayError> {
+    let pool = pool_into(db, &config.target).await;
+    replay::run(
+        config,
+        replay::Resources { pool },
+        Arc::new(Progress::default()),
+        CancellationToken::new(),
+    )
+    .await
+}
+
+/// Every table of a star schema, each as its sorted rows in JSON without surrogate ids and
+/// processing times (`stored_*`, when a dead letter was recorded or retried).
+async fn contents(pool: &PgPool, schema: &str) -> Vec<(String, Vec<String>)> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+         WHERE table_schema = $1 AND table_type = 'BASE TABLE'
+           AND table_name NOT IN ('_sqlx_migrations', 'replay')
+         ORDER BY 1",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    for table in tables {
+        let dropped: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns
+             WHERE table_schema = $1 AND table_name = $2
+               AND ((column_name LIKE '%\\_id' AND data_type = 'bigint')
+                    OR column_name IN ('stored_from', 'stored_until', 'recorded_at', 'retried_at'))",
+        )
+        .bind(schema)
+        .bind(&table)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT (to_jsonb(t) - $1::text[])::text AS r FROM {schema}.{table} t ORDER BY r"
+        )))
+        .bind(&dropped)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        out.push((table, rows));
+    }
+    out
+}
+
+/// The relations surrogate ids stand for, by natural keys.
+async fn relations(pool: &PgPool, schema: &str) -> Vec<String> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT r FROM (
+           SELECT 'live ' || m.mrn || ' -> ' || l.mrn AS r
+             FROM {schema}.mrn_to_live ml JOIN {schema}.mrn m USING (mrn_id)
+             JOIN {schema}.mrn l ON l.mrn_id = ml.live_mrn_id
+           UNION ALL
+           SELECT 'visit ' || hv.encounter || ' of ' || m.mrn
+             FROM {schema}.hospital_visit hv JOIN {schema}.mrn m USING (mrn_id)
+           UNION ALL
+           SELECT 'stay ' || hv.encounter || ' at ' || l.location_string || ' from '
+                  || coalesce(lv.admission_datetime::text, '?') || ' to '
+                  || coalesce(lv.discharge_datetime::text, '?')
+             FROM {schema}.location_visit lv JOIN {schema}.hospital_visit hv USING (hospital_visit_id)
+             JOIN {schema}.location l USING (location_id)
+           UNION ALL
+           SELECT 'demographics ' || m.mrn || ' ' || coalesce(d.lastname, '?')
+             FROM {schema}.core_demographic d JOIN {schema}.mrn m USING (mrn_id)
+           UNION ALL
+           SELECT 'plan ' || hv.encounter || ' ' || p.event_type || ' ' || coalesce(l.location_string, '?')
+             FROM {schema}.planned_movement p JOIN {schema}.hospital_visit hv USING (hospital_visit_id)
+             LEFT JOIN {schema}.location l USING (location_id)
+         ) x ORDER BY r"
+    )))
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn replaying_the_ids_rebuilds_exactly_what_the_live_pipeline_built() {
+    let db = TestDb::migrated().await;
+    let feed = rough_feed(900);
+    assert!(
+        feed.len() >= 2_000,
+        "a few thousand messages, got {}",
+        feed.len()
+    );
+    through_the_live_pipeline(&db, &feed).await;
+
+    let target = StarSchema::new("star_replayed").unwrap();
+    let outcome = replay_into(&db, config(&target)).await.unwrap();
+    let last: i64 = sqlx::query_scalar("SELECT max(id) FROM ids.message")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Finished { from: 1, to: last });
+
+    let live = contents(&db.pool, "star").await;
+    let replayed = contents(&db.pool, "star_replayed").await;
+    assert!(
+        live.iter()
+            .any(|(t, rows)| t == "location_visit_audit" && rows.len() > 100)
+    );
+    assert_eq!(live.len(), replayed.len());
+    for ((table, a), (_, b)) in live.iter().zip(&replayed) {
+        assert_eq!(a.len(), b.len(), "{table}: row counts differ");
+        assert!(a == b, "{table}: rows differ");
+    }
+    assert_eq!(
+        relations(&db.pool, "star").await,
+        relations(&db.pool, "star_replayed").await
+    );
+    let merged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM star_replayed.mrn_to_live WHERE mrn_id <> live_mrn_id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(merged > 0, "the feed's merges are in the replay");
+}
+
+#[tokio::test]
+async fn an_interrupted_replay_resumes_to_the_same_rows_and_a_full_schema_is_refused() {
+    let db = TestDb::migrated().await;
+    let feed = rough_feed(150);
+    through_the_live_pipeline(&db, &feed).await;
+
+    // Stop after the first batches, as Ctrl-C would.
+    let target = StarSchema::new("star_resumed").unwrap();
+    let progress = Arc::new(Progress::default());
+    let shutdown = CancellationToken::new();
+    let watcher = {
+        let (progress, shutdown) = (Arc::clone(&progress), shutdown.clone());
+        tokio::spawn(async move {
+            while progress.done.load(Ordering::Relaxed) < 100 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            shutdown.cancel();
+        })
+    };
+    let pool = pool_into(&db, &target).await;
+    let first = replay::run(
+        replay::Config {
+            batch_size: 50,
+            ..config(&target)
+        },
+        replay::Resources { pool },
+        progress,
+        shutdown,
+    )
+    .await
+    .unwrap();
+    watcher.await.unwrap();
+    let Outcome::Interrupted { at } = first else {
+        panic!("expected an interruption, got {first:?}")
+    };
+    let recorded: i64 = sqlx::query_scalar("SELECT last_ids_id FROM star_resumed.replay")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, at, "the position committed with the rows");
+
+    let second = replay_into(&db, config(&target)).await.unwrap();
+    assert!(matches!(second, Outcome::Finished { from: 1, .. }));
+    assert_eq!(
+        contents(&db.pool, "star").await,
+        contents(&db.pool, "star_resumed").await
+    );
+    assert_eq!(
+        relations(&db.pool, "star").await,
+        relations(&db.pool, "star_resumed").await
+    );
+
+    // The live schema holds data that is no replay's: refused.
+    let refused = replay_into(&db, config(&StarSchema::live())).await;
+    assert!(
+        matches!(refused, Err(ReplayError::NotEmpty(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_patient_replay_holds_that_patient_and_the_record_merged_into_it() {
+    let db = TestDb::migrated().await;
+    let feed = rough_feed(150);
+    through_the_live_pipeline(&db, &feed).await;
+    // A merged person: the surviving MRN of an A40 in the feed.
+    let (survivor, merged): (String, String) = sqlx::query_as(
+        "SELECT l.mrn, m.mrn FROM star.mrn_to_live ml JOIN star.mrn m USING (mrn_id)
+         JOIN star.mrn l ON l.mrn_id = ml.live_mrn_id WHERE ml.mrn_id <> ml.live_mrn_id ORDER BY 1 LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+
+    let target = StarSchema::new("scratch_one").unwrap();
+    let outcome = replay_into(
+        &db,
+        replay::Config {
+            mrn: Some(survivor.clone()),
+            ..config(&target)
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, Outcome::Finished { .. }));
+    let mrns: Vec<String> = sqlx::query_scalar("SELECT mrn FROM scratch_one.mrn ORDER BY mrn")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    let mut expected = vec![survivor.clone(), merged];
+    expected.sort();
+    assert_eq!(mrns, expected);
+    let visits = |schema: &'static str| {
+        let pool = db.pool.clone();
+        let survivor = survivor.clone();
+        async move {
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT hv.encounter || coalesce(hv.discharge_datetime::text, '-')
+                 FROM {schema}.hospital_visit hv JOIN {schema}.mrn_to_live ml USING (mrn_id)
+                 JOIN {schema}.mrn l ON l.mrn_id = ml.live_mrn_id WHERE l.mrn = $1 ORDER BY 1"
+            )))
+            .bind(survivor)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            rows
+        }
+    };
+    assert_eq!(visits("star").await, visits("scratch_one").await);
+}
+
+#[tokio::test]
+async fn a_finished_replay_is_promoted_to_star_and_the_old_star_is_kept() {
+    let db = TestDb::migrated().await;
+    let feed = rough_feed(60);
+    through_the_live_pipeline(&db, &feed).await;
+    let target = StarSchema::new("star_next").unwrap();
+    let before = contents(&db.pool, "star").await;
+
+    // Unfinished or single-patient replays are refused.
+    let partial = replay_into(
+        &db,
+        replay::Config {
+            to: Some(Bound::Id(5)),
+            ..config(&target)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(partial, Outcome::Finished { from: 1, to: 5 });
+    sqlx::query("UPDATE star_next.replay SET finished_at = NULL")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert!(
+        replay::promote(&db.pool, &target).await.is_err(),
+        "an unfinished replay is not promoted"
+    );
+
+    // Extending the same replay to the end finishes it.
+    replay_into(&db, config(&target)).await.unwrap();
+    let retired = replay::promote(&db.pool, &target).await.unwrap();
+    assert!(retired.starts_with("star_before_"), "{retired}");
+    assert_eq!(
+        contents(&db.pool, "star").await,
+        before,
+        "the promoted schema holds the same rows"
+    );
+    assert_eq!(
+        contents(&db.pool, &retired).await,
+        before,
+        "the old star is kept"
+    );
+    let gone: bool = sqlx::query_scalar("SELECT to_regclass('star_next.mrn') IS NULL")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(gone);
+    // The as-of functions follow the rename (they must not name their schema).
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM star.hospital_visit_as_of(now())")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let visits: i64 = sqlx::query_scalar("SELECT count(*) FROM star.hospital_visit")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(open, visits);
+}
