@@ -185,6 +185,7 @@ async fn apply_batch(
     stats: &ConsumerStats,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    processor.begin(&mut tx).await?;
     let mut applied = 0;
     let mut dead = 0;
     for delivery in batch {
@@ -310,6 +311,7 @@ pub async fn retry_dead_letters(processor: &Processor, pool: &PgPool) -> Result<
     let mut applied = 0;
     for (id, message) in pending {
         let mut tx = pool.begin().await?;
+        processor.begin(&mut tx).await?;
         let body = serde_json::to_vec(&message).unwrap_or_default();
         let decoded = Message::from_json(&body);
         let outcome = match &decoded {

@@ -25,6 +25,9 @@ mod movements;
 mod pending;
 mod visits;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use chrono::{DateTime, Utc};
 use interchange::Message;
 use sqlx::PgConnection;
@@ -103,6 +106,8 @@ impl Context<'_> {
 pub struct Processor {
     config: Config,
     places: locations::PlaceCache,
+    /// Which star schema the cache describes: the oid of its `location` table.
+    schema: Arc<AtomicU32>,
 }
 
 impl Processor {
@@ -111,7 +116,22 @@ impl Processor {
         Processor {
             config,
             places: locations::PlaceCache::default(),
+            schema: Arc::default(),
         }
+    }
+
+    /// Call at the start of each transaction: forgets what was cached when the connection's
+    /// star schema is no longer the one cached (after `ward promote` renamed another schema to
+    /// `star`, cached location ids would name rows of the retired schema).
+    pub async fn begin(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let oid: i64 = sqlx::query_scalar("SELECT coalesce(to_regclass('location')::oid, 0)::int8")
+            .fetch_one(&mut *conn)
+            .await?;
+        let oid = u32::try_from(oid).unwrap_or_default();
+        if self.schema.swap(oid, Ordering::Relaxed) != oid {
+            self.forget_cached();
+        }
+        Ok(())
     }
 
     /// Forgets what this processor cached from the database; call it when a transaction that

@@ -250,6 +250,7 @@ pub async fn run(
             break;
         };
         let mut tx = pool.begin().await?;
+        processor.begin(&mut tx).await?;
         let (mut applied, mut dead, mut skipped, mut unmappable) = (0, 0, 0, 0);
         for row in &rows {
             let wanted = selection.as_ref().is_none_or(|s| s.contains(&row.id));
