@@ -45,12 +45,12 @@ pub struct ProcessArgs {
     #[command(flatten)]
     broker: crate::BrokerArgs,
 
-    /// ADT interchange messages published, then processed.
+    /// Most ADT interchange messages published, then processed.
     #[arg(long, default_value_t = 100_000)]
     messages: usize,
 
-    /// Distinct patients they are about.
-    #[arg(long, default_value_t = 10_000)]
+    /// Simulated patients (about 2.4 messages each).
+    #[arg(long, default_value_t = 42_000)]
     patients: usize,
 }
 
@@ -118,8 +118,6 @@ async fn process(args: ProcessArgs) -> anyhow::Result<()> {
 
 async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     use event_processor::consumer::{ConsumerConfig, ConsumerStats};
-    use interchange::adt::{AdtFields, UpdatePatientInfo};
-    use interchange::value::Iv;
     use message_reader::publisher::{Outgoing, Publisher, Topology};
     use std::sync::atomic::Ordering;
 
@@ -128,36 +126,39 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
         queue: format!("ward.bench.{}", scratch.name),
         dead_letter_exchange: format!("ward.bench.dlx.{}", scratch.name),
         dead_letter_queue: format!("ward.bench.dlq.{}", scratch.name),
-        max_length: (args.messages as u32).saturating_mul(2).max(1000),
+        max_length: u32::try_from(args.messages)
+            .unwrap_or(u32::MAX)
+            .saturating_mul(2)
+            .max(1000),
         quorum: true,
         expires_ms: Some(60_000),
     };
-    // Demographic updates for many patients, each newer than the last for that patient, so
-    // every message really changes a row (new rows first, then audited updates).
-    let base =
-        chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")?.with_timezone(&chrono::Utc);
-    let outgoing: Vec<Outgoing> = (0..args.messages)
-        .map(|n| {
-            let message: interchange::Message = UpdatePatientInfo {
-                adt: AdtFields {
-                    source_message_id: Some(n.to_string()),
-                    source_system: Some("EPIC".to_owned()),
-                    recorded_date_time: Some(base + chrono::Duration::minutes(n as i64)),
-                    mrn: Some(format!("{:08}", 40_000_000 + n % args.patients.max(1))),
-                    patient_family_name: Iv::Save(format!("NAME{n}")),
-                    patient_sex: Iv::Save("F".to_owned()),
-                    ..Default::default()
-                },
-            }
-            .into();
-            Outgoing {
+    // A realistic ADT mix: the simulator's hospital (registrations, admissions, transfers,
+    // pending transfers, updates, discharges, merges, cancellations, some late or resent),
+    // mapped by the reader's own mapping, as the live queue would carry it.
+    let feed = simulator::generate(&simulator::Config {
+        seed: 5,
+        patients: args.patients,
+        hours: 24 * 30,
+        ..simulator::Config::default()
+    });
+    let site = message_reader::SiteConfig::default();
+    let mut outgoing: Vec<Outgoing> = Vec::with_capacity(feed.len());
+    for (n, sim) in feed.iter().enumerate() {
+        let ids_id = n as i64 + 1;
+        if let Ok(message_reader::Mapped::Messages(messages)) =
+            message_reader::map_message(&sim.bytes, &ids_id.to_string(), &site)
+        {
+            outgoing.extend(messages.into_iter().map(|message| Outgoing {
                 body: message.to_json(),
                 class: message.class_name(),
-                ids_id: n as i64,
+                ids_id,
                 partition: message.partition_key().routing_key().to_owned(),
-            }
-        })
-        .collect();
+            }));
+        }
+    }
+    outgoing.truncate(args.messages);
+    let messages = outgoing.len();
     let mut publisher = Publisher::new(args.broker.amqp_url.clone(), topology.clone(), 512);
     publisher
         .publish_all(&outgoing, &CancellationToken::new())
@@ -182,7 +183,7 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
         shutdown.clone(),
     ));
     while stats.applied.load(Ordering::Relaxed) + stats.dead_lettered.load(Ordering::Relaxed)
-        < args.messages as u64
+        < messages as u64
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -198,8 +199,8 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
             .map_or_else(|| "> 5000".to_owned(), |s| format!("≤ {:.0}", s * 1e3))
     };
     println!(
-        "event-processor: {} ADT updates for {} patients from a quorum queue (identity and demographics rules)",
-        args.messages, args.patients
+        "event-processor: {messages} simulated ADT messages for {} patients from a quorum queue (all ADT rules)",
+        args.patients
     );
     println!(
         "{:>9} {:>9} {:>9} {:>20} {:>20} {:>17}",
@@ -257,7 +258,10 @@ async fn read_run(args: &ReadArgs, scratch: &ScratchDatabase) -> anyhow::Result<
         queue: format!("ward.bench.{}", scratch.name),
         dead_letter_exchange: format!("ward.bench.dlx.{}", scratch.name),
         dead_letter_queue: format!("ward.bench.dlq.{}", scratch.name),
-        max_length: (args.messages as u32).saturating_mul(2).max(1000),
+        max_length: u32::try_from(args.messages)
+            .unwrap_or(u32::MAX)
+            .saturating_mul(2)
+            .max(1000),
         quorum: true,
         expires_ms: Some(60_000),
     };
