@@ -169,19 +169,35 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let cpu_before = machine_cpu_busy();
-    let consumer = tokio::spawn(event_processor::consumer::run(
-        ConsumerConfig {
-            amqp_url: args.broker.amqp_url.clone(),
-            queue: topology.queue.clone(),
-            prefetch: 512,
-            batch_size: 256,
-            batch_wait: Duration::from_millis(5),
-        },
-        event_processor::Processor::default(),
-        pool,
-        Arc::clone(&stats),
-        shutdown.clone(),
-    ));
+    // As `ward up` runs it: on a thread of its own, with its own pool.
+    drop(pool);
+    let (options, amqp_url, queue) = (
+        scratch.options.clone(),
+        args.broker.amqp_url.clone(),
+        topology.queue.clone(),
+    );
+    let (consumer_stats, consumer_shutdown) = (Arc::clone(&stats), shutdown.clone());
+    let consumer = tokio::spawn(crate::on_own_thread("processor", move || async move {
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        event_processor::consumer::run(
+            ConsumerConfig {
+                amqp_url,
+                queue,
+                prefetch: 512,
+                batch_size: 256,
+                batch_wait: Duration::from_millis(5),
+            },
+            event_processor::Processor::default(),
+            pool,
+            consumer_stats,
+            consumer_shutdown,
+        )
+        .await;
+        anyhow::Ok(())
+    }));
     while stats.applied.load(Ordering::Relaxed) + stats.dead_lettered.load(Ordering::Relaxed)
         < messages as u64
     {

@@ -57,7 +57,7 @@ pub struct UpArgs {
 
 /// Runs every stage until Ctrl-C or SIGTERM, or until one of them fails.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
-    let pool = crate::connect_and_migrate(&args.database, 16).await?;
+    let pool = crate::connect_and_migrate(&args.database, 12).await?;
     let site = args.site.site_config()?;
     let mllp = TcpListener::bind(args.mllp_addr)
         .await
@@ -113,21 +113,34 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         },
         shutdown.clone(),
     );
-    let processor = event_processor::consumer::run(
-        ConsumerConfig {
-            amqp_url: args.amqp.broker.amqp_url.clone(),
-            queue: args.amqp.queue.clone(),
-            prefetch: 512,
-            batch_size: 256,
-            batch_wait: Duration::from_millis(5),
-        },
-        event_processor::Processor::new(event_processor::Config {
-            trusted_sources: args.trusted_sources,
-        }),
-        pool,
-        Arc::new(ConsumerStats::default()),
-        shutdown.clone(),
+    // The processor gets a thread and a pool of its own (see `on_own_thread`).
+    let consumer = ConsumerConfig {
+        amqp_url: args.amqp.broker.amqp_url.clone(),
+        queue: args.amqp.queue.clone(),
+        prefetch: 512,
+        batch_size: 256,
+        batch_wait: Duration::from_millis(5),
+    };
+    let processor_config = event_processor::Config {
+        trusted_sources: args.trusted_sources,
+    };
+    let (url, star) = (
+        args.database.database_url.clone(),
+        args.database.star_schema.clone(),
     );
+    let processor_shutdown = shutdown.clone();
+    let processor = crate::on_own_thread("processor", move || async move {
+        let pool = crate::connect(&url, &star, 4).await?;
+        event_processor::consumer::run(
+            consumer,
+            event_processor::Processor::new(processor_config),
+            pool,
+            Arc::new(ConsumerStats::default()),
+            processor_shutdown,
+        )
+        .await;
+        anyhow::Ok(())
+    });
     tracing::info!(mllp = %args.mllp_addr, "Ward is up: listener, reader and processor running");
     // When any stage ends, stop the others and wait for them to finish cleanly.
     let stop_all = shutdown.clone();
@@ -143,11 +156,13 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     };
     let stop_all = shutdown.clone();
     let processor = async move {
-        processor.await;
+        let outcome = processor.await;
         stop_all.cancel();
+        outcome
     };
-    let (_, read, _, _) = tokio::join!(listener, reader, processor, reader_metrics);
+    let (_, read, processed, _) = tokio::join!(listener, reader, processor, reader_metrics);
     read.context("The reader failed")?;
+    processed.and_then(|inner| inner).context("The processor failed")?;
     tracing::info!("Ward stopped");
     Ok(())
 }

@@ -93,19 +93,34 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
     let stats = Arc::new(ConsumerStats::default());
-    let processor = tokio::spawn(event_processor::consumer::run(
-        ConsumerConfig {
-            amqp_url: args.broker.amqp_url.clone(),
-            queue: topology.queue.clone(),
-            prefetch: 512,
-            batch_size: 256,
-            batch_wait: Duration::from_millis(5),
-        },
-        event_processor::Processor::default(),
-        pool.clone(),
-        Arc::clone(&stats),
-        shutdown.clone(),
-    ));
+    // As `ward up` runs it: on a thread of its own, with its own pool.
+    let (options, amqp_url, queue) = (
+        scratch.options.clone(),
+        args.broker.amqp_url.clone(),
+        topology.queue.clone(),
+    );
+    let (processor_stats, processor_shutdown) = (Arc::clone(&stats), shutdown.clone());
+    let processor = tokio::spawn(crate::on_own_thread("processor", move || async move {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        event_processor::consumer::run(
+            ConsumerConfig {
+                amqp_url,
+                queue,
+                prefetch: 512,
+                batch_size: 256,
+                batch_wait: Duration::from_millis(5),
+            },
+            event_processor::Processor::default(),
+            pool,
+            processor_stats,
+            processor_shutdown,
+        )
+        .await;
+        anyhow::Ok(())
+    }));
 
     // (a) Sustained throughput.
     let feed = simulator::generate(&simulator::Config {
@@ -171,27 +186,32 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
 
     // (c) Replay of the same IDS range.
     let target = schema::StarSchema::new("star_replay_bench")?;
-    let replay_pool = crate::connect(&scratch_url(scratch), &target, 2).await?;
+    let url = scratch_url(scratch);
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM ids.message")
         .fetch_one(&pool)
         .await?;
     let replay_started = Instant::now();
-    replay::run(
-        replay::Config {
-            from: None,
-            to: None,
-            target,
-            mrn: None,
-            site: message_reader::SiteConfig::default(),
-            processor: event_processor::Config::default(),
-            batch_size: 500,
-            allow_existing: false,
-        },
-        replay::Resources { pool: replay_pool },
-        Arc::new(replay::Progress::default()),
-        CancellationToken::new(),
-    )
-    .await?;
+    crate::on_own_thread("replay", move || async move {
+        let replay_pool = crate::connect(&url, &target, 2).await?;
+        let outcome = replay::run(
+            replay::Config {
+                from: None,
+                to: None,
+                target,
+                mrn: None,
+                site: message_reader::SiteConfig::default(),
+                processor: event_processor::Config::default(),
+                batch_size: 500,
+                allow_existing: false,
+            },
+            replay::Resources { pool: replay_pool },
+            Arc::new(replay::Progress::default()),
+            CancellationToken::new(),
+        )
+        .await?;
+        anyhow::Ok(outcome)
+    })
+    .await??;
     let replay_seconds = replay_started.elapsed().as_secs_f64();
 
     let quantile = |q: f64| -> String {
