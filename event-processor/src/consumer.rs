@@ -1,12 +1,14 @@
 //! Consuming interchange messages from RabbitMQ into the star schema.
 //!
-//! Deliveries are taken in batches; a batch is one transaction with a savepoint per message, so
-//! a rejected message rolls back alone (its effects are undone, a `star.dead_letter` row records
-//! the rule and the reason) while the others commit together. Deliveries are acknowledged only
-//! after the commit. A database failure rolls back the whole batch and returns every delivery to
-//! the queue for a retry after a back-off. One consumer applies messages strictly in queue order,
-//! which keeps each patient's order (the readers publish in IDS order). The queue belongs to the
-//! reader that declares it; the consumer waits for it to exist.
+//! Deliveries are taken in batches, and a batch is applied in lanes ([`crate::lanes`]): each
+//! patient's messages in queue order on one connection, a transaction per lane with a savepoint
+//! per message, so a rejected message rolls back alone (its effects are undone, a
+//! `star.dead_letter` row records the rule and the reason) while the others commit. Deliveries
+//! are acknowledged only after every lane committed. A database failure returns the whole batch
+//! to the queue for a retry after a back-off; lanes that had committed are applied again, which
+//! changes nothing (processing is idempotent). The readers publish in IDS order, so each
+//! patient's order is kept. The queue belongs to the reader that declares it; the consumer
+//! waits for it to exist.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +41,9 @@ pub struct ConsumerConfig {
     pub batch_size: usize,
     /// How long to wait for more deliveries before committing a partial batch.
     pub batch_wait: Duration,
+    /// Connections a batch is applied on at once, patients split between them by partition key
+    /// (the pool needs at least this many).
+    pub lanes: usize,
 }
 
 /// What the consumer has done. Never holds message content.
@@ -148,7 +153,7 @@ async fn consume(
         }
         let Some(last) = batch.last() else { continue };
         let last_tag = last.delivery_tag;
-        match apply_batch(processor, pool, &batch, stats).await {
+        match apply_batch(processor, pool, &batch, stats, config.lanes).await {
             Ok(()) => {
                 stats.batch_seconds.observe(started.elapsed().as_secs_f64());
                 channel
@@ -177,25 +182,31 @@ async fn consume(
     }
 }
 
-/// Applies a batch in one transaction, a savepoint per message.
+/// Applies a batch: undecodable deliveries straight to the dead-letter table, the rest in lanes
+/// ([`crate::lanes`]), each lane one transaction with a savepoint per message.
 async fn apply_batch(
     processor: &Processor,
     pool: &PgPool,
     batch: &[Delivery],
     stats: &ConsumerStats,
+    lanes: usize,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    processor.begin(&mut tx).await?;
-    let mut applied = 0;
-    let mut dead = 0;
+    let mut messages = Vec::with_capacity(batch.len());
+    let mut undecodable = Vec::new();
     for delivery in batch {
-        if apply_one(processor, &mut tx, &delivery.data).await? {
-            applied += 1;
-        } else {
-            dead += 1;
+        match Message::from_json(&delivery.data) {
+            Ok(message) => messages.push(message),
+            Err(_) => undecodable.push(&delivery.data),
         }
     }
-    tx.commit().await?;
+    if !undecodable.is_empty() {
+        let mut tx = pool.begin().await?;
+        for body in &undecodable {
+            apply_one(processor, &mut tx, body).await?;
+        }
+        tx.commit().await?;
+    }
+    let done = crate::lanes::apply_run(processor, pool, &messages, lanes).await?;
     let highest = batch
         .iter()
         .filter_map(|d| {
@@ -212,8 +223,11 @@ async fn apply_batch(
             .committed_source_id
             .fetch_max(highest, Ordering::Relaxed);
     }
-    stats.applied.fetch_add(applied, Ordering::Relaxed);
-    stats.dead_lettered.fetch_add(dead, Ordering::Relaxed);
+    stats.applied.fetch_add(done.applied, Ordering::Relaxed);
+    stats.dead_lettered.fetch_add(
+        done.dead_lettered + undecodable.len() as u64,
+        Ordering::Relaxed,
+    );
     Ok(())
 }
 

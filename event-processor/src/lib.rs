@@ -19,6 +19,7 @@ pub mod consumer;
 mod deletion;
 mod demographics;
 mod identity;
+pub mod lanes;
 mod locations;
 mod merges;
 mod movements;

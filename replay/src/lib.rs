@@ -4,10 +4,10 @@
 //!
 //! It bypasses RabbitMQ (the interchange message is the contract, not the queue): each IDS row
 //! is mapped by [`message_reader::map_message`] and applied by
-//! [`event_processor::consumer::apply_message`], exactly as the live reader and processor do,
-//! in IDS order, skipping the same resent duplicates. A batch of rows is one transaction that
-//! also moves the target's `replay.last_ids_id`, so stopping (Ctrl-C) at any point leaves a
-//! schema that resumes exactly where it stopped. The target must be empty or a replay of the
+//! [`event_processor::lanes::apply_run`], exactly as the live reader and processor do, each
+//! patient in IDS order, skipping the same resent duplicates. After each round of rows the
+//! target's `replay.last_ids_id` moves, so stopping (Ctrl-C) at any point leaves a schema that
+//! resumes where it stopped (a round cut short is applied again, which changes nothing). The target must be empty or a replay of the
 //! same range being resumed or extended; anything else is refused unless the caller allows it.
 
 mod patient;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use event_processor::Processor;
+use event_processor::{Processor, lanes};
 use message_reader::{Mapped, SiteConfig, map_message};
 use schema::StarSchema;
 use sqlx::PgPool;
@@ -58,8 +58,11 @@ pub struct Config {
     pub site: SiteConfig,
     /// The processor's conventions (as the live processor's).
     pub processor: event_processor::Config,
-    /// IDS rows per transaction.
+    /// IDS rows per round (each round is applied in lanes, then the position moves).
     pub batch_size: i64,
+    /// Connections a round is applied on at once, patients split between them (the pool needs
+    /// one more than this).
+    pub lanes: usize,
     /// Write into a schema that holds other data (or another range).
     pub allow_existing: bool,
 }
@@ -249,9 +252,8 @@ pub async fn run(
         let Some(batch_last) = rows.last().map(|r| r.id) else {
             break;
         };
-        let mut tx = pool.begin().await?;
-        processor.begin(&mut tx).await?;
-        let (mut applied, mut dead, mut skipped, mut unmappable) = (0, 0, 0, 0);
+        let (mut skipped, mut unmappable) = (0, 0);
+        let mut messages = Vec::with_capacity(rows.len());
         for row in &rows {
             let wanted = selection.as_ref().is_none_or(|s| s.contains(&row.id));
             if row.duplicate_of.is_some() || !wanted {
@@ -263,17 +265,7 @@ pub async fn run(
                 continue;
             }
             match map_message(&row.payload, &row.id.to_string(), &config.site) {
-                Ok(Mapped::Messages(messages)) => {
-                    for message in &messages {
-                        if event_processor::consumer::apply_message(&processor, &mut tx, message)
-                            .await?
-                        {
-                            applied += 1;
-                        } else {
-                            dead += 1;
-                        }
-                    }
-                }
+                Ok(Mapped::Messages(mapped)) => messages.extend(mapped),
                 Ok(Mapped::Ignored(_)) => skipped += 1,
                 Err(error) => {
                     tracing::debug!(ids_id = row.id, error = %error, "IDS message not mappable; skipped");
@@ -281,23 +273,30 @@ pub async fn run(
                 }
             }
         }
+        let done = match lanes::apply_run(&processor, &pool, &messages, config.lanes).await {
+            Ok(done) => done,
+            Err(error) => {
+                processor.forget_cached();
+                return Err(error.into());
+            }
+        };
+        // After the rows: a crash in between applies the batch again on resume, which changes
+        // nothing (processing is idempotent).
         sqlx::query(
             "UPDATE replay SET last_ids_id = $1, messages = messages + $2, updated_at = now()",
         )
         .bind(batch_last)
         .bind(rows.len() as i64)
-        .execute(&mut *tx)
+        .execute(&pool)
         .await?;
-        if let Err(error) = tx.commit().await {
-            processor.forget_cached();
-            return Err(error.into());
-        }
         last = batch_last;
         progress
             .done
             .fetch_add(rows.len() as u64, Ordering::Relaxed);
-        progress.applied.fetch_add(applied, Ordering::Relaxed);
-        progress.dead_lettered.fetch_add(dead, Ordering::Relaxed);
+        progress.applied.fetch_add(done.applied, Ordering::Relaxed);
+        progress
+            .dead_lettered
+            .fetch_add(done.dead_lettered, Ordering::Relaxed);
         progress.skipped.fetch_add(skipped, Ordering::Relaxed);
         progress.unmappable.fetch_add(unmappable, Ordering::Relaxed);
     }

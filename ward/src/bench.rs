@@ -189,6 +189,7 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
                 prefetch: 512,
                 batch_size: 256,
                 batch_wait: Duration::from_millis(5),
+                lanes: 4,
             },
             event_processor::Processor::default(),
             pool,

@@ -38,6 +38,10 @@ pub struct ProcessArgs {
     #[arg(long, env = "WARD_PROCESS_BATCH", default_value_t = 256)]
     batch_size: usize,
 
+    /// Connections a batch is applied on at once (each patient stays on one).
+    #[arg(long, env = "WARD_PROCESS_LANES", default_value_t = 4)]
+    lanes: usize,
+
     /// Reprocess the pending rows of star.dead_letter, then exit.
     #[arg(long)]
     retry_dead_letters: bool,
@@ -45,7 +49,7 @@ pub struct ProcessArgs {
 
 /// Runs the processor until Ctrl-C or SIGTERM (or, with `--retry-dead-letters`, once).
 pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
-    let pool = crate::connect_and_migrate(&args.database, 4).await?;
+    let pool = crate::connect_and_migrate(&args.database, args.lanes.max(1) as u32 + 1).await?;
     let processor = Processor::new(Config {
         trusted_sources: args.trusted_sources.clone(),
     });
@@ -60,6 +64,7 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         prefetch: args.prefetch,
         batch_size: args.batch_size,
         batch_wait: Duration::from_millis(5),
+        lanes: args.lanes,
     };
     event_processor::consumer::run(
         config,

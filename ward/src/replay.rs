@@ -43,9 +43,13 @@ pub struct ReplayArgs {
     #[arg(long)]
     allow_existing: bool,
 
-    /// IDS rows per transaction.
-    #[arg(long, env = "WARD_REPLAY_BATCH", default_value_t = 500)]
+    /// IDS rows per round.
+    #[arg(long, env = "WARD_REPLAY_BATCH", default_value_t = 1000)]
     batch_size: i64,
+
+    /// Connections a round is applied on at once (each patient stays on one).
+    #[arg(long, env = "WARD_REPLAY_LANES", default_value_t = 4)]
+    lanes: usize,
 
     /// Source systems trusted to overwrite identity, demographics and visits.
     #[arg(
@@ -100,6 +104,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
             trusted_sources: args.trusted_sources,
         },
         batch_size: args.batch_size,
+        lanes: args.lanes,
         allow_existing: args.allow_existing,
     };
     let outcome =
@@ -137,7 +142,8 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
         mrn: None,
         site: site.clone(),
         processor: processor.clone(),
-        batch_size: 500,
+        batch_size: 1000,
+        lanes: 4,
         allow_existing: false,
     };
     let shutdown = crate::shutdown_on_signal();
@@ -170,7 +176,8 @@ async fn run_with_progress(
     config: replay::Config,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Outcome> {
-    let pool = crate::connect(url, &config.target, 2).await?;
+    let connections = u32::try_from(config.lanes).unwrap_or(8).clamp(1, 32) + 1;
+    let pool = crate::connect(url, &config.target, connections).await?;
     let progress = Arc::new(Progress::default());
     let display = tokio::spawn(show_progress(progress.clone()));
     let outcome = replay::run(

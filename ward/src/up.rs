@@ -120,6 +120,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         prefetch: 512,
         batch_size: 256,
         batch_wait: Duration::from_millis(5),
+        lanes: 4,
     };
     let processor_config = event_processor::Config {
         trusted_sources: args.trusted_sources,
@@ -130,7 +131,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     );
     let processor_shutdown = shutdown.clone();
     let processor = crate::on_own_thread("processor", move || async move {
-        let pool = crate::connect(&url, &star, 4).await?;
+        let pool = crate::connect(&url, &star, 5).await?;
         event_processor::consumer::run(
             consumer,
             event_processor::Processor::new(processor_config),
@@ -162,7 +163,9 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     };
     let (_, read, processed, _) = tokio::join!(listener, reader, processor, reader_metrics);
     read.context("The reader failed")?;
-    processed.and_then(|inner| inner).context("The processor failed")?;
+    processed
+        .and_then(|inner| inner)
+        .context("The processor failed")?;
     tracing::info!("Ward stopped");
     Ok(())
 }

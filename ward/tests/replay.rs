@@ -63,7 +63,7 @@ async fn pool_into(db: &TestDb, schema: &StarSchema) -> PgPool {
         .unwrap()
         .options([("search_path", schema.search_path())]);
     PgPoolOptions::new()
-        .max_connections(2)
+        .max_connections(5)
         .connect_with(options)
         .await
         .unwrap()
@@ -78,6 +78,7 @@ fn config(target: &StarSchema) -> replay::Config {
         site: message_reader::SiteConfig::default(),
         processor: event_processor::Config::default(),
         batch_size: 200,
+        lanes: 4,
         allow_existing: false,
     }
 }

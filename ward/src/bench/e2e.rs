@@ -112,6 +112,7 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
                 prefetch: 512,
                 batch_size: 256,
                 batch_wait: Duration::from_millis(5),
+                lanes: 4,
             },
             event_processor::Processor::default(),
             pool,
@@ -192,7 +193,7 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
         .await?;
     let replay_started = Instant::now();
     crate::on_own_thread("replay", move || async move {
-        let replay_pool = crate::connect(&url, &target, 2).await?;
+        let replay_pool = crate::connect(&url, &target, 5).await?;
         let outcome = replay::run(
             replay::Config {
                 from: None,
@@ -201,7 +202,8 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
                 mrn: None,
                 site: message_reader::SiteConfig::default(),
                 processor: event_processor::Config::default(),
-                batch_size: 500,
+                batch_size: 1000,
+                lanes: 4,
                 allow_existing: false,
             },
             replay::Resources { pool: replay_pool },

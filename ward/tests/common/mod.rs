@@ -83,6 +83,7 @@ pub async fn start(db: &TestDb) -> Running {
             prefetch: 64,
             batch_size: 32,
             batch_wait: Duration::from_millis(5),
+            lanes: 4,
         },
         event_processor::Processor::default(),
         db.pool.clone(),
