@@ -117,7 +117,7 @@ async fn process(args: ProcessArgs) -> anyhow::Result<()> {
 }
 
 async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
-    use event_processor::consumer::{ConsumerConfig, ConsumerStats};
+    use event_processor::consumer::ConsumerStats;
     use message_reader::publisher::{Outgoing, Publisher, Topology};
     use std::sync::atomic::Ordering;
 
@@ -169,36 +169,14 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let cpu_before = machine_cpu_busy();
-    // As `ward up` runs it: on a thread of its own, with its own pool.
     drop(pool);
-    let (options, amqp_url, queue) = (
-        scratch.options.clone(),
-        args.broker.amqp_url.clone(),
-        topology.queue.clone(),
+    let consumer = spawn_processor(
+        scratch,
+        &args.broker.amqp_url,
+        &topology.queue,
+        Arc::clone(&stats),
+        shutdown.clone(),
     );
-    let (consumer_stats, consumer_shutdown) = (Arc::clone(&stats), shutdown.clone());
-    let consumer = tokio::spawn(crate::on_own_thread("processor", move || async move {
-        let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        event_processor::consumer::run(
-            ConsumerConfig {
-                amqp_url,
-                queue,
-                prefetch: 512,
-                batch_size: 256,
-                batch_wait: Duration::from_millis(5),
-                lanes: 4,
-            },
-            event_processor::Processor::default(),
-            pool,
-            consumer_stats,
-            consumer_shutdown,
-        )
-        .await;
-        anyhow::Ok(())
-    }));
     while stats.applied.load(Ordering::Relaxed) + stats.dead_lettered.load(Ordering::Relaxed)
         < messages as u64
     {
@@ -504,6 +482,44 @@ fn machine_cpu_busy() -> Duration {
 }
 
 /// A database made for one benchmark and dropped after it (the IDS cannot be emptied).
+/// Starts the processor on the scratch database as `ward up` runs it: on a thread of its own,
+/// with its own pool, in four lanes.
+fn spawn_processor(
+    scratch: &ScratchDatabase,
+    amqp_url: &str,
+    queue: &str,
+    stats: Arc<event_processor::consumer::ConsumerStats>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<anyhow::Result<anyhow::Result<()>>> {
+    let (options, amqp_url, queue) = (
+        scratch.options.clone(),
+        amqp_url.to_owned(),
+        queue.to_owned(),
+    );
+    tokio::spawn(crate::on_own_thread("processor", move || async move {
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .connect_with(options)
+            .await?;
+        event_processor::consumer::run(
+            event_processor::consumer::ConsumerConfig {
+                amqp_url,
+                queue,
+                prefetch: 512,
+                batch_size: 256,
+                batch_wait: Duration::from_millis(5),
+                lanes: 4,
+            },
+            event_processor::Processor::default(),
+            pool,
+            stats,
+            shutdown,
+        )
+        .await;
+        anyhow::Ok(())
+    }))
+}
+
 struct ScratchDatabase {
     server: PgConnectOptions,
     options: PgConnectOptions,

@@ -84,7 +84,7 @@ enum AckPolicyArg {
 
 /// Runs the listener until Ctrl-C or SIGTERM.
 pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
-    let pool = crate::connect_and_migrate(&args.database, 8).await?;
+    let pool = crate::connect_and_migrate(&args.database, &schema::StarSchema::live(), 8).await?;
     let tls = match args.tls_addr {
         None => None,
         Some(addr) => {

@@ -46,7 +46,7 @@ enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create or update every schema Ward owns (idempotent; services also do this at start).
-    Migrate(DatabaseArgs),
+    Migrate(MigrateArgs),
     /// Run the listener, reader and processor together (migrating first); Ctrl-C stops all.
     Up(Box<up::UpArgs>),
     /// Send (or write) a seeded synthetic hospital feed: admissions, transfers, discharges,
@@ -81,6 +81,16 @@ enum InterchangeCommand {
     Schema,
 }
 
+/// Flags of `ward migrate`.
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    #[command(flatten)]
+    star: StarArgs,
+}
+
 /// How to reach RabbitMQ.
 #[derive(Debug, clap::Args)]
 pub struct BrokerArgs {
@@ -105,11 +115,37 @@ pub struct DatabaseArgs {
         hide_env_values = true
     )]
     database_url: String,
+}
 
-    /// The star schema to keep current (a schema `ward replay` rebuilt can be made live by
-    /// `ward promote`, or written to directly with this flag).
+/// Which star schema a command keeps current or reads.
+#[derive(Debug, clap::Args)]
+pub struct StarArgs {
+    /// The star schema (a schema `ward replay` rebuilt can be made live by `ward promote`, or
+    /// written to directly with this flag).
     #[arg(long, env = "WARD_STAR_SCHEMA", default_value = "star")]
     star_schema: schema::StarSchema,
+}
+
+/// The processor's site conventions.
+#[derive(Debug, clap::Args)]
+pub struct ProcessorArgs {
+    /// Source systems trusted to overwrite identity, demographics and visits.
+    #[arg(
+        long,
+        env = "WARD_TRUSTED_SOURCES",
+        value_delimiter = ',',
+        default_value = "EPIC"
+    )]
+    trusted_sources: Vec<String>,
+}
+
+impl ProcessorArgs {
+    /// The processor configuration these flags describe.
+    pub fn config(&self) -> event_processor::Config {
+        event_processor::Config {
+            trusted_sources: self.trusted_sources.clone(),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -147,8 +183,8 @@ fn main() -> ExitCode {
 /// itself (e.g. `convert` finding messages it must reject).
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Migrate(db) => {
-            connect_and_migrate(&db, 2).await?;
+        Command::Migrate(args) => {
+            connect_and_migrate(&args.database, &args.star.star_schema, 2).await?;
         }
         Command::Up(args) => up::up(*args).await?,
         Command::Simulate(args) => simulate::simulate(*args).await?,
@@ -179,9 +215,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 /// Connects to Ward's database and brings its schemas up to date (every service does this at
 /// start; the migrator's advisory lock makes concurrent starts safe).
-pub async fn connect_and_migrate(db: &DatabaseArgs, connections: u32) -> anyhow::Result<PgPool> {
-    let pool = connect(&db.database_url, &db.star_schema, connections).await?;
-    schema::migrate_with(&pool, &db.star_schema)
+pub async fn connect_and_migrate(
+    db: &DatabaseArgs,
+    star: &schema::StarSchema,
+    connections: u32,
+) -> anyhow::Result<PgPool> {
+    let pool = connect(&db.database_url, star, connections).await?;
+    schema::migrate_with(&pool, star)
         .await
         .context("Failed to apply migrations")?;
     Ok(pool)

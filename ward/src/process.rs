@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use event_processor::Processor;
 use event_processor::consumer::{ConsumerConfig, ConsumerStats};
-use event_processor::{Config, Processor};
 
 use crate::DatabaseArgs;
 
@@ -15,20 +15,17 @@ pub struct ProcessArgs {
     database: DatabaseArgs,
 
     #[command(flatten)]
+    star: crate::StarArgs,
+
+    #[command(flatten)]
+    processor: crate::ProcessorArgs,
+
+    #[command(flatten)]
     broker: crate::BrokerArgs,
 
     /// Queue of interchange messages to apply.
     #[arg(long, env = "WARD_LIVE_QUEUE", default_value = "ward.interchange.live")]
     queue: String,
-
-    /// Source systems trusted to overwrite identity, demographics and visits.
-    #[arg(
-        long,
-        env = "WARD_TRUSTED_SOURCES",
-        value_delimiter = ',',
-        default_value = "EPIC"
-    )]
-    trusted_sources: Vec<String>,
 
     /// Unacknowledged deliveries the broker may send ahead.
     #[arg(long, env = "WARD_PREFETCH", default_value_t = 512)]
@@ -49,10 +46,13 @@ pub struct ProcessArgs {
 
 /// Runs the processor until Ctrl-C or SIGTERM (or, with `--retry-dead-letters`, once).
 pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
-    let pool = crate::connect_and_migrate(&args.database, args.lanes.max(1) as u32 + 1).await?;
-    let processor = Processor::new(Config {
-        trusted_sources: args.trusted_sources.clone(),
-    });
+    let pool = crate::connect_and_migrate(
+        &args.database,
+        &args.star.star_schema,
+        args.lanes.max(1) as u32 + 1,
+    )
+    .await?;
+    let processor = Processor::new(args.processor.config());
     if args.retry_dead_letters {
         let applied = event_processor::consumer::retry_dead_letters(&processor, &pool).await?;
         println!("{applied} dead letters applied");

@@ -107,7 +107,7 @@ pub struct ReadIdsArgs {
 
 /// Runs the reader until Ctrl-C or SIGTERM (or, with `--reprocess`, once).
 pub async fn read_ids(args: ReadIdsArgs) -> anyhow::Result<()> {
-    let pool = crate::connect_and_migrate(&args.database, 4).await?;
+    let pool = crate::connect_and_migrate(&args.database, &schema::StarSchema::live(), 4).await?;
     let config = Config {
         batch_size: args.batch_size.max(1),
         poll_interval: args.poll_interval,

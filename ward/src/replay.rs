@@ -14,14 +14,8 @@ use crate::site::SiteArgs;
 /// Flags of `ward replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// PostgreSQL URL of Ward's database.
-    #[arg(
-        long,
-        env = "WARD_DATABASE_URL",
-        default_value = "postgres://ward:ward@127.0.0.1:5432/ward",
-        hide_env_values = true
-    )]
-    database_url: String,
+    #[command(flatten)]
+    database: crate::DatabaseArgs,
 
     /// The schema to build (created and migrated when absent), e.g. `star_rebuild`.
     #[arg(long)]
@@ -51,14 +45,8 @@ pub struct ReplayArgs {
     #[arg(long, env = "WARD_REPLAY_LANES", default_value_t = 4)]
     lanes: usize,
 
-    /// Source systems trusted to overwrite identity, demographics and visits.
-    #[arg(
-        long,
-        env = "WARD_TRUSTED_SOURCES",
-        value_delimiter = ',',
-        default_value = "EPIC"
-    )]
-    trusted_sources: Vec<String>,
+    #[command(flatten)]
+    processor: crate::ProcessorArgs,
 
     #[command(flatten)]
     site: SiteArgs,
@@ -67,26 +55,14 @@ pub struct ReplayArgs {
 /// Flags of `ward promote`.
 #[derive(Debug, clap::Args)]
 pub struct PromoteArgs {
-    /// PostgreSQL URL of Ward's database.
-    #[arg(
-        long,
-        env = "WARD_DATABASE_URL",
-        default_value = "postgres://ward:ward@127.0.0.1:5432/ward",
-        hide_env_values = true
-    )]
-    database_url: String,
+    #[command(flatten)]
+    database: crate::DatabaseArgs,
 
     /// The rebuilt schema to make live (a finished `ward replay --into` target).
     schema: StarSchema,
 
-    /// Source systems trusted to overwrite identity, demographics and visits.
-    #[arg(
-        long,
-        env = "WARD_TRUSTED_SOURCES",
-        value_delimiter = ',',
-        default_value = "EPIC"
-    )]
-    trusted_sources: Vec<String>,
+    #[command(flatten)]
+    processor: crate::ProcessorArgs,
 
     #[command(flatten)]
     site: SiteArgs,
@@ -100,22 +76,24 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<bool> {
         target: args.into,
         mrn: args.mrn,
         site: args.site.site_config()?,
-        processor: event_processor::Config {
-            trusted_sources: args.trusted_sources,
-        },
+        processor: args.processor.config(),
         batch_size: args.batch_size,
         lanes: args.lanes,
         allow_existing: args.allow_existing,
     };
-    let outcome =
-        run_with_progress(&args.database_url, config, crate::shutdown_on_signal()).await?;
+    let outcome = run_with_progress(
+        &args.database.database_url,
+        config,
+        crate::shutdown_on_signal(),
+    )
+    .await?;
     Ok(matches!(outcome, Outcome::Finished { .. }))
 }
 
 /// Catches the rebuilt schema up with the IDS, swaps it in as `star`, then applies what arrived
 /// meanwhile (processing is idempotent, so what the live processor also applied changes nothing).
 pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
-    let admin = crate::connect(&args.database_url, &StarSchema::live(), 2).await?;
+    let admin = crate::connect(&args.database.database_url, &StarSchema::live(), 2).await?;
     let from: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT from_ids_id FROM {}.replay WHERE mrn IS NULL",
         args.schema
@@ -132,9 +110,7 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
         );
     };
     let site = args.site.site_config()?;
-    let processor = event_processor::Config {
-        trusted_sources: args.trusted_sources,
-    };
+    let processor = args.processor.config();
     let catch_up = |target: StarSchema| replay::Config {
         from: Some(Bound::Id(from)),
         to: None,
@@ -148,7 +124,7 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
     };
     let shutdown = crate::shutdown_on_signal();
     let before = run_with_progress(
-        &args.database_url,
+        &args.database.database_url,
         catch_up(args.schema.clone()),
         shutdown.clone(),
     )
@@ -162,7 +138,7 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
         args.schema
     );
     run_with_progress(
-        &args.database_url,
+        &args.database.database_url,
         catch_up(StarSchema::live()),
         CancellationToken::new(),
     )

@@ -19,6 +19,9 @@ pub struct SummaryArgs {
     database: DatabaseArgs,
 
     #[command(flatten)]
+    star: crate::StarArgs,
+
+    #[command(flatten)]
     broker: crate::BrokerArgs,
 
     /// Queue the processor consumes (to see that it is drained).
@@ -32,11 +35,11 @@ pub struct SummaryArgs {
 
 /// Prints the summary.
 pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
-    let pool = crate::connect(&args.database.database_url, &args.database.star_schema, 2).await?;
+    let pool = crate::connect(&args.database.database_url, &args.star.star_schema, 2).await?;
     if let Some(wait) = args.wait {
         settle(&pool, &args.broker.amqp_url, &args.queue, wait).await?;
     }
-    let star = args.database.star_schema.name();
+    let star = args.star.star_schema.name();
     let counts: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT (SELECT count(*) FROM ids.message),
                 (SELECT count(*) FROM ids.message WHERE duplicate_of IS NOT NULL),

@@ -24,6 +24,12 @@ pub struct UpArgs {
     database: DatabaseArgs,
 
     #[command(flatten)]
+    star: crate::StarArgs,
+
+    #[command(flatten)]
+    processor: crate::ProcessorArgs,
+
+    #[command(flatten)]
     amqp: AmqpArgs,
 
     #[command(flatten)]
@@ -44,20 +50,11 @@ pub struct UpArgs {
         default_value = "127.0.0.1:9465"
     )]
     reader_metrics_addr: SocketAddr,
-
-    /// Source systems trusted to overwrite identity, demographics and visits.
-    #[arg(
-        long,
-        env = "WARD_TRUSTED_SOURCES",
-        value_delimiter = ',',
-        default_value = "EPIC"
-    )]
-    trusted_sources: Vec<String>,
 }
 
 /// Runs every stage until Ctrl-C or SIGTERM, or until one of them fails.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
-    let pool = crate::connect_and_migrate(&args.database, 12).await?;
+    let pool = crate::connect_and_migrate(&args.database, &args.star.star_schema, 12).await?;
     let site = args.site.site_config()?;
     let mllp = TcpListener::bind(args.mllp_addr)
         .await
@@ -122,12 +119,10 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         batch_wait: Duration::from_millis(5),
         lanes: 4,
     };
-    let processor_config = event_processor::Config {
-        trusted_sources: args.trusted_sources,
-    };
+    let processor_config = args.processor.config();
     let (url, star) = (
         args.database.database_url.clone(),
-        args.database.star_schema.clone(),
+        args.star.star_schema.clone(),
     );
     let processor_shutdown = shutdown.clone();
     let processor = crate::on_own_thread("processor", move || async move {

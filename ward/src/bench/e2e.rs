@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use event_processor::consumer::{ConsumerConfig, ConsumerStats};
+use event_processor::consumer::ConsumerStats;
 use message_reader::publisher::{Publisher, Topology};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -93,35 +93,13 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
     let stats = Arc::new(ConsumerStats::default());
-    // As `ward up` runs it: on a thread of its own, with its own pool.
-    let (options, amqp_url, queue) = (
-        scratch.options.clone(),
-        args.broker.amqp_url.clone(),
-        topology.queue.clone(),
+    let processor = super::spawn_processor(
+        scratch,
+        &args.broker.amqp_url,
+        &topology.queue,
+        Arc::clone(&stats),
+        shutdown.clone(),
     );
-    let (processor_stats, processor_shutdown) = (Arc::clone(&stats), shutdown.clone());
-    let processor = tokio::spawn(crate::on_own_thread("processor", move || async move {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        event_processor::consumer::run(
-            ConsumerConfig {
-                amqp_url,
-                queue,
-                prefetch: 512,
-                batch_size: 256,
-                batch_wait: Duration::from_millis(5),
-                lanes: 4,
-            },
-            event_processor::Processor::default(),
-            pool,
-            processor_stats,
-            processor_shutdown,
-        )
-        .await;
-        anyhow::Ok(())
-    }));
 
     // (a) Sustained throughput.
     let feed = simulator::generate(&simulator::Config {
