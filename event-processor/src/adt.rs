@@ -14,6 +14,7 @@ use interchange::Message;
 use interchange::adt::AdtFields;
 use sqlx::PgConnection;
 
+use crate::locations::Fact;
 use crate::movements::{Cancellation, Kind, Movement, Place};
 use crate::reject;
 use crate::visits::{self, Visit};
@@ -34,12 +35,13 @@ pub(crate) async fn apply(
         Message::MoveVisitInformation(m) => return merges::move_visit(conn, m, context).await,
         _ => {}
     }
-    let mrn_id =
-        identity::live_mrn(conn, adt.mrn.as_deref(), adt.nhs_number.as_deref(), context).await?;
+    let patient =
+        identity::patient(conn, adt.mrn.as_deref(), adt.nhs_number.as_deref(), context).await?;
+    let mrn_id = patient.live_mrn_id;
     if let Message::DeletePersonInformation(_) = message {
         return deletion::delete_person(conn, mrn_id, context).await;
     }
-    demographics::update(conn, mrn_id, adt, context).await?;
+    demographics::update_from(conn, mrn_id, patient.demographics, adt, context).await?;
     match message {
         Message::UpdatePatientInfo(_) => Ok(()), // C6
         Message::ImpliedAdtMessage(_) => {
@@ -214,7 +216,7 @@ async fn visit_for(
     Ok(visits::find_or_create(conn, encounter, mrn_id, adt, context, true).await?)
 }
 
-/// A movement: the visit, then the fact (refused if already cancelled: L3, L17), then the
+/// A movement: the visit, then the fact (refused if already cancelled: L3, L17) with the
 /// re-derived locations and times.
 async fn moved(
     conn: &mut PgConnection,
@@ -227,7 +229,7 @@ async fn moved(
     let Some(movement) = movement else {
         return Ok(());
     };
-    let facts = locations::facts(conn, visit.id).await?;
+    let facts = locations::facts(conn, &visit).await?;
     if facts.cancellations.iter().any(|c| c.cancels(&movement)) {
         let rule = if movement.kind == Kind::Discharge {
             "L17"
@@ -239,18 +241,13 @@ async fn moved(
             "the movement was cancelled by an earlier message",
         ));
     }
-    if locations::record_movement(conn, visit.id, &movement, context).await? {
-        let mut facts = locations::facts(conn, visit.id).await?;
-        facts.movements.push(movement);
-        rederive(conn, visit, &facts, context).await
-    } else {
-        Ok(())
-    }
+    locations::record(conn, visit, Fact::Movement(movement), facts, context).await?;
+    Ok(())
 }
 
-/// A cancellation of `kind`: the visit, then the cancellation stored, then the re-derived
-/// locations and times. L20: an A11 without a time cancels the only stay at its location; any
-/// other cancellation without a time cannot be applied (L29).
+/// A cancellation of `kind`: the visit, then the cancellation with the re-derived locations and
+/// times. L20: an A11 without a time cancels the only stay at its location; any other
+/// cancellation without a time cannot be applied (L29).
 async fn cancelled(
     conn: &mut PgConnection,
     mrn_id: i64,
@@ -265,13 +262,11 @@ async fn cancelled(
         visits::save(conn, visit, context).await?;
         return Ok(());
     }
+    let facts = locations::facts(conn, &visit).await?;
     let at = match (at, &location) {
         (Some(at), _) => at,
         (None, Some(place)) if kind == Kind::Admit => {
-            match locations::admissions_at(conn, visit.id, place.id)
-                .await?
-                .as_slice()
-            {
+            match facts.admissions_at(place.id).as_slice() {
                 [only] => *only,
                 _ => {
                     return Err(reject(
@@ -288,29 +283,10 @@ async fn cancelled(
             ));
         }
     };
-    let cancellation = Cancellation { kind, at, location };
-    if locations::record_cancellation(conn, visit.id, &cancellation, context).await? {
-        let mut facts = locations::facts(conn, visit.id).await?;
-        facts.cancellations.push(cancellation);
-        rederive(conn, visit, &facts, context).await
-    } else {
-        visits::save(conn, visit, context).await?;
-        Ok(())
+    let cancellation = Fact::Cancellation(Cancellation { kind, at, location });
+    if let Some(unsaved) = locations::record(conn, visit, cancellation, facts, context).await? {
+        visits::save(conn, unsaved, context).await?;
     }
-}
-
-/// Re-derives the visit's stays from `facts` (everything received, including this message's)
-/// and saves the visit with the times they give it.
-async fn rederive(
-    conn: &mut PgConnection,
-    mut visit: Visit,
-    facts: &locations::Facts,
-    context: &Context<'_>,
-) -> Result<(), ProcessError> {
-    if let Some(times) = locations::rederive(conn, visit.id, facts, context).await? {
-        visit.state = visit.state.with_times(times);
-    }
-    visits::save(conn, visit, context).await?;
     Ok(())
 }
 
@@ -332,11 +308,7 @@ async fn swap(
         disposition: None,
         destination: None,
     };
-    if locations::record_movement(conn, visit.id, &movement, context).await? {
-        let mut facts = locations::facts(conn, visit.id).await?;
-        facts.movements.push(movement);
-        rederive(conn, visit, &facts, context).await
-    } else {
-        Ok(())
-    }
+    let facts = locations::facts(conn, &visit).await?;
+    locations::record(conn, visit, Fact::Movement(movement), facts, context).await?;
+    Ok(())
 }

@@ -66,15 +66,35 @@ impl Demographics {
     }
 }
 
+/// A live demographics row.
 #[derive(sqlx::FromRow)]
-struct Current {
+pub(crate) struct Current {
     core_demographic_id: i64,
     valid_from: DateTime<Utc>,
     #[sqlx(flatten)]
     values: Demographics,
 }
 
-const COLUMNS: &str = "firstname, middlename, lastname, date_of_birth, date_of_death, \
+/// A demographics row read through an outer join: all columns null when there is none.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MaybeCurrent {
+    core_demographic_id: Option<i64>,
+    valid_from: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    values: Demographics,
+}
+
+impl MaybeCurrent {
+    pub(crate) fn current(self) -> Option<Current> {
+        Some(Current {
+            core_demographic_id: self.core_demographic_id?,
+            valid_from: self.valid_from?,
+            values: self.values,
+        })
+    }
+}
+
+pub(crate) const COLUMNS: &str = "firstname, middlename, lastname, date_of_birth, date_of_death, \
     datetime_of_birth, datetime_of_death, alive, home_postcode, sex, ethnicity";
 
 /// Creates or updates the live MRN's demographics from an ADT message.
@@ -90,6 +110,17 @@ pub(crate) async fn update(
     .bind(mrn_id)
     .fetch_optional(&mut *conn)
     .await?;
+    update_from(conn, mrn_id, current, adt, context).await
+}
+
+/// [`update`] with the live row already read (and locked) by [`crate::identity::patient`].
+pub(crate) async fn update_from(
+    conn: &mut PgConnection,
+    mrn_id: i64,
+    current: Option<Current>,
+    adt: &AdtFields,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
     match current {
         None => {
             let values = Demographics::default().updated_by(adt);

@@ -9,7 +9,7 @@
 
 use sqlx::PgConnection;
 
-use crate::{Context, ProcessError, reject};
+use crate::{Context, ProcessError, demographics, reject};
 
 #[derive(sqlx::FromRow)]
 struct MrnRow {
@@ -26,6 +26,17 @@ pub(crate) async fn live_mrn(
     nhs_number: Option<&str>,
     context: &Context<'_>,
 ) -> Result<i64, ProcessError> {
+    Ok(patient(conn, mrn, nhs_number, context).await?.live_mrn_id)
+}
+
+/// The patient a message names: its live MRN id (the MRN created if new) and that MRN's
+/// demographics, read (and locked) in the same round trip.
+pub(crate) async fn patient(
+    conn: &mut PgConnection,
+    mrn: Option<&str>,
+    nhs_number: Option<&str>,
+    context: &Context<'_>,
+) -> Result<Patient, ProcessError> {
     let mrn = mrn.filter(|m| !m.is_empty());
     let nhs_number = nhs_number.filter(|n| !n.is_empty());
     if mrn.is_none() && nhs_number.is_none() {
@@ -35,44 +46,59 @@ pub(crate) async fn live_mrn(
     match found {
         Some(row) => {
             if context.trusted {
-                correct_identifiers(conn, &row, mrn, nhs_number, context).await?;
+                correct_identifiers(conn, &row.mrn, mrn, nhs_number, context).await?;
             }
-            Ok(row.live_mrn_id)
+            Ok(Patient {
+                live_mrn_id: row.mrn.live_mrn_id,
+                demographics: row.demographics.current(),
+            })
         }
-        // A new MRN lives on as itself (M3).
-        None => Ok(create(conn, mrn, nhs_number, context).await?),
+        // A new MRN lives on as itself (M3), with no demographics yet.
+        None => Ok(Patient {
+            live_mrn_id: create(conn, mrn, nhs_number, context).await?,
+            demographics: None,
+        }),
     }
 }
 
+/// A patient as found for one message.
+pub(crate) struct Patient {
+    pub live_mrn_id: i64,
+    /// The live MRN's demographics row, if it has one.
+    pub demographics: Option<demographics::Current>,
+}
+
+#[derive(sqlx::FromRow)]
+struct FoundRow {
+    #[sqlx(flatten)]
+    mrn: MrnRow,
+    #[sqlx(flatten)]
+    demographics: demographics::MaybeCurrent,
+}
+
+/// M1 in one statement: by MRN; else by NHS number among rows with no MRN (any row when the
+/// message names no MRN). The live MRN's demographics come along, locked.
 async fn find(
     conn: &mut PgConnection,
     mrn: Option<&str>,
     nhs_number: Option<&str>,
-) -> Result<Option<MrnRow>, sqlx::Error> {
-    if let Some(mrn) = mrn {
-        let by_mrn: Option<MrnRow> = sqlx::query_as(
-            "SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
-                 FROM mrn m JOIN mrn_to_live t USING (mrn_id) WHERE m.mrn = $1",
-        )
-        .bind(mrn)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if by_mrn.is_some() {
-            return Ok(by_mrn);
-        }
-    }
-    let Some(nhs_number) = nhs_number else {
-        return Ok(None);
-    };
-    let only_without_mrn = mrn.is_some();
-    sqlx::query_as(
-        "SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
-         FROM mrn m JOIN mrn_to_live t USING (mrn_id)
-         WHERE m.nhs_number = $1 AND (NOT $2 OR m.mrn IS NULL)
-         ORDER BY m.mrn_id LIMIT 1",
-    )
+) -> Result<Option<FoundRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH found AS (
+             SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
+             FROM mrn m JOIN mrn_to_live t USING (mrn_id)
+             WHERE m.mrn = $1 OR (m.nhs_number = $2 AND ($1::text IS NULL OR m.mrn IS NULL))
+             ORDER BY m.mrn = $1 DESC NULLS LAST, m.mrn_id
+             LIMIT 1),
+         demographics AS (
+             SELECT core_demographic_id, valid_from, {columns} FROM core_demographic
+             WHERE mrn_id = (SELECT live_mrn_id FROM found)
+             FOR UPDATE)
+         SELECT found.*, demographics.* FROM found LEFT JOIN demographics ON true",
+        columns = demographics::COLUMNS
+    )))
+    .bind(mrn)
     .bind(nhs_number)
-    .bind(only_without_mrn)
     .fetch_optional(&mut *conn)
     .await
 }

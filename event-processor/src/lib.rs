@@ -136,8 +136,8 @@ impl Processor {
     }
 
     /// Forgets what this processor cached from the database; call it when a transaction that
-    /// processed messages rolls back, since what they created is gone. (Processing forgets by
-    /// itself when a message fails.)
+    /// processed messages rolls back, since what they created is gone. (A message rejected
+    /// under its savepoint needs no forgetting: only rows that existed before it are cached.)
     pub fn forget_cached(&self) {
         self.places.clear();
     }
@@ -170,11 +170,7 @@ impl Processor {
             trusted_sources: &self.config.trusted_sources,
             places: &self.places,
         };
-        let outcome = adt::apply(conn, message, adt, &context).await;
-        if outcome.is_err() {
-            self.forget_cached();
-        }
-        outcome
+        adt::apply(conn, message, adt, &context).await
     }
 
     /// Applies one message under a savepoint, so that a rejected message rolls back alone and

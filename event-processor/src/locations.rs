@@ -12,12 +12,14 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::Context;
-use crate::movements::{self, Cancellation, Kind, Movement, Place, Stay, VisitTimes};
+use crate::visits::{self, Visit};
+use crate::movements::{self, Cancellation, Kind, Movement, Place, Stay};
 
 /// Location ids by string. A location row never changes or goes, so an id once read stays
-/// right — unless the transaction that created it rolls back: then the id (never reused, as ids
-/// come from a sequence) fails its foreign key, the message fails, and the processor clears the
-/// cache ([`crate::Processor::forget_cached`]).
+/// right. Only ids of rows that existed when read are cached, never of a row this transaction
+/// has just created: a message that is then rejected rolls its savepoint back and the row with
+/// it. Should a whole transaction roll back (taking rows that earlier messages created and later
+/// ones read), the caller clears the cache ([`crate::Processor::forget_cached`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PlaceCache(Arc<Mutex<HashMap<String, i64>>>);
 
@@ -55,94 +57,56 @@ pub(crate) async fn place(
     // Another transaction may be creating the same location: insert-or-nothing, then read in a
     // new statement (a new snapshot) to see its row once it commits.
     for _ in 0..2 {
-        let id: Option<i64> = sqlx::query_scalar(
-            "WITH created AS (
-                 INSERT INTO location (location_string) VALUES ($1)
+        let found: Option<(i64, bool)> = sqlx::query_as(
+            "WITH found AS (
+                 SELECT location_id FROM location WHERE location_string = $1),
+             created AS (
+                 INSERT INTO location (location_string)
+                 SELECT $1 WHERE NOT EXISTS (SELECT FROM found)
                  ON CONFLICT (location_string) DO NOTHING RETURNING location_id)
-             SELECT location_id FROM created
-             UNION ALL SELECT location_id FROM location WHERE location_string = $1
-             LIMIT 1",
+             SELECT location_id, false FROM found
+             UNION ALL SELECT location_id, true FROM created",
         )
         .bind(name)
         .fetch_optional(&mut *conn)
         .await?;
-        if let Some(id) = id {
-            cache.put(name, id);
+        if let Some((id, created)) = found {
+            if !created {
+                cache.put(name, id);
+            }
             return Ok(place(id));
         }
     }
     Err(sqlx::Error::RowNotFound)
 }
 
-/// Stores a movement; false if it was already stored (a resent message).
-pub(crate) async fn record_movement(
-    conn: &mut PgConnection,
-    visit_id: i64,
-    movement: &Movement,
-    context: &Context<'_>,
-) -> Result<bool, sqlx::Error> {
-    let stored = sqlx::query(
-        "INSERT INTO visit_movement
-             (hospital_visit_id, event_type, event_datetime, location_id, previous_location_id,
-              admission_datetime, presentation_datetime, discharge_disposition,
-              discharge_destination, valid_from, stored_from, source_ids_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(visit_id)
-    .bind(movement.kind.as_str())
-    .bind(movement.at)
-    .bind(movement.location.as_ref().map(|p| p.id))
-    .bind(movement.previous.as_ref().map(|p| p.id))
-    .bind(movement.admission)
-    .bind(movement.presentation)
-    .bind(&movement.disposition)
-    .bind(&movement.destination)
-    .bind(context.valid_from)
-    .bind(context.stored_from)
-    .bind(context.source_ids_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(stored.rows_affected() == 1)
-}
-
-/// Stores a cancellation; false if it was already stored.
-pub(crate) async fn record_cancellation(
-    conn: &mut PgConnection,
-    visit_id: i64,
-    cancellation: &Cancellation,
-    context: &Context<'_>,
-) -> Result<bool, sqlx::Error> {
-    let stored = sqlx::query(
-        "INSERT INTO movement_cancellation
-             (hospital_visit_id, event_type, cancelled_datetime, location_id, valid_from,
-              stored_from, source_ids_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(visit_id)
-    .bind(cancellation.kind.as_str())
-    .bind(cancellation.at)
-    .bind(cancellation.location.as_ref().map(|p| p.id))
-    .bind(context.valid_from)
-    .bind(context.stored_from)
-    .bind(context.source_ids_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(stored.rows_affected() == 1)
-}
-
-/// Everything received for a visit.
+/// Everything received for a visit, and the location visits derived from it so far.
+#[derive(Debug, Default)]
 pub(crate) struct Facts {
     pub movements: Vec<Movement>,
     pub cancellations: Vec<Cancellation>,
+    /// The live `location_visit` rows, by admission time (unknown last), then id.
+    live: Vec<LiveStay>,
+}
+
+impl Facts {
+    /// The admission times of the live location visits at one place (for an A11 without a
+    /// cancellation time).
+    pub(crate) fn admissions_at(&self, location_id: i64) -> Vec<DateTime<Utc>> {
+        self.live
+            .iter()
+            .filter(|row| row.location_id == location_id)
+            .filter_map(|row| row.admission_datetime)
+            .collect()
+    }
 }
 
 #[derive(sqlx::FromRow)]
 struct FactRow {
-    cancellation: bool,
-    event_type: String,
-    at: DateTime<Utc>,
+    /// 0: a movement, 1: a cancellation, 2: a live location visit.
+    part: i32,
+    event_type: Option<String>,
+    at: Option<DateTime<Utc>>,
     location_id: Option<i64>,
     location: Option<String>,
     previous_location_id: Option<i64>,
@@ -151,27 +115,46 @@ struct FactRow {
     presentation_datetime: Option<DateTime<Utc>>,
     discharge_disposition: Option<String>,
     discharge_destination: Option<String>,
+    location_visit_id: Option<i64>,
+    discharge_datetime: Option<DateTime<Utc>>,
+    inferred_admission: Option<bool>,
+    inferred_discharge: Option<bool>,
 }
 
-/// Loads a visit's movements and cancellations in one round trip.
-pub(crate) async fn facts(conn: &mut PgConnection, visit_id: i64) -> Result<Facts, sqlx::Error> {
+/// Loads a visit's movements, cancellations and live location visits (locked for this
+/// transaction) in one round trip. A visit this message created has none: no query.
+pub(crate) async fn facts(conn: &mut PgConnection, visit: &Visit) -> Result<Facts, sqlx::Error> {
+    if visit.is_new() {
+        return Ok(Facts::default());
+    }
     let rows: Vec<FactRow> = sqlx::query_as(
-        "SELECT false AS cancellation, m.event_type, m.event_datetime AS at, m.location_id,
+        "WITH live AS (
+             SELECT location_visit_id, location_id, admission_datetime, discharge_datetime,
+                    inferred_admission, inferred_discharge
+             FROM location_visit WHERE hospital_visit_id = $1 FOR UPDATE)
+         SELECT 0 AS part, m.event_type, m.event_datetime AS at, m.location_id,
                 l.location_string AS location, m.previous_location_id,
                 p.location_string AS previous, m.admission_datetime, m.presentation_datetime,
-                m.discharge_disposition, m.discharge_destination
+                m.discharge_disposition, m.discharge_destination, NULL::bigint AS location_visit_id,
+                NULL::timestamptz AS discharge_datetime, NULL::boolean AS inferred_admission,
+                NULL::boolean AS inferred_discharge
          FROM visit_movement m
          LEFT JOIN location l ON l.location_id = m.location_id
          LEFT JOIN location p ON p.location_id = m.previous_location_id
          WHERE m.hospital_visit_id = $1
          UNION ALL
-         SELECT true, c.event_type, c.cancelled_datetime, c.location_id, l.location_string,
-                NULL, NULL, NULL, NULL, NULL, NULL
+         SELECT 1, c.event_type, c.cancelled_datetime, c.location_id, l.location_string,
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
          FROM movement_cancellation c
          LEFT JOIN location l ON l.location_id = c.location_id
-         WHERE c.hospital_visit_id = $1",
+         WHERE c.hospital_visit_id = $1
+         UNION ALL
+         SELECT 2, NULL, NULL, location_id, NULL, NULL, NULL, admission_datetime, NULL, NULL,
+                NULL, location_visit_id, discharge_datetime, inferred_admission,
+                inferred_discharge
+         FROM live",
     )
-    .bind(visit_id)
+    .bind(visit.id)
     .fetch_all(&mut *conn)
     .await?;
     let place = |id: Option<i64>, name: Option<String>| {
@@ -180,26 +163,40 @@ pub(crate) async fn facts(conn: &mut PgConnection, visit_id: i64) -> Result<Fact
             name: name?,
         })
     };
-    let mut facts = Facts {
-        movements: Vec::new(),
-        cancellations: Vec::new(),
-    };
+    let mut facts = Facts::default();
     for row in rows {
-        // The table's CHECK constraint admits only known kinds.
-        let Some(kind) = Kind::parse(&row.event_type) else {
+        if row.part == 2 {
+            let (Some(location_visit_id), Some(location_id)) =
+                (row.location_visit_id, row.location_id)
+            else {
+                continue; // both NOT NULL columns
+            };
+            facts.live.push(LiveStay {
+                location_visit_id,
+                location_id,
+                admission_datetime: row.admission_datetime,
+                discharge_datetime: row.discharge_datetime,
+                inferred_admission: row.inferred_admission.unwrap_or_default(),
+                inferred_discharge: row.inferred_discharge.unwrap_or_default(),
+            });
+            continue;
+        }
+        // The tables' CHECK and NOT NULL constraints admit only known kinds and times.
+        let (Some(kind), Some(at)) = (row.event_type.as_deref().and_then(Kind::parse), row.at)
+        else {
             continue;
         };
         let location = place(row.location_id, row.location);
-        if row.cancellation {
+        if row.part == 1 {
             facts.cancellations.push(Cancellation {
                 kind,
-                at: row.at,
+                at,
                 location,
             });
         } else {
             facts.movements.push(Movement {
                 kind,
-                at: row.at,
+                at,
                 location,
                 previous: place(row.previous_location_id, row.previous),
                 admission: row.admission_datetime,
@@ -209,10 +206,18 @@ pub(crate) async fn facts(conn: &mut PgConnection, visit_id: i64) -> Result<Fact
             });
         }
     }
+    // As PostgreSQL orders them (NULLs last), which pairing relies on.
+    facts.live.sort_by_key(|row| {
+        (
+            row.admission_datetime.is_none(),
+            row.admission_datetime,
+            row.location_visit_id,
+        )
+    });
     Ok(facts)
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 struct LiveStay {
     location_visit_id: i64,
     location_id: i64,
@@ -232,84 +237,201 @@ impl LiveStay {
     }
 }
 
-/// Re-derives the visit's stays from its facts, writes the difference to `location_visit`, and
-/// returns the visit's times as the facts give them.
-pub(crate) async fn rederive(
-    conn: &mut PgConnection,
-    visit_id: i64,
-    facts: &Facts,
-    context: &Context<'_>,
-) -> Result<Option<VisitTimes>, sqlx::Error> {
-    let derived = movements::stays(&facts.movements, &facts.cancellations);
-    let live: Vec<LiveStay> = sqlx::query_as(
-        "SELECT location_visit_id, location_id, admission_datetime, discharge_datetime,
-                inferred_admission, inferred_discharge
-         FROM location_visit WHERE hospital_visit_id = $1
-         ORDER BY admission_datetime, location_visit_id FOR UPDATE",
-    )
-    .bind(visit_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let (pairs, unmatched_live, unmatched_derived) = pair_up(&live, &derived);
-    for (row, stay) in pairs {
-        if !row.holds(stay) {
-            sqlx::query(
-                "WITH audited AS (
-                     INSERT INTO location_visit_audit
-                         (location_visit_id, hospital_visit_id, location_id, admission_datetime,
-                          discharge_datetime, inferred_admission, inferred_discharge,
-                          parent_location_visit_id, valid_from, valid_until, stored_from,
-                          stored_until, source_ids_id)
-                     SELECT location_visit_id, hospital_visit_id, location_id, admission_datetime,
-                            discharge_datetime, inferred_admission, inferred_discharge,
-                            parent_location_visit_id, valid_from, greatest(valid_from, $6),
-                            stored_from, $7, source_ids_id
-                     FROM location_visit WHERE location_visit_id = $1)
-                 UPDATE location_visit SET admission_datetime = $2, discharge_datetime = $3,
-                     inferred_admission = $4, inferred_discharge = $5,
-                     valid_from = greatest(valid_from, $6), stored_from = $7, source_ids_id = $8
-                 WHERE location_visit_id = $1",
-            )
-            .bind(row.location_visit_id)
-            .bind(stay.admission)
-            .bind(stay.discharge)
-            .bind(stay.inferred_admission)
-            .bind(stay.inferred_discharge)
-            .bind(context.valid_from)
-            .bind(context.stored_from)
-            .bind(context.source_ids_id)
-            .execute(&mut *conn)
-            .await?;
+/// A fact newly received for a visit.
+pub(crate) enum Fact {
+    Movement(Movement),
+    Cancellation(Cancellation),
+}
+
+impl Facts {
+    /// Whether `fact` is stored already (a resent message), compared on its table's unique key.
+    fn holds(&self, fact: &Fact) -> bool {
+        let id = |place: &Option<Place>| place.as_ref().map(|p| p.id);
+        match fact {
+            Fact::Movement(m) => self.movements.iter().any(|o| {
+                o.kind == m.kind
+                    && o.at == m.at
+                    && id(&o.location) == id(&m.location)
+                    && id(&o.previous) == id(&m.previous)
+            }),
+            Fact::Cancellation(c) => self.cancellations.iter().any(|o| {
+                o.kind == c.kind && o.at == c.at && id(&o.location) == id(&c.location)
+            }),
         }
     }
-    let gone: Vec<i64> = unmatched_live
-        .iter()
-        .map(|row| row.location_visit_id)
+}
+
+/// Stores a new fact for `visit` with everything it changes, in one statement: the visit's
+/// stays are re-derived from all its facts ([`movements::stays`]) and the difference from the
+/// live `location_visit` rows written — changed rows updated and removed rows deleted, each
+/// first copied to the audit table (G3), new stays inserted — and the visit saved with the
+/// times the facts give it (V3–V8). Every part sees the statement's snapshot, so audit rows
+/// hold the previous state. A fact stored already (a resent message) writes nothing (G2) and
+/// the visit comes back unsaved.
+///
+/// `facts` must be all of the visit's facts, read under the visit's row lock
+/// ([`crate::visits::find`]), so that no other transaction can store this fact meanwhile.
+pub(crate) async fn record(
+    conn: &mut PgConnection,
+    mut visit: Visit,
+    fact: Fact,
+    mut facts: Facts,
+    context: &Context<'_>,
+) -> Result<Option<Visit>, sqlx::Error> {
+    if facts.holds(&fact) {
+        return Ok(Some(visit));
+    }
+    match &fact {
+        Fact::Movement(movement) => facts.movements.push(movement.clone()),
+        Fact::Cancellation(cancellation) => facts.cancellations.push(cancellation.clone()),
+    }
+    let derived = movements::stays(&facts.movements, &facts.cancellations);
+    let (pairs, gone, new) = pair_up(&facts.live, &derived);
+    let changed: Vec<(&LiveStay, &Stay)> = pairs
+        .into_iter()
+        .filter(|(row, stay)| !row.holds(stay))
         .collect();
-    delete_stays(conn, "location_visit_id", &gone, context).await?;
-    for stay in unmatched_derived {
-        sqlx::query(
-            "INSERT INTO location_visit
-                 (hospital_visit_id, location_id, admission_datetime, discharge_datetime,
-                  inferred_admission, inferred_discharge, valid_from, stored_from, source_ids_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(visit_id)
-        .bind(stay.location.id)
-        .bind(stay.admission)
-        .bind(stay.discharge)
-        .bind(stay.inferred_admission)
-        .bind(stay.inferred_discharge)
-        .bind(context.valid_from)
+    if let Some(times) = movements::visit_times(&facts.movements, &facts.cancellations) {
+        visit.state = visit.state.with_times(times);
+    }
+    let change = visit.change(context);
+    let valid_from = change.as_ref().map_or(visit.valid_from, |c| c.valid_from);
+    let audit = change.as_ref().is_some_and(|c| c.audit);
+    let changed_ids: Vec<i64> = changed
+        .iter()
+        .map(|(row, _)| row.location_visit_id)
+        .collect();
+    let gone_ids: Vec<i64> = gone.iter().map(|row| row.location_visit_id).collect();
+    let c = StayColumns::of(changed.iter().map(|(_, stay)| *stay));
+    let n = StayColumns::of(new.iter().copied());
+    let fact_sql = match fact {
+        Fact::Movement(_) => {
+            "INSERT INTO visit_movement
+                 (hospital_visit_id, event_type, event_datetime, location_id, previous_location_id,
+                  admission_datetime, presentation_datetime, discharge_disposition,
+                  discharge_destination, valid_from, stored_from, source_ids_id)
+             VALUES ($1, $28, $29, $30, $31, $32, $33, $34, $35, $14, $12, $13)
+             ON CONFLICT DO NOTHING"
+        }
+        Fact::Cancellation(_) => {
+            "INSERT INTO movement_cancellation
+                 (hospital_visit_id, event_type, cancelled_datetime, location_id, valid_from,
+                  stored_from, source_ids_id)
+             VALUES ($1, $28, $29, $30, $14, $12, $13)
+             ON CONFLICT DO NOTHING"
+        }
+    };
+    // $1–$13: the visit as `visits::UPDATE_SQL` numbers it; $14 the message's valid-from;
+    // $15–$19 changed stays; $20 deleted stays; $21–$25 new stays; $26/$27 whether the visit
+    // is updated/audited; $28… the fact.
+    let sql = format!(
+        "WITH fact AS ({fact_sql}),
+         visit_audited AS ({visit_audit} AND $27),
+         visit_updated AS ({visit_update} AND $26),
+         stays_audited AS (
+             INSERT INTO location_visit_audit
+                 (location_visit_id, hospital_visit_id, location_id, admission_datetime,
+                  discharge_datetime, inferred_admission, inferred_discharge,
+                  parent_location_visit_id, valid_from, valid_until, stored_from, stored_until,
+                  source_ids_id)
+             SELECT location_visit_id, hospital_visit_id, location_id, admission_datetime,
+                    discharge_datetime, inferred_admission, inferred_discharge,
+                    parent_location_visit_id, valid_from, greatest(valid_from, $14),
+                    stored_from, $12, source_ids_id
+             FROM location_visit
+             WHERE hospital_visit_id = $1 AND location_visit_id = ANY($15 || $20)),
+         stays_updated AS (
+             UPDATE location_visit lv SET admission_datetime = c.admission,
+                 discharge_datetime = c.discharge, inferred_admission = c.inferred_admission,
+                 inferred_discharge = c.inferred_discharge,
+                 valid_from = greatest(lv.valid_from, $14), stored_from = $12,
+                 source_ids_id = $13
+             FROM unnest($15::bigint[], $16::timestamptz[], $17::timestamptz[], $18::boolean[],
+                         $19::boolean[])
+                  AS c(id, admission, discharge, inferred_admission, inferred_discharge)
+             WHERE lv.hospital_visit_id = $1 AND lv.location_visit_id = c.id),
+         stays_deleted AS (
+             DELETE FROM location_visit
+             WHERE hospital_visit_id = $1 AND location_visit_id = ANY($20))
+         INSERT INTO location_visit
+             (hospital_visit_id, location_id, admission_datetime, discharge_datetime,
+              inferred_admission, inferred_discharge, valid_from, stored_from, source_ids_id)
+         SELECT $1, n.*, $14, $12, $13
+         FROM unnest($21::bigint[], $22::timestamptz[], $23::timestamptz[], $24::boolean[],
+                     $25::boolean[]) AS n",
+        visit_audit = visits::AUDIT_SQL,
+        visit_update = visits::UPDATE_SQL,
+    );
+    let state = &visit.state;
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(visit.id)
+        .bind(state.mrn_id)
+        .bind(&state.source_system)
+        .bind(state.presentation_datetime)
+        .bind(state.admission_datetime)
+        .bind(state.discharge_datetime)
+        .bind(&state.patient_class)
+        .bind(&state.arrival_method)
+        .bind(&state.discharge_destination)
+        .bind(&state.discharge_disposition)
+        .bind(valid_from)
         .bind(context.stored_from)
         .bind(context.source_ids_id)
-        .execute(&mut *conn)
-        .await?;
+        .bind(context.valid_from)
+        .bind(&changed_ids)
+        .bind(&c.admission)
+        .bind(&c.discharge)
+        .bind(&c.inferred_admission)
+        .bind(&c.inferred_discharge)
+        .bind(&gone_ids)
+        .bind(&n.location)
+        .bind(&n.admission)
+        .bind(&n.discharge)
+        .bind(&n.inferred_admission)
+        .bind(&n.inferred_discharge)
+        .bind(change.is_some())
+        .bind(audit);
+    let query = match &fact {
+        Fact::Movement(m) => query
+            .bind(m.kind.as_str())
+            .bind(m.at)
+            .bind(m.location.as_ref().map(|p| p.id))
+            .bind(m.previous.as_ref().map(|p| p.id))
+            .bind(m.admission)
+            .bind(m.presentation)
+            .bind(&m.disposition)
+            .bind(&m.destination),
+        Fact::Cancellation(c) => query
+            .bind(c.kind.as_str())
+            .bind(c.at)
+            .bind(c.location.as_ref().map(|p| p.id)),
+    };
+    query.execute(&mut *conn).await?;
+    Ok(None)
+}
+
+/// Stays as the columns of an `unnest`.
+#[derive(Default)]
+struct StayColumns {
+    location: Vec<i64>,
+    admission: Vec<DateTime<Utc>>,
+    discharge: Vec<Option<DateTime<Utc>>>,
+    inferred_admission: Vec<bool>,
+    inferred_discharge: Vec<bool>,
+}
+
+impl StayColumns {
+    fn of<'a>(stays: impl Iterator<Item = &'a Stay>) -> StayColumns {
+        let mut columns = StayColumns::default();
+        for stay in stays {
+            columns.location.push(stay.location.id);
+            columns.admission.push(stay.admission);
+            columns.discharge.push(stay.discharge);
+            columns.inferred_admission.push(stay.inferred_admission);
+            columns.inferred_discharge.push(stay.inferred_discharge);
+        }
+        columns
     }
-    Ok(movements::visit_times(
-        &facts.movements,
-        &facts.cancellations,
-    ))
 }
 
 /// Pairs live rows with derived stays so that a stay keeps its row (and id) across changes:
@@ -389,20 +511,4 @@ pub(crate) async fn delete_stays(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// The live location visits of a visit at one place (for an A11 without a cancellation time).
-pub(crate) async fn admissions_at(
-    conn: &mut PgConnection,
-    visit_id: i64,
-    location_id: i64,
-) -> Result<Vec<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT admission_datetime FROM location_visit
-         WHERE hospital_visit_id = $1 AND location_id = $2 AND admission_datetime IS NOT NULL",
-    )
-    .bind(visit_id)
-    .bind(location_id)
-    .fetch_all(&mut *conn)
-    .await
 }

@@ -70,6 +70,13 @@ pub(crate) struct Visit {
     created: bool,
 }
 
+impl Visit {
+    /// Whether this message created the visit (so nothing else refers to it yet).
+    pub(crate) fn is_new(&self) -> bool {
+        self.created
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct Row {
     hospital_visit_id: i64,
@@ -179,61 +186,82 @@ pub(crate) async fn find_or_create(
     })
 }
 
+/// What [`save`] writes, worked out without writing it.
+pub(crate) struct Change<'a> {
+    pub state: &'a VisitState,
+    /// The row's new valid-from: never backwards, so a late message that changes a time leaves
+    /// the row valid from the latest message that changed it.
+    pub valid_from: DateTime<Utc>,
+    /// Whether the previous state goes to the audit table: not when this message created the
+    /// row (its first state is not a previous state worth auditing).
+    pub audit: bool,
+}
+
+impl Visit {
+    /// The change this message makes to the stored row; `None` when nothing differs (G2).
+    pub(crate) fn change(&self, context: &Context<'_>) -> Option<Change<'_>> {
+        (self.state != self.stored).then(|| Change {
+            state: &self.state,
+            valid_from: self.valid_from.max(context.valid_from),
+            audit: !self.created,
+        })
+    }
+}
+
+/// The state of `hospital_visit` copied to its audit table, `$1` being the visit id, `$11` the
+/// valid-until and `$12` the stored-until ([`crate::locations::record`] uses it too).
+pub(crate) const AUDIT_SQL: &str = "INSERT INTO hospital_visit_audit
+     (hospital_visit_id, encounter, mrn_id, source_system, presentation_datetime,
+      admission_datetime, discharge_datetime, patient_class, arrival_method,
+      discharge_destination, discharge_disposition, valid_from, valid_until, stored_from,
+      stored_until, source_ids_id)
+ SELECT hospital_visit_id, encounter, mrn_id, source_system, presentation_datetime,
+        admission_datetime, discharge_datetime, patient_class, arrival_method,
+        discharge_destination, discharge_disposition, valid_from, $11, stored_from, $12,
+        source_ids_id
+ FROM hospital_visit WHERE hospital_visit_id = $1";
+
+/// The update of a `hospital_visit` row: `$1` the visit id, `$2`–`$10` its state, `$11` its
+/// valid-from, `$12` stored-from, `$13` the source message.
+pub(crate) const UPDATE_SQL: &str = "UPDATE hospital_visit SET mrn_id = $2, source_system = $3,
+     presentation_datetime = $4, admission_datetime = $5, discharge_datetime = $6,
+     patient_class = $7, arrival_method = $8, discharge_destination = $9,
+     discharge_disposition = $10, valid_from = $11, stored_from = $12, source_ids_id = $13
+ WHERE hospital_visit_id = $1";
+
 /// Writes the state this message wants if it differs from the stored one, auditing the
-/// previous state unless this message created the row (G2, G3). The row's valid-from never goes
-/// backwards: a late message that changes a time leaves the row valid from the latest message
-/// that changed it.
+/// previous state unless this message created the row (G2, G3).
 pub(crate) async fn save(
     conn: &mut PgConnection,
     visit: Visit,
     context: &Context<'_>,
 ) -> Result<Visit, sqlx::Error> {
-    if visit.state == visit.stored {
+    let Some(change) = visit.change(context) else {
         return Ok(visit);
-    }
-    let valid_from = visit.valid_from.max(context.valid_from);
-    let audit = if visit.created {
-        ""
-    } else {
-        "INSERT INTO hospital_visit_audit
-             (hospital_visit_id, encounter, mrn_id, source_system, presentation_datetime,
-              admission_datetime, discharge_datetime, patient_class, arrival_method,
-              discharge_destination, discharge_disposition, valid_from, valid_until, stored_from,
-              stored_until, source_ids_id)
-         SELECT hospital_visit_id, encounter, mrn_id, source_system, presentation_datetime,
-                admission_datetime, discharge_datetime, patient_class, arrival_method,
-                discharge_destination, discharge_disposition, valid_from, $11, stored_from, $12,
-                source_ids_id
-         FROM hospital_visit WHERE hospital_visit_id = $1"
     };
-    let state = &visit.state;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{with}UPDATE hospital_visit SET mrn_id = $2, source_system = $3,
-             presentation_datetime = $4, admission_datetime = $5, discharge_datetime = $6,
-             patient_class = $7, arrival_method = $8, discharge_destination = $9,
-             discharge_disposition = $10, valid_from = $11, stored_from = $12, source_ids_id = $13
-         WHERE hospital_visit_id = $1",
-        with = if audit.is_empty() {
-            String::new()
-        } else {
-            format!("WITH audited AS ({audit}) ")
-        }
-    )))
-    .bind(visit.id)
-    .bind(state.mrn_id)
-    .bind(&state.source_system)
-    .bind(state.presentation_datetime)
-    .bind(state.admission_datetime)
-    .bind(state.discharge_datetime)
-    .bind(&state.patient_class)
-    .bind(&state.arrival_method)
-    .bind(&state.discharge_destination)
-    .bind(&state.discharge_disposition)
-    .bind(valid_from)
-    .bind(context.stored_from)
-    .bind(context.source_ids_id)
-    .execute(&mut *conn)
-    .await?;
+    let valid_from = change.valid_from;
+    let sql = if change.audit {
+        format!("WITH audited AS ({AUDIT_SQL}) {UPDATE_SQL}")
+    } else {
+        UPDATE_SQL.to_owned()
+    };
+    let state = change.state;
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(visit.id)
+        .bind(state.mrn_id)
+        .bind(&state.source_system)
+        .bind(state.presentation_datetime)
+        .bind(state.admission_datetime)
+        .bind(state.discharge_datetime)
+        .bind(&state.patient_class)
+        .bind(&state.arrival_method)
+        .bind(&state.discharge_destination)
+        .bind(&state.discharge_disposition)
+        .bind(valid_from)
+        .bind(context.stored_from)
+        .bind(context.source_ids_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(Visit {
         id: visit.id,
         valid_from,
