@@ -17,7 +17,7 @@ use sqlx::PgConnection;
 use crate::locations::Fact;
 use crate::movements::{Cancellation, Kind, Movement, Place};
 use crate::reject;
-use crate::visits::{self, Visit};
+use crate::visits::{self, Prefetched, Visit};
 use crate::{Context, ProcessError, deletion, demographics, identity, locations, merges, pending};
 
 /// Applies one ADT-family message.
@@ -35,19 +35,33 @@ pub(crate) async fn apply(
         Message::MoveVisitInformation(m) => return merges::move_visit(conn, m, context).await,
         _ => {}
     }
-    let patient =
-        identity::patient(conn, adt.mrn.as_deref(), adt.nhs_number.as_deref(), context).await?;
-    let mrn_id = patient.live_mrn_id;
+    // The visit is read with the patient, except for messages that never touch one (C6).
+    let encounter = match message {
+        Message::UpdatePatientInfo(_) | Message::DeletePersonInformation(_) => None,
+        _ => adt.visit_number.as_deref().filter(|v| !v.is_empty()),
+    };
+    let identity::Patient {
+        live_mrn_id: mrn_id,
+        demographics,
+        visit,
+    } = identity::patient(
+        conn,
+        adt.mrn.as_deref(),
+        adt.nhs_number.as_deref(),
+        encounter,
+        context,
+    )
+    .await?;
     if let Message::DeletePersonInformation(_) = message {
         return deletion::delete_person(conn, mrn_id, context).await;
     }
-    demographics::update_from(conn, mrn_id, patient.demographics, adt, context).await?;
+    demographics::update_from(conn, mrn_id, demographics, adt, context).await?;
     match message {
         Message::UpdatePatientInfo(_) => Ok(()), // C6
         Message::ImpliedAdtMessage(_) => {
             // C2, C4: a minimal visit if one is named; C3, C5: nothing else.
-            if let Some(encounter) = adt.visit_number.as_deref().filter(|v| !v.is_empty()) {
-                visits::find_or_create(conn, encounter, mrn_id, adt, context, false).await?;
+            if let Some(encounter) = encounter {
+                visits::find_or_create(conn, encounter, visit, mrn_id, adt, context, false).await?;
             }
             Ok(())
         }
@@ -57,7 +71,7 @@ pub(crate) async fn apply(
                 admission: m.admission_date_time.saved().copied(),
                 ..mv
             });
-            moved(conn, mrn_id, adt, movement, context).await
+            moved(conn, mrn_id, adt, visit, movement, context).await
         }
         Message::TransferPatient(m) => {
             let movement = arrival(conn, Kind::Transfer, adt, context).await?;
@@ -65,7 +79,7 @@ pub(crate) async fn apply(
                 admission: m.admission_date_time.saved().copied(),
                 ..mv
             });
-            moved(conn, mrn_id, adt, movement, context).await
+            moved(conn, mrn_id, adt, visit, movement, context).await
         }
         Message::RegisterPatient(m) => {
             let movement = arrival(conn, Kind::Register, adt, context).await?;
@@ -73,7 +87,7 @@ pub(crate) async fn apply(
                 presentation: m.presentation_date_time.saved().copied(),
                 ..mv
             });
-            moved(conn, mrn_id, adt, movement, context).await
+            moved(conn, mrn_id, adt, visit, movement, context).await
         }
         Message::DischargePatient(m) => {
             let discharged_at = m
@@ -87,12 +101,12 @@ pub(crate) async fn apply(
                 mv.disposition = m.discharge_disposition.clone();
                 mv.destination = m.discharge_location.clone();
             }
-            moved(conn, mrn_id, adt, movement, context).await
+            moved(conn, mrn_id, adt, visit, movement, context).await
         }
         Message::CancelAdmitPatient(m) => {
             let location = place_of(conn, adt.full_location_string.saved(), context).await?;
             let at = m.cancelled_date_time;
-            cancelled(conn, mrn_id, adt, Kind::Admit, at, location, context).await
+            cancelled(conn, mrn_id, adt, visit, Kind::Admit, at, location, context).await
         }
         Message::CancelTransferPatient(m) => {
             // L26: the cancelled transfer went to the A12's PV1-6.
@@ -102,27 +116,47 @@ pub(crate) async fn apply(
                 .or(adt.previous_location_string.saved());
             let location = place_of(conn, named, context).await?;
             let at = m.cancelled_date_time;
-            cancelled(conn, mrn_id, adt, Kind::Transfer, at, location, context).await
+            cancelled(
+                conn,
+                mrn_id,
+                adt,
+                visit,
+                Kind::Transfer,
+                at,
+                location,
+                context,
+            )
+            .await
         }
         Message::CancelDischargePatient(m) => {
             let location = place_of(conn, adt.full_location_string.saved(), context).await?;
             let at = m.cancelled_date_time;
-            cancelled(conn, mrn_id, adt, Kind::Discharge, at, location, context).await
+            cancelled(
+                conn,
+                mrn_id,
+                adt,
+                visit,
+                Kind::Discharge,
+                at,
+                location,
+                context,
+            )
+            .await
         }
         Message::PendingTransfer(m) => {
-            let visit = visit_for(conn, mrn_id, adt, context).await?;
+            let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
             pending::request(conn, &visit, m, context).await?;
             visits::save(conn, visit, context).await?;
             Ok(())
         }
         Message::CancelPendingTransfer(m) => {
-            let visit = visit_for(conn, mrn_id, adt, context).await?;
+            let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
             pending::cancel(conn, &visit, m, context).await?;
             visits::save(conn, visit, context).await?;
             Ok(())
         }
         Message::SwapLocations(m) => {
-            let first = visit_for(conn, mrn_id, adt, context).await?;
+            let first = visit_for(conn, mrn_id, adt, visit, context).await?;
             let other_mrn = identity::live_mrn(
                 conn,
                 m.other_mrn.as_deref(),
@@ -138,6 +172,7 @@ pub(crate) async fn apply(
             let other = visits::find_or_create(
                 conn,
                 other_encounter,
+                Prefetched::NotRead,
                 other_mrn,
                 &AdtFields::default(),
                 context,
@@ -210,10 +245,11 @@ async fn visit_for(
     conn: &mut PgConnection,
     mrn_id: i64,
     adt: &AdtFields,
+    prefetched: Prefetched,
     context: &Context<'_>,
 ) -> Result<Visit, ProcessError> {
     let encounter = visits::encounter(adt, "V1")?;
-    Ok(visits::find_or_create(conn, encounter, mrn_id, adt, context, true).await?)
+    Ok(visits::find_or_create(conn, encounter, prefetched, mrn_id, adt, context, true).await?)
 }
 
 /// A movement: the visit, then the fact (refused if already cancelled: L3, L17) with the
@@ -222,14 +258,15 @@ async fn moved(
     conn: &mut PgConnection,
     mrn_id: i64,
     adt: &AdtFields,
+    prefetched: Prefetched,
     movement: Option<Movement>,
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
-    let visit = visit_for(conn, mrn_id, adt, context).await?;
+    let mut visit = visit_for(conn, mrn_id, adt, prefetched, context).await?;
     let Some(movement) = movement else {
         return Ok(());
     };
-    let facts = locations::facts(conn, &visit).await?;
+    let facts = locations::facts(conn, &mut visit).await?;
     if facts.cancellations.iter().any(|c| c.cancels(&movement)) {
         let rule = if movement.kind == Kind::Discharge {
             "L17"
@@ -252,17 +289,18 @@ async fn cancelled(
     conn: &mut PgConnection,
     mrn_id: i64,
     adt: &AdtFields,
+    prefetched: Prefetched,
     kind: Kind,
     at: Option<DateTime<Utc>>,
     location: Option<Place>,
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
-    let visit = visit_for(conn, mrn_id, adt, context).await?;
+    let mut visit = visit_for(conn, mrn_id, adt, prefetched, context).await?;
     if !context.trusted {
         visits::save(conn, visit, context).await?;
         return Ok(());
     }
-    let facts = locations::facts(conn, &visit).await?;
+    let facts = locations::facts(conn, &mut visit).await?;
     let at = match (at, &location) {
         (Some(at), _) => at,
         (None, Some(place)) if kind == Kind::Admit => {
@@ -293,7 +331,7 @@ async fn cancelled(
 /// S1: the visit's current stay is relabelled to `to` (it had been recorded at `recorded_at`).
 async fn swap(
     conn: &mut PgConnection,
-    visit: Visit,
+    mut visit: Visit,
     to: Place,
     recorded_at: Place,
     context: &Context<'_>,
@@ -308,7 +346,7 @@ async fn swap(
         disposition: None,
         destination: None,
     };
-    let facts = locations::facts(conn, &visit).await?;
+    let facts = locations::facts(conn, &mut visit).await?;
     locations::record(conn, visit, Fact::Movement(movement), facts, context).await?;
     Ok(())
 }

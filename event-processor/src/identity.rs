@@ -9,7 +9,7 @@
 
 use sqlx::PgConnection;
 
-use crate::{Context, ProcessError, demographics, reject};
+use crate::{Context, ProcessError, demographics, locations, reject, visits};
 
 #[derive(sqlx::FromRow)]
 struct MrnRow {
@@ -26,15 +26,19 @@ pub(crate) async fn live_mrn(
     nhs_number: Option<&str>,
     context: &Context<'_>,
 ) -> Result<i64, ProcessError> {
-    Ok(patient(conn, mrn, nhs_number, context).await?.live_mrn_id)
+    Ok(patient(conn, mrn, nhs_number, None, context)
+        .await?
+        .live_mrn_id)
 }
 
 /// The patient a message names: its live MRN id (the MRN created if new) and that MRN's
-/// demographics, read (and locked) in the same round trip.
+/// demographics, and the visit with `encounter` with its facts, all read (and locked) in one
+/// round trip: most messages need nothing else read.
 pub(crate) async fn patient(
     conn: &mut PgConnection,
     mrn: Option<&str>,
     nhs_number: Option<&str>,
+    encounter: Option<&str>,
     context: &Context<'_>,
 ) -> Result<Patient, ProcessError> {
     let mrn = mrn.filter(|m| !m.is_empty());
@@ -42,21 +46,27 @@ pub(crate) async fn patient(
     if mrn.is_none() && nhs_number.is_none() {
         return Err(reject("M2", "the message names no MRN and no NHS number"));
     }
-    let found = find(conn, mrn, nhs_number).await?;
-    match found {
+    let found = find(conn, mrn, nhs_number, encounter).await?;
+    let visit = match encounter {
+        Some(_) => visits::Prefetched::Read(found.visit.visit()),
+        None => visits::Prefetched::NotRead,
+    };
+    match found.mrn.row() {
         Some(row) => {
             if context.trusted {
-                correct_identifiers(conn, &row.mrn, mrn, nhs_number, context).await?;
+                correct_identifiers(conn, &row, mrn, nhs_number, context).await?;
             }
             Ok(Patient {
-                live_mrn_id: row.mrn.live_mrn_id,
-                demographics: row.demographics.current(),
+                live_mrn_id: row.live_mrn_id,
+                demographics: found.demographics.current(),
+                visit,
             })
         }
         // A new MRN lives on as itself (M3), with no demographics yet.
         None => Ok(Patient {
             live_mrn_id: create(conn, mrn, nhs_number, context).await?,
             demographics: None,
+            visit,
         }),
     }
 }
@@ -66,23 +76,49 @@ pub(crate) struct Patient {
     pub live_mrn_id: i64,
     /// The live MRN's demographics row, if it has one.
     pub demographics: Option<demographics::Current>,
+    /// The visit the message names, if it was asked for.
+    pub visit: visits::Prefetched,
+}
+
+/// An `mrn` row read through an outer join: all null when there is none.
+#[derive(sqlx::FromRow)]
+struct MaybeMrn {
+    mrn_id: Option<i64>,
+    mrn: Option<String>,
+    nhs_number: Option<String>,
+    live_mrn_id: Option<i64>,
+}
+
+impl MaybeMrn {
+    fn row(self) -> Option<MrnRow> {
+        Some(MrnRow {
+            mrn_id: self.mrn_id?,
+            mrn: self.mrn,
+            nhs_number: self.nhs_number,
+            live_mrn_id: self.live_mrn_id?,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
 struct FoundRow {
     #[sqlx(flatten)]
-    mrn: MrnRow,
+    mrn: MaybeMrn,
     #[sqlx(flatten)]
     demographics: demographics::MaybeCurrent,
+    #[sqlx(flatten)]
+    visit: visits::MaybeRow,
 }
 
 /// M1 in one statement: by MRN; else by NHS number among rows with no MRN (any row when the
-/// message names no MRN). The live MRN's demographics come along, locked.
+/// message names no MRN). The live MRN's demographics come along, and the visit with
+/// `encounter` and its facts; all locked.
 async fn find(
     conn: &mut PgConnection,
     mrn: Option<&str>,
     nhs_number: Option<&str>,
-) -> Result<Option<FoundRow>, sqlx::Error> {
+    encounter: Option<&str>,
+) -> Result<FoundRow, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH found AS (
              SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
@@ -91,15 +127,23 @@ async fn find(
              ORDER BY m.mrn = $1 DESC NULLS LAST, m.mrn_id
              LIMIT 1),
          demographics AS (
-             SELECT core_demographic_id, valid_from, {columns} FROM core_demographic
+             SELECT core_demographic_id, valid_from, {demographics} FROM core_demographic
              WHERE mrn_id = (SELECT live_mrn_id FROM found)
-             FOR UPDATE)
-         SELECT found.*, demographics.* FROM found LEFT JOIN demographics ON true",
-        columns = demographics::COLUMNS
+             FOR UPDATE),
+         visit AS (
+             SELECT * FROM hospital_visit WHERE encounter = $3 FOR UPDATE),
+         {live}
+         SELECT found.*, demographics.*, {visit}
+         FROM (VALUES (true)) AS one (x)
+         LEFT JOIN found ON true LEFT JOIN demographics ON true LEFT JOIN visit ON true",
+        demographics = demographics::COLUMNS,
+        live = locations::live_cte_sql("(SELECT hospital_visit_id FROM visit)"),
+        visit = visits::maybe_row_sql(),
     )))
     .bind(mrn)
     .bind(nhs_number)
-    .fetch_optional(&mut *conn)
+    .bind(encounter)
+    .fetch_one(&mut *conn)
     .await
 }
 

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::Context;
-use crate::visits::{self, Visit};
 use crate::movements::{self, Cancellation, Kind, Movement, Place, Stay};
+use crate::visits::{self, Visit};
 
 /// Location ids by string. A location row never changes or goes, so an id once read stays
 /// right. Only ids of rows that existed when read are cached, never of a row this transaction
@@ -101,7 +101,7 @@ impl Facts {
     }
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct FactRow {
     /// 0: a movement, 1: a cancellation, 2: a live location visit.
     part: i32,
@@ -121,18 +121,21 @@ struct FactRow {
     inferred_discharge: Option<bool>,
 }
 
-/// Loads a visit's movements, cancellations and live location visits (locked for this
-/// transaction) in one round trip. A visit this message created has none: no query.
-pub(crate) async fn facts(conn: &mut PgConnection, visit: &Visit) -> Result<Facts, sqlx::Error> {
-    if visit.is_new() {
-        return Ok(Facts::default());
-    }
-    let rows: Vec<FactRow> = sqlx::query_as(
-        "WITH live AS (
+/// The `live` CTE: a visit's location visits, locked for this transaction.
+pub(crate) fn live_cte_sql(visit_id: &str) -> String {
+    format!(
+        "live AS (
              SELECT location_visit_id, location_id, admission_datetime, discharge_datetime,
                     inferred_admission, inferred_discharge
-             FROM location_visit WHERE hospital_visit_id = $1 FOR UPDATE)
-         SELECT 0 AS part, m.event_type, m.event_datetime AS at, m.location_id,
+             FROM location_visit WHERE hospital_visit_id = {visit_id} FOR UPDATE)"
+    )
+}
+
+/// A query for the fact rows ([`FactRow`]) of the visit whose id is `visit_id`, its live rows
+/// coming from the CTE named `live`.
+fn fact_rows_sql(visit_id: &str, live: &str) -> String {
+    format!(
+        "SELECT 0 AS part, m.event_type, m.event_datetime AS at, m.location_id,
                 l.location_string AS location, m.previous_location_id,
                 p.location_string AS previous, m.admission_datetime, m.presentation_datetime,
                 m.discharge_disposition, m.discharge_destination, NULL::bigint AS location_visit_id,
@@ -141,80 +144,125 @@ pub(crate) async fn facts(conn: &mut PgConnection, visit: &Visit) -> Result<Fact
          FROM visit_movement m
          LEFT JOIN location l ON l.location_id = m.location_id
          LEFT JOIN location p ON p.location_id = m.previous_location_id
-         WHERE m.hospital_visit_id = $1
+         WHERE m.hospital_visit_id = {visit_id}
          UNION ALL
          SELECT 1, c.event_type, c.cancelled_datetime, c.location_id, l.location_string,
                 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
          FROM movement_cancellation c
          LEFT JOIN location l ON l.location_id = c.location_id
-         WHERE c.hospital_visit_id = $1
+         WHERE c.hospital_visit_id = {visit_id}
          UNION ALL
          SELECT 2, NULL, NULL, location_id, NULL, NULL, NULL, admission_datetime, NULL, NULL,
                 NULL, location_visit_id, discharge_datetime, inferred_admission,
                 inferred_discharge
-         FROM live",
+         FROM {live}"
     )
+}
+
+/// A column `facts`: the fact rows as one JSON array, for reading a visit's facts in the same
+/// statement as the visit ([`crate::visits::MaybeRow`]).
+pub(crate) fn facts_json_sql(visit_id: &str, live: &str) -> String {
+    format!(
+        "(SELECT coalesce(json_agg(f), '[]') FROM ({rows}) f) AS facts",
+        rows = fact_rows_sql(visit_id, live)
+    )
+}
+
+/// The `facts` column of [`facts_json_sql`].
+#[derive(sqlx::FromRow)]
+pub(crate) struct FactsJson {
+    facts: Option<sqlx::types::Json<Vec<FactRow>>>,
+}
+
+impl FactsJson {
+    pub(crate) fn facts(self) -> Facts {
+        Facts::from_rows(self.facts.map(|json| json.0).unwrap_or_default())
+    }
+}
+
+/// A visit's movements, cancellations and live location visits (locked for this transaction):
+/// as read with the visit if they were, none for a visit this message created, else read in
+/// one round trip.
+pub(crate) async fn facts(
+    conn: &mut PgConnection,
+    visit: &mut Visit,
+) -> Result<Facts, sqlx::Error> {
+    if let Some(facts) = visit.take_facts() {
+        return Ok(facts);
+    }
+    if visit.is_new() {
+        return Ok(Facts::default());
+    }
+    let rows: Vec<FactRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH {live} {rows}",
+        live = live_cte_sql("$1"),
+        rows = fact_rows_sql("$1", "live")
+    )))
     .bind(visit.id)
     .fetch_all(&mut *conn)
     .await?;
-    let place = |id: Option<i64>, name: Option<String>| {
-        Some(Place {
-            id: id?,
-            name: name?,
-        })
-    };
-    let mut facts = Facts::default();
-    for row in rows {
-        if row.part == 2 {
-            let (Some(location_visit_id), Some(location_id)) =
-                (row.location_visit_id, row.location_id)
-            else {
-                continue; // both NOT NULL columns
-            };
-            facts.live.push(LiveStay {
-                location_visit_id,
-                location_id,
-                admission_datetime: row.admission_datetime,
-                discharge_datetime: row.discharge_datetime,
-                inferred_admission: row.inferred_admission.unwrap_or_default(),
-                inferred_discharge: row.inferred_discharge.unwrap_or_default(),
-            });
-            continue;
-        }
-        // The tables' CHECK and NOT NULL constraints admit only known kinds and times.
-        let (Some(kind), Some(at)) = (row.event_type.as_deref().and_then(Kind::parse), row.at)
-        else {
-            continue;
+    Ok(Facts::from_rows(rows))
+}
+
+impl Facts {
+    fn from_rows(rows: Vec<FactRow>) -> Facts {
+        let place = |id: Option<i64>, name: Option<String>| {
+            Some(Place {
+                id: id?,
+                name: name?,
+            })
         };
-        let location = place(row.location_id, row.location);
-        if row.part == 1 {
-            facts.cancellations.push(Cancellation {
-                kind,
-                at,
-                location,
-            });
-        } else {
-            facts.movements.push(Movement {
-                kind,
-                at,
-                location,
-                previous: place(row.previous_location_id, row.previous),
-                admission: row.admission_datetime,
-                presentation: row.presentation_datetime,
-                disposition: row.discharge_disposition,
-                destination: row.discharge_destination,
-            });
+        let mut facts = Facts::default();
+        for row in rows {
+            if row.part == 2 {
+                let (Some(location_visit_id), Some(location_id)) =
+                    (row.location_visit_id, row.location_id)
+                else {
+                    continue; // both NOT NULL columns
+                };
+                facts.live.push(LiveStay {
+                    location_visit_id,
+                    location_id,
+                    admission_datetime: row.admission_datetime,
+                    discharge_datetime: row.discharge_datetime,
+                    inferred_admission: row.inferred_admission.unwrap_or_default(),
+                    inferred_discharge: row.inferred_discharge.unwrap_or_default(),
+                });
+                continue;
+            }
+            // The tables' CHECK and NOT NULL constraints admit only known kinds and times.
+            let (Some(kind), Some(at)) = (row.event_type.as_deref().and_then(Kind::parse), row.at)
+            else {
+                continue;
+            };
+            let location = place(row.location_id, row.location);
+            if row.part == 1 {
+                facts
+                    .cancellations
+                    .push(Cancellation { kind, at, location });
+            } else {
+                facts.movements.push(Movement {
+                    kind,
+                    at,
+                    location,
+                    previous: place(row.previous_location_id, row.previous),
+                    admission: row.admission_datetime,
+                    presentation: row.presentation_datetime,
+                    disposition: row.discharge_disposition,
+                    destination: row.discharge_destination,
+                });
+            }
         }
+        // As PostgreSQL orders them (NULLs last), which pairing relies on.
+        facts.live.sort_by_key(|row| {
+            (
+                row.admission_datetime.is_none(),
+                row.admission_datetime,
+                row.location_visit_id,
+            )
+        });
+        facts
     }
-    // As PostgreSQL orders them (NULLs last), which pairing relies on.
-    facts.live.sort_by_key(|row| {
-        (
-            row.admission_datetime.is_none(),
-            row.admission_datetime,
-            row.location_visit_id,
-        )
-    });
-    Ok(facts)
 }
 
 #[derive(Debug)]
@@ -254,9 +302,10 @@ impl Facts {
                     && id(&o.location) == id(&m.location)
                     && id(&o.previous) == id(&m.previous)
             }),
-            Fact::Cancellation(c) => self.cancellations.iter().any(|o| {
-                o.kind == c.kind && o.at == c.at && id(&o.location) == id(&c.location)
-            }),
+            Fact::Cancellation(c) => self
+                .cancellations
+                .iter()
+                .any(|o| o.kind == c.kind && o.at == c.at && id(&o.location) == id(&c.location)),
         }
     }
 }

@@ -245,8 +245,16 @@ pub(crate) async fn move_visit(
     )
     .await?;
     demographics::update(conn, to, adt, context).await?;
-    let mut visit =
-        visits::find_or_create(conn, previous_encounter, from, adt, context, false).await?;
+    let mut visit = visits::find_or_create(
+        conn,
+        previous_encounter,
+        visits::Prefetched::NotRead,
+        from,
+        adt,
+        context,
+        false,
+    )
+    .await?;
     visit.state.mrn_id = to;
     let visit = visits::save(conn, visit, context).await?;
     if previous_encounter != encounter {

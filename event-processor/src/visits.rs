@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use interchange::adt::AdtFields;
 use sqlx::PgConnection;
 
+use crate::locations::{self, Facts};
 use crate::movements::VisitTimes;
 use crate::{Context, ProcessError, reject};
 
@@ -68,12 +69,95 @@ pub(crate) struct Visit {
     pub state: VisitState,
     /// Created by this message: its first state is not a previous state worth auditing.
     created: bool,
+    /// Its facts, when read together with it ([`crate::identity::patient`]).
+    facts: Option<Facts>,
 }
 
 impl Visit {
     /// Whether this message created the visit (so nothing else refers to it yet).
     pub(crate) fn is_new(&self) -> bool {
         self.created
+    }
+
+    /// The visit's facts if they were read with it (taken: they go stale once written).
+    pub(crate) fn take_facts(&mut self) -> Option<Facts> {
+        self.facts.take()
+    }
+
+    fn stored(
+        id: i64,
+        valid_from: DateTime<Utc>,
+        state: VisitState,
+        facts: Option<Facts>,
+    ) -> Visit {
+        Visit {
+            id,
+            valid_from,
+            stored: state.clone(),
+            state,
+            created: false,
+            facts,
+        }
+    }
+}
+
+/// The message's visit as its first read found it, or not read yet.
+pub(crate) enum Prefetched {
+    NotRead,
+    Read(Option<Visit>),
+}
+
+/// A `hospital_visit` row read through an outer join with its facts ([`crate::identity`]):
+/// columns prefixed `visit_` where they would clash, all null when there is no visit.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MaybeRow {
+    hospital_visit_id: Option<i64>,
+    visit_valid_from: Option<DateTime<Utc>>,
+    visit_mrn_id: Option<i64>,
+    visit_source_system: Option<String>,
+    presentation_datetime: Option<DateTime<Utc>>,
+    admission_datetime: Option<DateTime<Utc>>,
+    discharge_datetime: Option<DateTime<Utc>>,
+    patient_class: Option<String>,
+    arrival_method: Option<String>,
+    discharge_destination: Option<String>,
+    discharge_disposition: Option<String>,
+    #[sqlx(flatten)]
+    facts: locations::FactsJson,
+}
+
+/// The columns of [`MaybeRow`] from a `hospital_visit` aliased `visit` whose id is `visit_id`
+/// (facts from the locked live rows in the CTE `live`).
+pub(crate) fn maybe_row_sql() -> String {
+    format!(
+        "visit.hospital_visit_id, visit.valid_from AS visit_valid_from, \
+         visit.mrn_id AS visit_mrn_id, visit.source_system AS visit_source_system, \
+         visit.presentation_datetime, visit.admission_datetime, visit.discharge_datetime, \
+         visit.patient_class, visit.arrival_method, visit.discharge_destination, \
+         visit.discharge_disposition, {facts}",
+        facts = locations::facts_json_sql("visit.hospital_visit_id", "live")
+    )
+}
+
+impl MaybeRow {
+    pub(crate) fn visit(self) -> Option<Visit> {
+        let state = VisitState {
+            mrn_id: self.visit_mrn_id?,
+            source_system: self.visit_source_system?,
+            presentation_datetime: self.presentation_datetime,
+            admission_datetime: self.admission_datetime,
+            discharge_datetime: self.discharge_datetime,
+            patient_class: self.patient_class,
+            arrival_method: self.arrival_method,
+            discharge_destination: self.discharge_destination,
+            discharge_disposition: self.discharge_disposition,
+        };
+        Some(Visit::stored(
+            self.hospital_visit_id?,
+            self.visit_valid_from?,
+            state,
+            Some(self.facts.facts()),
+        ))
     }
 }
 
@@ -114,13 +198,7 @@ pub(crate) async fn find(
     .bind(encounter)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|row| Visit {
-        id: row.hospital_visit_id,
-        valid_from: row.valid_from,
-        stored: row.state.clone(),
-        state: row.state,
-        created: false,
-    }))
+    Ok(row.map(|row| Visit::stored(row.hospital_visit_id, row.valid_from, row.state, None)))
 }
 
 /// Finds the visit, or creates it for `mrn_id` with the message's attributes (V1, C2, C7).
@@ -129,13 +207,18 @@ pub(crate) async fn find(
 pub(crate) async fn find_or_create(
     conn: &mut PgConnection,
     encounter: &str,
+    prefetched: Prefetched,
     mrn_id: i64,
     adt: &AdtFields,
     context: &Context<'_>,
     update: bool,
 ) -> Result<Visit, sqlx::Error> {
     let source = context.source_system.unwrap_or(UNKNOWN_SOURCE);
-    if let Some(mut visit) = find(conn, encounter).await? {
+    let found = match prefetched {
+        Prefetched::Read(found) => found,
+        Prefetched::NotRead => find(conn, encounter).await?,
+    };
+    if let Some(mut visit) = found {
         if update {
             let row_trusted = context.is_trusted(&visit.stored.source_system);
             let newer = context.valid_from >= visit.valid_from;
@@ -183,6 +266,7 @@ pub(crate) async fn find_or_create(
         stored: state.clone(),
         state,
         created: true,
+        facts: None,
     })
 }
 
@@ -268,6 +352,7 @@ pub(crate) async fn save(
         stored: visit.state.clone(),
         state: visit.state,
         created: visit.created,
+        facts: visit.facts,
     })
 }
 
