@@ -49,13 +49,16 @@ pub(crate) async fn apply(
         adt.mrn.as_deref(),
         adt.nhs_number.as_deref(),
         encounter,
+        Some(adt).filter(|_| !matches!(message, Message::DeletePersonInformation(_))),
         context,
     )
     .await?;
     if let Message::DeletePersonInformation(_) = message {
         return deletion::delete_person(conn, mrn_id, context).await;
     }
-    demographics::update_from(conn, mrn_id, demographics, adt, context).await?;
+    if let identity::Read::Found(current) = demographics {
+        demographics::update_from(conn, mrn_id, current, adt, context).await?;
+    }
     match message {
         Message::UpdatePatientInfo(_) => Ok(()), // C6
         Message::ImpliedAdtMessage(_) => {
@@ -212,7 +215,7 @@ async fn place_of(
     context: &Context<'_>,
 ) -> Result<Option<Place>, ProcessError> {
     match name.filter(|n| !n.is_empty()) {
-        Some(name) => Ok(Some(locations::place(conn, name, context.places).await?)),
+        Some(name) => Ok(Some(locations::place(conn, name, context).await?)),
         None => Ok(None),
     }
 }

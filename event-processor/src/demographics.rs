@@ -9,12 +9,14 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use interchange::adt::AdtFields;
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, Postgres};
 
 use crate::{Context, ProcessError};
 
 #[derive(Debug, Clone, PartialEq, Default, sqlx::FromRow)]
-struct Demographics {
+pub(crate) struct Demographics {
     firstname: Option<String>,
     middlename: Option<String>,
     lastname: Option<String>,
@@ -29,6 +31,11 @@ struct Demographics {
 }
 
 impl Demographics {
+    /// A new patient's demographics: what the message says (D1).
+    pub(crate) fn first(adt: &AdtFields) -> Demographics {
+        Demographics::default().updated_by(adt)
+    }
+
     /// `self` with what the message says applied (G1).
     fn updated_by(&self, adt: &AdtFields) -> Demographics {
         let death = adt.patient_death_date_time.clone();
@@ -123,7 +130,7 @@ pub(crate) async fn update_from(
 ) -> Result<(), ProcessError> {
     match current {
         None => {
-            let values = Demographics::default().updated_by(adt);
+            let values = Demographics::first(adt);
             write(conn, None, mrn_id, &values, context).await?;
         }
         Some(current) => {
@@ -183,8 +190,21 @@ async fn write(
                  WHERE mrn_id = $1"
         }
     };
-    sqlx::query(sql)
-        .bind(mrn_id)
+    bind_values(sqlx::query(sql).bind(mrn_id), values)
+        .bind(context.valid_from)
+        .bind(context.stored_from)
+        .bind(context.source_ids_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Binds the eleven values in [`COLUMNS`] order.
+pub(crate) fn bind_values<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    values: &'q Demographics,
+) -> Query<'q, Postgres, PgArguments> {
+    query
         .bind(&values.firstname)
         .bind(&values.middlename)
         .bind(&values.lastname)
@@ -196,10 +216,4 @@ async fn write(
         .bind(&values.home_postcode)
         .bind(&values.sex)
         .bind(&values.ethnicity)
-        .bind(context.valid_from)
-        .bind(context.stored_from)
-        .bind(context.source_ids_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }

@@ -7,9 +7,11 @@
 //! source correct the NHS number or fill in the MRN of an NHS-number-only row; unlike EMAP (M6)
 //! such identifier changes are kept in `mrn_audit`.
 
-use sqlx::PgConnection;
+use interchange::adt::AdtFields;
+use sqlx::{PgConnection, Row};
 
-use crate::{Context, ProcessError, demographics, locations, reject, visits};
+use crate::demographics::{self, Demographics};
+use crate::{Context, ProcessError, locations, reject, visits};
 
 #[derive(sqlx::FromRow)]
 struct MrnRow {
@@ -26,19 +28,21 @@ pub(crate) async fn live_mrn(
     nhs_number: Option<&str>,
     context: &Context<'_>,
 ) -> Result<i64, ProcessError> {
-    Ok(patient(conn, mrn, nhs_number, None, context)
+    Ok(patient(conn, mrn, nhs_number, None, None, context)
         .await?
         .live_mrn_id)
 }
 
 /// The patient a message names: its live MRN id (the MRN created if new) and that MRN's
 /// demographics, and the visit with `encounter` with its facts, all read (and locked) in one
-/// round trip: most messages need nothing else read.
+/// round trip: most messages need nothing else read. A new patient is created with the
+/// demographics `adt` gives, if given (D1), in one statement.
 pub(crate) async fn patient(
     conn: &mut PgConnection,
     mrn: Option<&str>,
     nhs_number: Option<&str>,
     encounter: Option<&str>,
+    adt: Option<&AdtFields>,
     context: &Context<'_>,
 ) -> Result<Patient, ProcessError> {
     let mrn = mrn.filter(|m| !m.is_empty());
@@ -58,26 +62,40 @@ pub(crate) async fn patient(
             }
             Ok(Patient {
                 live_mrn_id: row.live_mrn_id,
-                demographics: found.demographics.current(),
+                demographics: Read::Found(found.demographics.current()),
                 visit,
             })
         }
-        // A new MRN lives on as itself (M3), with no demographics yet.
-        None => Ok(Patient {
-            live_mrn_id: create(conn, mrn, nhs_number, context).await?,
-            demographics: None,
-            visit,
-        }),
+        // A new MRN lives on as itself (M3).
+        None => {
+            let first = adt.map(Demographics::first);
+            Ok(Patient {
+                live_mrn_id: create(conn, mrn, nhs_number, first.as_ref(), context).await?,
+                demographics: match first {
+                    Some(_) => Read::Created,
+                    None => Read::Found(None),
+                },
+                visit,
+            })
+        }
     }
 }
 
 /// A patient as found for one message.
 pub(crate) struct Patient {
     pub live_mrn_id: i64,
-    /// The live MRN's demographics row, if it has one.
-    pub demographics: Option<demographics::Current>,
+    /// The live MRN's demographics.
+    pub demographics: Read,
     /// The visit the message names, if it was asked for.
     pub visit: visits::Prefetched,
+}
+
+/// A patient's demographics as [`patient`] left them.
+pub(crate) enum Read {
+    /// The live row, if there is one.
+    Found(Option<demographics::Current>),
+    /// Created with the new patient.
+    Created,
 }
 
 /// An `mrn` row read through an outer join: all null when there is none.
@@ -151,25 +169,33 @@ async fn create(
     conn: &mut PgConnection,
     mrn: Option<&str>,
     nhs_number: Option<&str>,
+    demographics: Option<&Demographics>,
     context: &Context<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let mrn_id: i64 = sqlx::query_scalar(
+    let empty = Demographics::default();
+    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH created AS (
              INSERT INTO mrn (mrn, nhs_number, source_system, stored_from, source_ids_id)
-             VALUES ($1, $2, $3, $4, $5) RETURNING mrn_id)
+             VALUES ($1, $2, $3, $4, $5) RETURNING mrn_id),
+         demographics AS (
+             INSERT INTO core_demographic
+                 (mrn_id, {columns}, valid_from, stored_from, source_ids_id)
+             SELECT mrn_id, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $6, $4, $5
+             FROM created WHERE $7)
          INSERT INTO mrn_to_live (mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id)
          SELECT mrn_id, mrn_id, $6, $4, $5 FROM created
          RETURNING mrn_id",
-    )
+        columns = demographics::COLUMNS
+    )))
     .bind(mrn)
     .bind(nhs_number)
     .bind(context.source_system)
     .bind(context.stored_from)
     .bind(context.source_ids_id)
     .bind(context.valid_from)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(mrn_id)
+    .bind(demographics.is_some());
+    let query = demographics::bind_values(query, demographics.unwrap_or(&empty));
+    query.fetch_one(&mut *conn).await?.try_get(0)
 }
 
 /// M5: a trusted message corrects the NHS number and fills in a missing MRN, keeping the

@@ -93,6 +93,8 @@ pub(crate) struct Context<'a> {
     pub trusted_sources: &'a [String],
     /// Location ids already known.
     pub places: &'a locations::PlaceCache,
+    /// The places this message created, to forget if it is rolled back.
+    pub created_places: std::sync::Mutex<Vec<String>>,
 }
 
 impl Context<'_> {
@@ -136,8 +138,8 @@ impl Processor {
     }
 
     /// Forgets what this processor cached from the database; call it when a transaction that
-    /// processed messages rolls back, since what they created is gone. (A message rejected
-    /// under its savepoint needs no forgetting: only rows that existed before it are cached.)
+    /// processed messages rolls back, since what they created is gone. (A message that fails
+    /// forgets what it created by itself.)
     pub fn forget_cached(&self) {
         self.places.clear();
     }
@@ -169,8 +171,15 @@ impl Processor {
                 .is_some_and(|s| self.config.trusted_sources.iter().any(|t| t == s)),
             trusted_sources: &self.config.trusted_sources,
             places: &self.places,
+            created_places: std::sync::Mutex::default(),
         };
-        adt::apply(conn, message, adt, &context).await
+        let outcome = adt::apply(conn, message, adt, &context).await;
+        if outcome.is_err()
+            && let Ok(created) = context.created_places.lock()
+        {
+            self.places.forget(&created);
+        }
+        outcome
     }
 
     /// Applies one message under a savepoint, so that a rejected message rolls back alone and

@@ -16,10 +16,10 @@ use crate::movements::{self, Cancellation, Kind, Movement, Place, Stay};
 use crate::visits::{self, Visit};
 
 /// Location ids by string. A location row never changes or goes, so an id once read stays
-/// right. Only ids of rows that existed when read are cached, never of a row this transaction
-/// has just created: a message that is then rejected rolls its savepoint back and the row with
-/// it. Should a whole transaction roll back (taking rows that earlier messages created and later
-/// ones read), the caller clears the cache ([`crate::Processor::forget_cached`]).
+/// right — unless the transaction that created it rolls back. So a message notes the places it
+/// created ([`Context::created_places`]): if it is rejected (its savepoint rolled back) the
+/// processor forgets them; should a whole transaction roll back, the caller clears the cache
+/// ([`crate::Processor::forget_cached`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PlaceCache(Arc<Mutex<HashMap<String, i64>>>);
 
@@ -34,6 +34,15 @@ impl PlaceCache {
         }
     }
 
+    /// Forgets these places (created by a message that was then rolled back).
+    pub(crate) fn forget(&self, names: &[String]) {
+        if let Ok(mut map) = self.0.lock() {
+            for name in names {
+                map.remove(name);
+            }
+        }
+    }
+
     pub(crate) fn clear(&self) {
         if let Ok(mut map) = self.0.lock() {
             map.clear();
@@ -45,8 +54,9 @@ impl PlaceCache {
 pub(crate) async fn place(
     conn: &mut PgConnection,
     name: &str,
-    cache: &PlaceCache,
+    context: &Context<'_>,
 ) -> Result<Place, sqlx::Error> {
+    let cache = context.places;
     let place = |id| Place {
         name: name.to_owned(),
         id,
@@ -71,9 +81,10 @@ pub(crate) async fn place(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some((id, created)) = found {
-            if !created {
-                cache.put(name, id);
+            if created && let Ok(mut created) = context.created_places.lock() {
+                created.push(name.to_owned());
             }
+            cache.put(name, id);
             return Ok(place(id));
         }
     }

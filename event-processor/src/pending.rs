@@ -112,7 +112,7 @@ async fn rederive(
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
     let location_id = match destination.filter(|d| !d.is_empty()) {
-        Some(name) => Some(locations::place(conn, name, context.places).await?.id),
+        Some(name) => Some(locations::place(conn, name, context).await?.id),
         None => None,
     };
     let rows: Vec<Row> = sqlx::query_as(
