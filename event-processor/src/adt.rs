@@ -57,7 +57,7 @@ pub(crate) async fn apply(
         return deletion::delete_person(conn, mrn_id, context).await;
     }
     if let identity::Read::Found(current) = demographics {
-        demographics::update_from(conn, mrn_id, current, adt, context).await?;
+        demographics::update_from(conn, mrn_id, current.map(|c| *c), adt, context).await?;
     }
     match message {
         Message::UpdatePatientInfo(_) => Ok(()), // C6
@@ -109,7 +109,8 @@ pub(crate) async fn apply(
         Message::CancelAdmitPatient(m) => {
             let location = place_of(conn, adt.full_location_string.saved(), context).await?;
             let at = m.cancelled_date_time;
-            cancelled(conn, mrn_id, adt, visit, Kind::Admit, at, location, context).await
+            let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
+            cancelled(conn, visit, Kind::Admit, at, location, context).await
         }
         Message::CancelTransferPatient(m) => {
             // L26: the cancelled transfer went to the A12's PV1-6.
@@ -119,32 +120,14 @@ pub(crate) async fn apply(
                 .or(adt.previous_location_string.saved());
             let location = place_of(conn, named, context).await?;
             let at = m.cancelled_date_time;
-            cancelled(
-                conn,
-                mrn_id,
-                adt,
-                visit,
-                Kind::Transfer,
-                at,
-                location,
-                context,
-            )
-            .await
+            let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
+            cancelled(conn, visit, Kind::Transfer, at, location, context).await
         }
         Message::CancelDischargePatient(m) => {
             let location = place_of(conn, adt.full_location_string.saved(), context).await?;
             let at = m.cancelled_date_time;
-            cancelled(
-                conn,
-                mrn_id,
-                adt,
-                visit,
-                Kind::Discharge,
-                at,
-                location,
-                context,
-            )
-            .await
+            let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
+            cancelled(conn, visit, Kind::Discharge, at, location, context).await
         }
         Message::PendingTransfer(m) => {
             let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
@@ -285,20 +268,17 @@ async fn moved(
     Ok(())
 }
 
-/// A cancellation of `kind`: the visit, then the cancellation with the re-derived locations and
+/// A cancellation of `kind` for the visit: the cancellation stored with the re-derived locations and
 /// times. L20: an A11 without a time cancels the only stay at its location; any other
 /// cancellation without a time cannot be applied (L29).
 async fn cancelled(
     conn: &mut PgConnection,
-    mrn_id: i64,
-    adt: &AdtFields,
-    prefetched: Prefetched,
+    mut visit: Visit,
     kind: Kind,
     at: Option<DateTime<Utc>>,
     location: Option<Place>,
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
-    let mut visit = visit_for(conn, mrn_id, adt, prefetched, context).await?;
     if !context.trusted {
         visits::save(conn, visit, context).await?;
         return Ok(());

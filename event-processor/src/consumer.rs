@@ -46,6 +46,28 @@ pub struct ConsumerConfig {
     pub lanes: usize,
 }
 
+impl ConsumerConfig {
+    /// Deliveries the broker sends ahead by default: two batches, so the next is there when one
+    /// commits.
+    pub const DEFAULT_PREFETCH: u16 = 512;
+    /// Messages per transaction by default.
+    pub const DEFAULT_BATCH_SIZE: usize = 256;
+    /// Lanes by default: enough to keep two cores busy while each waits on round trips.
+    pub const DEFAULT_LANES: usize = 4;
+
+    /// Consumes `queue` at `amqp_url` with the default tuning.
+    pub fn new(amqp_url: String, queue: String) -> ConsumerConfig {
+        ConsumerConfig {
+            amqp_url,
+            queue,
+            prefetch: Self::DEFAULT_PREFETCH,
+            batch_size: Self::DEFAULT_BATCH_SIZE,
+            batch_wait: Duration::from_millis(5),
+            lanes: Self::DEFAULT_LANES,
+        }
+    }
+}
+
 /// What the consumer has done. Never holds message content.
 #[derive(Debug)]
 pub struct ConsumerStats {

@@ -52,7 +52,7 @@ pub(crate) async fn patient(
     }
     let found = find(conn, mrn, nhs_number, encounter).await?;
     let visit = match encounter {
-        Some(_) => visits::Prefetched::Read(found.visit.visit()),
+        Some(_) => visits::Prefetched::Read(found.visit.visit().map(Box::new)),
         None => visits::Prefetched::NotRead,
     };
     match found.mrn.row() {
@@ -62,7 +62,7 @@ pub(crate) async fn patient(
             }
             Ok(Patient {
                 live_mrn_id: row.live_mrn_id,
-                demographics: Read::Found(found.demographics.current()),
+                demographics: Read::Found(found.demographics.current().map(Box::new)),
                 visit,
             })
         }
@@ -93,7 +93,7 @@ pub(crate) struct Patient {
 /// A patient's demographics as [`patient`] left them.
 pub(crate) enum Read {
     /// The live row, if there is one.
-    Found(Option<demographics::Current>),
+    Found(Option<Box<demographics::Current>>),
     /// Created with the new patient.
     Created,
 }

@@ -104,7 +104,7 @@ impl Visit {
 /// The message's visit as its first read found it, or not read yet.
 pub(crate) enum Prefetched {
     NotRead,
-    Read(Option<Visit>),
+    Read(Option<Box<Visit>>),
 }
 
 /// A `hospital_visit` row read through an outer join with its facts ([`crate::identity`]):
@@ -215,7 +215,7 @@ pub(crate) async fn find_or_create(
 ) -> Result<Visit, sqlx::Error> {
     let source = context.source_system.unwrap_or(UNKNOWN_SOURCE);
     let found = match prefetched {
-        Prefetched::Read(found) => found,
+        Prefetched::Read(found) => found.map(|visit| *visit),
         Prefetched::NotRead => find(conn, encounter).await?,
     };
     if let Some(mut visit) = found {

@@ -176,11 +176,45 @@ pub enum ReaderError {
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
-    id: i64,
-    payload: Vec<u8>,
-    duplicate_of: Option<i64>,
-    header_error: Option<String>,
+pub struct Row {
+    /// The IDS id.
+    pub id: i64,
+    /// The message as received.
+    pub payload: Vec<u8>,
+    /// The earlier copy, when this is a resend.
+    pub duplicate_of: Option<i64>,
+    /// Why the listener could not read the header, if it could not.
+    pub header_error: Option<String>,
+}
+
+/// What an IDS row is to a reader. The live reader and replay sort rows the same way, so that
+/// replay gives what the live pipeline gave.
+pub enum Triage {
+    /// A resend of an earlier message: skipped, the original counts.
+    Resend,
+    /// The listener could not read its header: recorded, not mapped.
+    Unreadable(String),
+    /// Mapped to interchange messages (none, one or several).
+    Mapped(Vec<interchange::Message>),
+    /// Not for the warehouse, by design.
+    Ignored(crate::Ignored),
+    /// Could not be mapped.
+    Unmappable(crate::MapError),
+}
+
+/// Sorts one IDS row ([`Triage`]).
+pub fn triage(row: &Row, site: &SiteConfig) -> Triage {
+    if row.duplicate_of.is_some() {
+        return Triage::Resend;
+    }
+    if let Some(error) = &row.header_error {
+        return Triage::Unreadable(error.clone());
+    }
+    match map_message(&row.payload, &row.id.to_string(), site) {
+        Ok(Mapped::Messages(messages)) => Triage::Mapped(messages),
+        Ok(Mapped::Ignored(ignored)) => Triage::Ignored(ignored),
+        Err(error) => Triage::Unmappable(error),
+    }
 }
 
 /// What one batch turned into.
@@ -197,18 +231,16 @@ fn map_rows(rows: &[Row], config: &Config, stats: &Stats) -> Batch {
     };
     for row in rows {
         stats.rows.fetch_add(1, Ordering::Relaxed);
-        if row.duplicate_of.is_some() {
-            stats.duplicates.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        if let Some(error) = &row.header_error {
-            batch
-                .errors
-                .push((row.id, format!("unreadable header: {error}")));
-            continue;
-        }
-        match map_message(&row.payload, &row.id.to_string(), &config.site) {
-            Ok(Mapped::Messages(messages)) => {
+        match triage(row, &config.site) {
+            Triage::Resend => {
+                stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            }
+            Triage::Unreadable(error) => {
+                batch
+                    .errors
+                    .push((row.id, format!("unreadable header: {error}")));
+            }
+            Triage::Mapped(messages) => {
                 for message in messages {
                     batch.outgoing.push(Outgoing {
                         body: message.to_json(),
@@ -218,11 +250,11 @@ fn map_rows(rows: &[Row], config: &Config, stats: &Stats) -> Batch {
                     });
                 }
             }
-            Ok(Mapped::Ignored(ignored)) => {
+            Triage::Ignored(ignored) => {
                 tracing::debug!(ids_id = row.id, kind = %ignored.kind, reason = %ignored.reason, "Ignored by design");
                 stats.count_ignored(&ignored.kind);
             }
-            Err(error) => {
+            Triage::Unmappable(error) => {
                 tracing::warn!(ids_id = row.id, error = %error, "Could not map an IDS message; recorded in reader.error");
                 batch.errors.push((row.id, error.to_string()));
             }

@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use event_processor::{Processor, lanes};
-use message_reader::{Mapped, SiteConfig, map_message};
+use message_reader::SiteConfig;
+use message_reader::reader::{Row, Triage, triage};
 use schema::StarSchema;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -154,21 +155,11 @@ pub async fn run(
 ) -> Result<Outcome, ReplayError> {
     let pool = resources.pool;
     let target = config.target.name();
-    let found: Option<String> = sqlx::query_scalar("SELECT (current_schemas(false))[1]")
-        .fetch_one(&pool)
-        .await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
             .bind(target)
             .fetch_one(&pool)
             .await?;
-    // current_schemas lists only existing schemas: check the setting itself when absent.
-    if exists && found.as_deref() != Some(target) {
-        return Err(ReplayError::WrongSearchPath {
-            target: target.to_owned(),
-            found: found.unwrap_or_default(),
-        });
-    }
     let (from, to) = resolve_range(&pool, &config).await?;
     let recorded = if exists {
         recorded(&pool, target).await?
@@ -185,16 +176,15 @@ pub async fn run(
         _ => from - 1,
     };
     schema::migrate_star(&pool, &config.target).await?;
+    // Everything above names its schemas; from here on the star tables are unqualified.
+    let found: Option<String> = sqlx::query_scalar("SELECT (current_schemas(false))[1]")
+        .fetch_one(&pool)
+        .await?;
     if found.as_deref() != Some(target) {
-        let now: Option<String> = sqlx::query_scalar("SELECT (current_schemas(false))[1]")
-            .fetch_one(&pool)
-            .await?;
-        if now.as_deref() != Some(target) {
-            return Err(ReplayError::WrongSearchPath {
-                target: target.to_owned(),
-                found: now.unwrap_or_default(),
-            });
-        }
+        return Err(ReplayError::WrongSearchPath {
+            target: target.to_owned(),
+            found: found.unwrap_or_default(),
+        });
     }
     sqlx::query(
         "INSERT INTO replay (from_ids_id, to_ids_id, mrn, last_ids_id, ward_version)
@@ -210,18 +200,15 @@ pub async fn run(
     .execute(&pool)
     .await?;
 
-    let total: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM ids.message WHERE id BETWEEN $1 AND $2")
-            .bind(from)
-            .bind(to)
-            .fetch_one(&pool)
-            .await?;
-    let done: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM ids.message WHERE id BETWEEN $1 AND $2")
-            .bind(from)
-            .bind(start_after)
-            .fetch_one(&pool)
-            .await?;
+    let (total, done): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE id <= $3)
+         FROM ids.message WHERE id BETWEEN $1 AND $2",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(start_after)
+    .fetch_one(&pool)
+    .await?;
     progress.total.store(total as u64, Ordering::Relaxed);
     progress.done.store(done as u64, Ordering::Relaxed);
     tracing::info!(
@@ -255,19 +242,15 @@ pub async fn run(
         let (mut skipped, mut unmappable) = (0, 0);
         let mut messages = Vec::with_capacity(rows.len());
         for row in &rows {
-            let wanted = selection.as_ref().is_none_or(|s| s.contains(&row.id));
-            if row.duplicate_of.is_some() || !wanted {
+            if selection.as_ref().is_some_and(|s| !s.contains(&row.id)) {
                 skipped += 1;
                 continue;
             }
-            if row.header_error.is_some() {
-                unmappable += 1;
-                continue;
-            }
-            match map_message(&row.payload, &row.id.to_string(), &config.site) {
-                Ok(Mapped::Messages(mapped)) => messages.extend(mapped),
-                Ok(Mapped::Ignored(_)) => skipped += 1,
-                Err(error) => {
+            match triage(row, &config.site) {
+                Triage::Mapped(mapped) => messages.extend(mapped),
+                Triage::Resend | Triage::Ignored(_) => skipped += 1,
+                Triage::Unreadable(_) => unmappable += 1,
+                Triage::Unmappable(error) => {
                     tracing::debug!(ids_id = row.id, error = %error, "IDS message not mappable; skipped");
                     unmappable += 1;
                 }
@@ -404,14 +387,6 @@ async fn holds_data(pool: &PgPool, target: &str) -> Result<bool, sqlx::Error> {
         }
     }
     Ok(false)
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct Row {
-    pub id: i64,
-    pub payload: Vec<u8>,
-    pub duplicate_of: Option<i64>,
-    pub header_error: Option<String>,
 }
 
 pub(crate) async fn fetch(

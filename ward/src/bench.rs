@@ -502,14 +502,7 @@ fn spawn_processor(
             .connect_with(options)
             .await?;
         event_processor::consumer::run(
-            event_processor::consumer::ConsumerConfig {
-                amqp_url,
-                queue,
-                prefetch: 512,
-                batch_size: 256,
-                batch_wait: Duration::from_millis(5),
-                lanes: 4,
-            },
+            event_processor::consumer::ConsumerConfig::new(amqp_url, queue),
             event_processor::Processor::default(),
             pool,
             stats,

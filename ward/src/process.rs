@@ -1,7 +1,6 @@
 //! `ward process`: flags for the event-processor, and the glue that connects and runs it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use event_processor::Processor;
 use event_processor::consumer::{ConsumerConfig, ConsumerStats};
@@ -28,15 +27,15 @@ pub struct ProcessArgs {
     queue: String,
 
     /// Unacknowledged deliveries the broker may send ahead.
-    #[arg(long, env = "WARD_PREFETCH", default_value_t = 512)]
+    #[arg(long, env = "WARD_PREFETCH", default_value_t = ConsumerConfig::DEFAULT_PREFETCH)]
     prefetch: u16,
 
     /// Most messages per transaction.
-    #[arg(long, env = "WARD_PROCESS_BATCH", default_value_t = 256)]
+    #[arg(long, env = "WARD_PROCESS_BATCH", default_value_t = ConsumerConfig::DEFAULT_BATCH_SIZE)]
     batch_size: usize,
 
     /// Connections a batch is applied on at once (each patient stays on one).
-    #[arg(long, env = "WARD_PROCESS_LANES", default_value_t = 4)]
+    #[arg(long, env = "WARD_PROCESS_LANES", default_value_t = ConsumerConfig::DEFAULT_LANES)]
     lanes: usize,
 
     /// Reprocess the pending rows of star.dead_letter, then exit.
@@ -59,12 +58,10 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = ConsumerConfig {
-        amqp_url: args.broker.amqp_url,
-        queue: args.queue,
         prefetch: args.prefetch,
         batch_size: args.batch_size,
-        batch_wait: Duration::from_millis(5),
         lanes: args.lanes,
+        ..ConsumerConfig::new(args.broker.amqp_url, args.queue)
     };
     event_processor::consumer::run(
         config,

@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use event_processor::consumer::{ConsumerConfig, ConsumerStats};
@@ -111,14 +110,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         shutdown.clone(),
     );
     // The processor gets a thread and a pool of its own (see `on_own_thread`).
-    let consumer = ConsumerConfig {
-        amqp_url: args.amqp.broker.amqp_url.clone(),
-        queue: args.amqp.queue.clone(),
-        prefetch: 512,
-        batch_size: 256,
-        batch_wait: Duration::from_millis(5),
-        lanes: 4,
-    };
+    let consumer = ConsumerConfig::new(args.amqp.broker.amqp_url.clone(), args.amqp.queue.clone());
     let processor_config = args.processor.config();
     let (url, star) = (
         args.database.database_url.clone(),

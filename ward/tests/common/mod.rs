@@ -78,12 +78,9 @@ pub async fn start(db: &TestDb) -> Running {
     let stats = Arc::new(ConsumerStats::default());
     let processor = tokio::spawn(event_processor::consumer::run(
         ConsumerConfig {
-            amqp_url: amqp.clone(),
-            queue: topology.queue.clone(),
             prefetch: 64,
             batch_size: 32,
-            batch_wait: Duration::from_millis(5),
-            lanes: 4,
+            ..ConsumerConfig::new(amqp.clone(), topology.queue.clone())
         },
         event_processor::Processor::default(),
         db.pool.clone(),
