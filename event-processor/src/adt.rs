@@ -20,11 +20,45 @@ use crate::reject;
 use crate::visits::{self, Prefetched, Visit};
 use crate::{Context, ProcessError, deletion, demographics, identity, locations, merges, pending};
 
-/// Applies one ADT-family message.
+/// What a message names to find its patient and visit ([`identity::patient`]).
+pub(crate) struct Keys<'a> {
+    /// Whether the message finds one patient that way (merges find two, their own way).
+    pub one_patient: bool,
+    pub mrn: Option<&'a str>,
+    pub nhs_number: Option<&'a str>,
+    /// The visit, read with the patient, except for messages that never touch one (C6).
+    pub encounter: Option<&'a str>,
+}
+
+impl<'a> Keys<'a> {
+    pub(crate) fn of(message: &Message, adt: &'a AdtFields) -> Keys<'a> {
+        let one_patient = !matches!(
+            message,
+            Message::MergePatient(_)
+                | Message::ChangePatientIdentifiers(_)
+                | Message::MoveVisitInformation(_)
+        );
+        let encounter = match message {
+            Message::UpdatePatientInfo(_) | Message::DeletePersonInformation(_) => None,
+            _ => adt.visit_number.as_deref().filter(|v| !v.is_empty()),
+        };
+        Keys {
+            one_patient,
+            mrn: adt.mrn.as_deref().filter(|m| !m.is_empty()),
+            nhs_number: adt.nhs_number.as_deref().filter(|n| !n.is_empty()),
+            encounter,
+        }
+    }
+}
+
+/// Applies one ADT-family message; `read_ahead` is what [`identity::patient`] would read, if
+/// it was read ahead.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
     message: &Message,
     adt: &AdtFields,
+    keys: &Keys<'_>,
+    read_ahead: Option<identity::FoundRow>,
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
     match message {
@@ -35,21 +69,18 @@ pub(crate) async fn apply(
         Message::MoveVisitInformation(m) => return merges::move_visit(conn, m, context).await,
         _ => {}
     }
-    // The visit is read with the patient, except for messages that never touch one (C6).
-    let encounter = match message {
-        Message::UpdatePatientInfo(_) | Message::DeletePersonInformation(_) => None,
-        _ => adt.visit_number.as_deref().filter(|v| !v.is_empty()),
-    };
+    let encounter = keys.encounter;
     let identity::Patient {
         live_mrn_id: mrn_id,
         demographics,
         visit,
     } = identity::patient(
         conn,
-        adt.mrn.as_deref(),
-        adt.nhs_number.as_deref(),
+        keys.mrn,
+        keys.nhs_number,
         encounter,
         Some(adt).filter(|_| !matches!(message, Message::DeletePersonInformation(_))),
+        read_ahead,
         context,
     )
     .await?;

@@ -26,6 +26,7 @@ use lapin::{Connection, ConnectionProperties};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
+use crate::read_ahead::ReadAhead;
 use crate::{ProcessError, Processor};
 
 /// How the consumer takes messages.
@@ -286,8 +287,18 @@ pub async fn apply_message(
     conn: &mut PgConnection,
     message: &Message,
 ) -> Result<bool, sqlx::Error> {
+    apply_message_reading_ahead(processor, conn, message, None).await
+}
+
+/// [`apply_message`] for the message at `index` of a lane that `read_ahead` read for.
+pub(crate) async fn apply_message_reading_ahead(
+    processor: &Processor,
+    conn: &mut PgConnection,
+    message: &Message,
+    read_ahead: Option<(&mut ReadAhead, usize)>,
+) -> Result<bool, sqlx::Error> {
     match processor
-        .process_in_savepoint(conn, message, Utc::now())
+        .process_in_savepoint_reading_ahead(conn, message, Utc::now(), read_ahead)
         .await?
     {
         Ok(()) => Ok(true),

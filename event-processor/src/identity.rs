@@ -11,7 +11,7 @@ use interchange::adt::AdtFields;
 use sqlx::{PgConnection, Row};
 
 use crate::demographics::{self, Demographics};
-use crate::{Context, ProcessError, locations, reject, visits};
+use crate::{Context, ProcessError, Touched, locations, reject, visits};
 
 #[derive(sqlx::FromRow)]
 struct MrnRow {
@@ -28,21 +28,23 @@ pub(crate) async fn live_mrn(
     nhs_number: Option<&str>,
     context: &Context<'_>,
 ) -> Result<i64, ProcessError> {
-    Ok(patient(conn, mrn, nhs_number, None, None, context)
+    Ok(patient(conn, mrn, nhs_number, None, None, None, context)
         .await?
         .live_mrn_id)
 }
 
 /// The patient a message names: its live MRN id (the MRN created if new) and that MRN's
 /// demographics, and the visit with `encounter` with its facts, all read (and locked) in one
-/// round trip: most messages need nothing else read. A new patient is created with the
-/// demographics `adt` gives, if given (D1), in one statement.
+/// round trip — or none, when `read_ahead` holds it ([`crate::read_ahead`]): most messages need
+/// nothing else read. A new patient is created with the demographics `adt` gives, if given
+/// (D1), in one statement.
 pub(crate) async fn patient(
     conn: &mut PgConnection,
     mrn: Option<&str>,
     nhs_number: Option<&str>,
     encounter: Option<&str>,
     adt: Option<&AdtFields>,
+    read_ahead: Option<FoundRow>,
     context: &Context<'_>,
 ) -> Result<Patient, ProcessError> {
     let mrn = mrn.filter(|m| !m.is_empty());
@@ -50,13 +52,21 @@ pub(crate) async fn patient(
     if mrn.is_none() && nhs_number.is_none() {
         return Err(reject("M2", "the message names no MRN and no NHS number"));
     }
-    let found = find(conn, mrn, nhs_number, encounter).await?;
+    let found = match read_ahead {
+        Some(found) => found,
+        None => find(conn, mrn, nhs_number, encounter).await?,
+    };
+    if let Some(id) = found.visit.id() {
+        context.touched(Touched::Visit(id));
+    }
     let visit = match encounter {
         Some(_) => visits::Prefetched::Read(found.visit.visit().map(Box::new)),
         None => visits::Prefetched::NotRead,
     };
     match found.mrn.row() {
         Some(row) => {
+            context.touched(Touched::Mrn(row.mrn_id));
+            context.touched(Touched::Mrn(row.live_mrn_id));
             if context.trusted {
                 correct_identifiers(conn, &row, mrn, nhs_number, context).await?;
             }
@@ -108,6 +118,11 @@ struct MaybeMrn {
 }
 
 impl MaybeMrn {
+    /// The MRN id and live MRN id, if there is a row.
+    fn ids(&self) -> Option<(i64, i64)> {
+        Some((self.mrn_id?, self.live_mrn_id?))
+    }
+
     fn row(self) -> Option<MrnRow> {
         Some(MrnRow {
             mrn_id: self.mrn_id?,
@@ -118,14 +133,30 @@ impl MaybeMrn {
     }
 }
 
+/// What [`patient`] reads: the MRN row, its live MRN's demographics and the visit with its
+/// facts, each all null when absent.
 #[derive(sqlx::FromRow)]
-struct FoundRow {
+pub(crate) struct FoundRow {
     #[sqlx(flatten)]
     mrn: MaybeMrn,
     #[sqlx(flatten)]
     demographics: demographics::MaybeCurrent,
     #[sqlx(flatten)]
     visit: visits::MaybeRow,
+}
+
+impl FoundRow {
+    /// The rows it holds: its MRN, the live MRN (whose demographics it holds) and the visit.
+    pub(crate) fn touches(&self) -> Vec<Touched> {
+        let mut rows = Vec::new();
+        if let Some(row) = self.mrn.ids() {
+            rows.extend([Touched::Mrn(row.0), Touched::Mrn(row.1)]);
+        }
+        if let Some(id) = self.visit.id() {
+            rows.push(Touched::Visit(id));
+        }
+        rows
+    }
 }
 
 /// M1 in one statement: by MRN; else by NHS number among rows with no MRN (any row when the
@@ -150,18 +181,57 @@ async fn find(
              FOR UPDATE),
          visit AS (
              SELECT * FROM hospital_visit WHERE encounter = $3 FOR UPDATE),
-         {live}
+         live AS ({live})
          SELECT found.*, demographics.*, {visit}
          FROM (VALUES (true)) AS one (x)
          LEFT JOIN found ON true LEFT JOIN demographics ON true LEFT JOIN visit ON true",
         demographics = demographics::COLUMNS,
-        live = locations::live_cte_sql("(SELECT hospital_visit_id FROM visit)"),
-        visit = visits::maybe_row_sql(),
+        live = locations::live_sql("(SELECT hospital_visit_id FROM visit)"),
+        visit = visits::maybe_row_sql("live"),
     )))
     .bind(mrn)
     .bind(nhs_number)
     .bind(encounter)
     .fetch_one(&mut *conn)
+    .await
+}
+
+/// [`find`] for many messages at once ([`crate::read_ahead`]): one row per key, in order.
+pub(crate) async fn find_many(
+    conn: &mut PgConnection,
+    mrns: &[Option<&str>],
+    nhs_numbers: &[Option<&str>],
+    encounters: &[Option<&str>],
+) -> Result<Vec<FoundRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT found.*, demographics.*, {visit}
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+              AS k (mrn, nhs_number, encounter, n)
+         LEFT JOIN LATERAL (
+             SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
+             FROM mrn m JOIN mrn_to_live t USING (mrn_id)
+             WHERE m.mrn = k.mrn
+                OR (m.nhs_number = k.nhs_number AND (k.mrn IS NULL OR m.mrn IS NULL))
+             ORDER BY m.mrn = k.mrn DESC NULLS LAST, m.mrn_id
+             LIMIT 1) found ON true
+         LEFT JOIN LATERAL (
+             SELECT core_demographic_id, valid_from, {demographics} FROM core_demographic d
+             WHERE d.mrn_id = found.live_mrn_id
+             FOR UPDATE) demographics ON true
+         LEFT JOIN LATERAL (
+             SELECT * FROM hospital_visit v WHERE v.encounter = k.encounter
+             FOR UPDATE) visit ON true
+         ORDER BY k.n",
+        demographics = demographics::COLUMNS,
+        visit = visits::maybe_row_sql(&format!(
+            "({}) AS live",
+            locations::live_sql("visit.hospital_visit_id")
+        )),
+    )))
+    .bind(mrns)
+    .bind(nhs_numbers)
+    .bind(encounters)
+    .fetch_all(&mut *conn)
     .await
 }
 

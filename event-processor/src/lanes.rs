@@ -14,7 +14,8 @@ use interchange::{Message, PartitionKey};
 use sqlx::PgPool;
 
 use crate::Processor;
-use crate::consumer::apply_message;
+use crate::consumer::apply_message_reading_ahead;
+use crate::read_ahead::ReadAhead;
 
 /// What applying a run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +104,8 @@ async fn apply_segment(
     Ok(total)
 }
 
-/// One lane: its messages in order, one transaction, a savepoint each.
+/// One lane: its messages in order, one transaction, a savepoint each; what they read first is
+/// read ahead, all at once ([`ReadAhead`]).
 async fn apply_lane(
     processor: &Processor,
     pool: &PgPool,
@@ -111,9 +113,11 @@ async fn apply_lane(
 ) -> Result<Applied, sqlx::Error> {
     let mut tx = pool.begin().await?;
     processor.begin(&mut tx).await?;
+    let mut read_ahead = ReadAhead::read(&mut tx, lane).await?;
     let mut done = Applied::default();
-    for message in lane {
-        if apply_message(processor, &mut tx, message).await? {
+    for (index, message) in lane.iter().enumerate() {
+        let read_ahead = Some((&mut read_ahead, index));
+        if apply_message_reading_ahead(processor, &mut tx, message, read_ahead).await? {
             done.applied += 1;
         } else {
             done.dead_lettered += 1;

@@ -24,14 +24,18 @@ mod locations;
 mod merges;
 mod movements;
 mod pending;
+mod read_ahead;
 mod visits;
 
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
 use interchange::Message;
 use sqlx::PgConnection;
+
+use crate::read_ahead::ReadAhead;
 
 /// Why a message was not applied: the rule that refused it and why. Never holds patient data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,11 +97,35 @@ pub(crate) struct Context<'a> {
     pub trusted_sources: &'a [String],
     /// Location ids already known.
     pub places: &'a locations::PlaceCache,
-    /// The places this message created, to forget if it is rolled back.
-    pub created_places: std::sync::Mutex<Vec<String>>,
+    /// What this message created and touched, for the caches.
+    pub effects: Mutex<Effects>,
+}
+
+/// What a message created and touched: places to forget if it is rolled back, rows that a
+/// lane's read-ahead may no longer hold as they were ([`read_ahead`]).
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    pub created_places: Vec<String>,
+    pub touched: Vec<Touched>,
+}
+
+/// A row a message read or wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Touched {
+    /// An `mrn` row, by id (and so the demographics of a live MRN).
+    Mrn(i64),
+    /// A `hospital_visit` row, by id (and so its facts and location visits).
+    Visit(i64),
 }
 
 impl Context<'_> {
+    /// Notes that this message read or wrote `row`.
+    pub fn touched(&self, row: Touched) {
+        if let Ok(mut effects) = self.effects.lock() {
+            effects.touched.push(row);
+        }
+    }
+
     /// Whether `source` is one of the site's trusted sources.
     pub fn is_trusted(&self, source: &str) -> bool {
         self.trusted_sources.iter().any(|t| t == source)
@@ -152,6 +180,18 @@ impl Processor {
         message: &Message,
         stored_from: DateTime<Utc>,
     ) -> Result<(), ProcessError> {
+        self.process_reading_ahead(conn, message, stored_from, None)
+            .await
+    }
+
+    /// [`Processor::process`] for the message at `index` of a lane that `read_ahead` read for.
+    async fn process_reading_ahead(
+        &self,
+        conn: &mut PgConnection,
+        message: &Message,
+        stored_from: DateTime<Utc>,
+        read_ahead: Option<(&mut ReadAhead, usize)>,
+    ) -> Result<(), ProcessError> {
         let Some(adt) = message.adt() else {
             return Err(reject(
                 "NOT-BUILT",
@@ -171,13 +211,20 @@ impl Processor {
                 .is_some_and(|s| self.config.trusted_sources.iter().any(|t| t == s)),
             trusted_sources: &self.config.trusted_sources,
             places: &self.places,
-            created_places: std::sync::Mutex::default(),
+            effects: Mutex::default(),
         };
-        let outcome = adt::apply(conn, message, adt, &context).await;
-        if outcome.is_err()
-            && let Ok(created) = context.created_places.lock()
-        {
-            self.places.forget(&created);
+        let keys = adt::Keys::of(message, adt);
+        let (found, read_ahead) = match read_ahead {
+            Some((ahead, index)) => (ahead.take(index, &keys), Some(ahead)),
+            None => (None, None),
+        };
+        let outcome = adt::apply(conn, message, adt, &keys, found, &context).await;
+        let effects = context.effects.into_inner().unwrap_or_default();
+        if let Some(ahead) = read_ahead {
+            ahead.note(&keys, &effects.touched);
+        }
+        if outcome.is_err() {
+            self.places.forget(&effects.created_places);
         }
         outcome
     }
@@ -191,11 +238,27 @@ impl Processor {
         message: &Message,
         stored_from: DateTime<Utc>,
     ) -> Result<Result<(), Rejection>, sqlx::Error> {
+        self.process_in_savepoint_reading_ahead(conn, message, stored_from, None)
+            .await
+    }
+
+    /// [`Processor::process_in_savepoint`] for the message at `index` of a lane that
+    /// `read_ahead` read for.
+    pub(crate) async fn process_in_savepoint_reading_ahead(
+        &self,
+        conn: &mut PgConnection,
+        message: &Message,
+        stored_from: DateTime<Utc>,
+        read_ahead: Option<(&mut ReadAhead, usize)>,
+    ) -> Result<Result<(), Rejection>, sqlx::Error> {
         // Not released after success: releasing costs a round trip per message and changes
         // nothing (a savepoint's effects commit with the transaction either way, and ROLLBACK TO
         // goes back to the latest savepoint of that name, this message's).
         sqlx::query("SAVEPOINT message").execute(&mut *conn).await?;
-        match self.process(conn, message, stored_from).await {
+        match self
+            .process_reading_ahead(conn, message, stored_from, read_ahead)
+            .await
+        {
             Ok(()) => Ok(Ok(())),
             Err(ProcessError::Rejected(rejection)) => {
                 sqlx::query("ROLLBACK TO SAVEPOINT message")

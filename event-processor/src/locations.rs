@@ -17,7 +17,7 @@ use crate::visits::{self, Visit};
 
 /// Location ids by string. A location row never changes or goes, so an id once read stays
 /// right — unless the transaction that created it rolls back. So a message notes the places it
-/// created ([`Context::created_places`]): if it is rejected (its savepoint rolled back) the
+/// created ([`crate::Effects`]): if it is rejected (its savepoint rolled back) the
 /// processor forgets them; should a whole transaction roll back, the caller clears the cache
 /// ([`crate::Processor::forget_cached`]).
 #[derive(Debug, Clone, Default)]
@@ -81,8 +81,8 @@ pub(crate) async fn place(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some((id, created)) = found {
-            if created && let Ok(mut created) = context.created_places.lock() {
-                created.push(name.to_owned());
+            if created && let Ok(mut effects) = context.effects.lock() {
+                effects.created_places.push(name.to_owned());
             }
             cache.put(name, id);
             return Ok(place(id));
@@ -132,13 +132,13 @@ struct FactRow {
     inferred_discharge: Option<bool>,
 }
 
-/// The `live` CTE: a visit's location visits, locked for this transaction.
-pub(crate) fn live_cte_sql(visit_id: &str) -> String {
+/// A query for a visit's location visits, locked for this transaction: to name as a CTE or a
+/// sub-select wherever [`facts_json_sql`] or [`facts`] need the live rows.
+pub(crate) fn live_sql(visit_id: &str) -> String {
     format!(
-        "live AS (
-             SELECT location_visit_id, location_id, admission_datetime, discharge_datetime,
-                    inferred_admission, inferred_discharge
-             FROM location_visit WHERE hospital_visit_id = {visit_id} FOR UPDATE)"
+        "SELECT location_visit_id, location_id, admission_datetime, discharge_datetime,
+                inferred_admission, inferred_discharge
+         FROM location_visit WHERE hospital_visit_id = {visit_id} FOR UPDATE"
     )
 }
 
@@ -205,8 +205,8 @@ pub(crate) async fn facts(
         return Ok(Facts::default());
     }
     let rows: Vec<FactRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH {live} {rows}",
-        live = live_cte_sql("$1"),
+        "WITH live AS ({live}) {rows}",
+        live = live_sql("$1"),
         rows = fact_rows_sql("$1", "live")
     )))
     .bind(visit.id)

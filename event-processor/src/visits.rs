@@ -126,20 +126,25 @@ pub(crate) struct MaybeRow {
     facts: locations::FactsJson,
 }
 
-/// The columns of [`MaybeRow`] from a `hospital_visit` aliased `visit` whose id is `visit_id`
-/// (facts from the locked live rows in the CTE `live`).
-pub(crate) fn maybe_row_sql() -> String {
+/// The columns of [`MaybeRow`] from a `hospital_visit` aliased `visit`, its live location
+/// visits (locked) read from `live` (see [`locations::live_sql`]).
+pub(crate) fn maybe_row_sql(live: &str) -> String {
     format!(
         "visit.hospital_visit_id, visit.valid_from AS visit_valid_from, \
          visit.mrn_id AS visit_mrn_id, visit.source_system AS visit_source_system, \
          visit.presentation_datetime, visit.admission_datetime, visit.discharge_datetime, \
          visit.patient_class, visit.arrival_method, visit.discharge_destination, \
          visit.discharge_disposition, {facts}",
-        facts = locations::facts_json_sql("visit.hospital_visit_id", "live")
+        facts = locations::facts_json_sql("visit.hospital_visit_id", live)
     )
 }
 
 impl MaybeRow {
+    /// The visit's id, if there is one.
+    pub(crate) fn id(&self) -> Option<i64> {
+        self.hospital_visit_id
+    }
+
     pub(crate) fn visit(self) -> Option<Visit> {
         let state = VisitState {
             mrn_id: self.visit_mrn_id?,

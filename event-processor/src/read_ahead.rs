@@ -1,0 +1,99 @@
+//! Reading ahead for a lane: what each message reads first — its patient, their demographics,
+//! its visit and the visit's facts ([`crate::identity::patient`]) — read for all the messages
+//! of a lane in one statement, instead of one round trip each.
+//!
+//! A row read ahead is what the database held before the lane began, so a message uses it only
+//! if no earlier message of the lane could have changed what it holds: none named the same MRN,
+//! NHS number or visit number (which covers rows created meanwhile), and none read or wrote the
+//! MRN rows or the visit it holds (which covers a patient known by two MRNs). Otherwise the
+//! message reads for itself, as without reading ahead. So the first message of each patient in a
+//! lane — most messages, when patients are many — reads nothing.
+
+use std::collections::HashSet;
+
+use interchange::Message;
+use sqlx::PgConnection;
+
+use crate::Touched;
+use crate::adt::Keys;
+use crate::identity::{self, FoundRow};
+
+/// The rows read ahead for a lane, and what its messages have named and touched so far.
+pub(crate) struct ReadAhead {
+    /// By message index in the lane; only for the first message naming its keys.
+    rows: Vec<Option<FoundRow>>,
+    named: HashSet<Name>,
+    touched: HashSet<Touched>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Name {
+    Mrn(String),
+    NhsNumber(String),
+    Encounter(String),
+}
+
+fn names(keys: &Keys<'_>) -> impl Iterator<Item = Name> {
+    let mrn = keys.mrn.map(|m| Name::Mrn(m.to_owned()));
+    let nhs = keys.nhs_number.map(|n| Name::NhsNumber(n.to_owned()));
+    let encounter = keys.encounter.map(|e| Name::Encounter(e.to_owned()));
+    mrn.into_iter().chain(nhs).chain(encounter)
+}
+
+impl ReadAhead {
+    /// Reads, in one statement, for every message of `lane` that is the first to name its keys.
+    pub(crate) async fn read(
+        conn: &mut PgConnection,
+        lane: &[&Message],
+    ) -> Result<ReadAhead, sqlx::Error> {
+        let mut seen: HashSet<Name> = HashSet::new();
+        let mut wanted: Vec<usize> = Vec::new();
+        let (mut mrns, mut nhs_numbers, mut encounters) = (Vec::new(), Vec::new(), Vec::new());
+        for (index, message) in lane.iter().enumerate() {
+            let Some(adt) = message.adt() else { continue };
+            let keys = Keys::of(message, adt);
+            if !keys.one_patient || (keys.mrn.is_none() && keys.nhs_number.is_none()) {
+                continue;
+            }
+            let mut first = true;
+            for name in names(&keys) {
+                first &= seen.insert(name);
+            }
+            if first {
+                wanted.push(index);
+                mrns.push(keys.mrn);
+                nhs_numbers.push(keys.nhs_number);
+                encounters.push(keys.encounter);
+            }
+        }
+        let mut rows: Vec<Option<FoundRow>> = (0..lane.len()).map(|_| None).collect();
+        if !wanted.is_empty() {
+            let found = identity::find_many(conn, &mrns, &nhs_numbers, &encounters).await?;
+            for (index, row) in wanted.into_iter().zip(found) {
+                rows[index] = Some(row);
+            }
+        }
+        Ok(ReadAhead {
+            rows,
+            named: HashSet::new(),
+            touched: HashSet::new(),
+        })
+    }
+
+    /// The row read ahead for the message at `index`, if it still holds.
+    pub(crate) fn take(&mut self, index: usize, keys: &Keys<'_>) -> Option<FoundRow> {
+        let row = self.rows.get_mut(index)?.take()?;
+        let stale = names(keys).any(|name| self.named.contains(&name))
+            || row
+                .touches()
+                .iter()
+                .any(|touched| self.touched.contains(touched));
+        (!stale).then_some(row)
+    }
+
+    /// Notes what a processed message named and touched, whether or not it was applied.
+    pub(crate) fn note(&mut self, keys: &Keys<'_>, touched: &[Touched]) {
+        self.named.extend(names(keys));
+        self.touched.extend(touched.iter().copied());
+    }
+}
