@@ -9,6 +9,7 @@ mod deletion;
 mod demographics;
 mod harness;
 mod identity;
+mod lanes;
 mod locations;
 mod merges;
 mod pending;
