@@ -196,14 +196,9 @@ async fn find(
     .await
 }
 
-/// [`find`] for many messages at once ([`crate::read_ahead`]): one row per key, in order.
-pub(crate) async fn find_many(
-    conn: &mut PgConnection,
-    mrns: &[Option<&str>],
-    nhs_numbers: &[Option<&str>],
-    encounters: &[Option<&str>],
-) -> Result<Vec<FoundRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+/// The statement of [`find_many`].
+fn find_many_sql() -> String {
+    format!(
         "SELECT found.*, demographics.*, {visit}
          FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
               AS k (mrn, nhs_number, encounter, n)
@@ -227,12 +222,22 @@ pub(crate) async fn find_many(
             "({}) AS live",
             locations::live_sql("visit.hospital_visit_id")
         )),
-    )))
-    .bind(mrns)
-    .bind(nhs_numbers)
-    .bind(encounters)
-    .fetch_all(&mut *conn)
-    .await
+    )
+}
+
+/// [`find`] for many messages at once ([`crate::read_ahead`]): one row per key, in order.
+pub(crate) async fn find_many(
+    conn: &mut PgConnection,
+    mrns: &[Option<&str>],
+    nhs_numbers: &[Option<&str>],
+    encounters: &[Option<&str>],
+) -> Result<Vec<FoundRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(find_many_sql()))
+        .bind(mrns)
+        .bind(nhs_numbers)
+        .bind(encounters)
+        .fetch_all(&mut *conn)
+        .await
 }
 
 async fn create(
