@@ -296,6 +296,11 @@ impl LiveStay {
     }
 }
 
+/// The columns a `location_visit` row and its audit rows share, bar validity and provenance.
+const STAY_COLUMNS: &str = "location_visit_id, hospital_visit_id, location_id, \
+    admission_datetime, discharge_datetime, inferred_admission, inferred_discharge, \
+    parent_location_visit_id";
+
 /// A fact newly received for a visit.
 pub(crate) enum Fact {
     Movement(Movement),
@@ -390,14 +395,9 @@ pub(crate) async fn record(
          visit_updated AS ({visit_update} AND $26),
          stays_audited AS (
              INSERT INTO location_visit_audit
-                 (location_visit_id, hospital_visit_id, location_id, admission_datetime,
-                  discharge_datetime, inferred_admission, inferred_discharge,
-                  parent_location_visit_id, valid_from, valid_until, stored_from, stored_until,
-                  source_ids_id)
-             SELECT location_visit_id, hospital_visit_id, location_id, admission_datetime,
-                    discharge_datetime, inferred_admission, inferred_discharge,
-                    parent_location_visit_id, valid_from, greatest(valid_from, $14),
-                    stored_from, $12, source_ids_id
+                 ({stay}, valid_from, valid_until, stored_from, stored_until, source_ids_id)
+             SELECT {stay}, valid_from, greatest(valid_from, $14), stored_from, $12,
+                    source_ids_id
              FROM location_visit
              WHERE hospital_visit_id = $1 AND location_visit_id = ANY($15 || $20)),
          stays_updated AS (
@@ -421,19 +421,10 @@ pub(crate) async fn record(
                      $25::boolean[]) AS n",
         visit_audit = visits::AUDIT_SQL,
         visit_update = visits::UPDATE_SQL,
+        stay = STAY_COLUMNS,
     );
     let state = &visit.state;
-    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(visit.id)
-        .bind(state.mrn_id)
-        .bind(&state.source_system)
-        .bind(state.presentation_datetime)
-        .bind(state.admission_datetime)
-        .bind(state.discharge_datetime)
-        .bind(&state.patient_class)
-        .bind(&state.arrival_method)
-        .bind(&state.discharge_destination)
-        .bind(&state.discharge_disposition)
+    let query = visits::bind_state(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(visit.id), state)
         .bind(valid_from)
         .bind(context.stored_from)
         .bind(context.source_ids_id)
@@ -555,14 +546,9 @@ pub(crate) async fn delete_stays(
         "WITH gone AS (
              DELETE FROM location_visit WHERE {key} = ANY($1) RETURNING *)
          INSERT INTO location_visit_audit
-             (location_visit_id, hospital_visit_id, location_id, admission_datetime,
-              discharge_datetime, inferred_admission, inferred_discharge,
-              parent_location_visit_id, valid_from, valid_until, stored_from, stored_until,
-              source_ids_id)
-         SELECT location_visit_id, hospital_visit_id, location_id, admission_datetime,
-                discharge_datetime, inferred_admission, inferred_discharge,
-                parent_location_visit_id, valid_from, greatest(valid_from, $2), stored_from,
-                $3, source_ids_id
+             ({STAY_COLUMNS}, valid_from, valid_until, stored_from, stored_until, source_ids_id)
+         SELECT {STAY_COLUMNS}, valid_from, greatest(valid_from, $2), stored_from, $3,
+                source_ids_id
          FROM gone"
     )))
     .bind(ids)

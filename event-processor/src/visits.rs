@@ -9,7 +9,9 @@
 
 use chrono::{DateTime, Utc};
 use interchange::adt::AdtFields;
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, Postgres, Row as _};
 
 use crate::locations::{self, Facts};
 use crate::movements::VisitTimes;
@@ -245,26 +247,19 @@ pub(crate) async fn find_or_create(
         discharge_disposition: None,
     };
     let state = empty.with_attributes_of(adt, source);
-    let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO hospital_visit (encounter, {COLUMNS}, valid_from, stored_from, source_ids_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          RETURNING hospital_visit_id"
     )))
-    .bind(encounter)
-    .bind(state.mrn_id)
-    .bind(&state.source_system)
-    .bind(state.presentation_datetime)
-    .bind(state.admission_datetime)
-    .bind(state.discharge_datetime)
-    .bind(&state.patient_class)
-    .bind(&state.arrival_method)
-    .bind(&state.discharge_destination)
-    .bind(&state.discharge_disposition)
-    .bind(context.valid_from)
-    .bind(context.stored_from)
-    .bind(context.source_ids_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    .bind(encounter);
+    let id: i64 = bind_state(query, &state)
+        .bind(context.valid_from)
+        .bind(context.stored_from)
+        .bind(context.source_ids_id)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
     Ok(Visit {
         id,
         valid_from: context.valid_from,
@@ -335,17 +330,7 @@ pub(crate) async fn save(
         UPDATE_SQL.to_owned()
     };
     let state = change.state;
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(visit.id)
-        .bind(state.mrn_id)
-        .bind(&state.source_system)
-        .bind(state.presentation_datetime)
-        .bind(state.admission_datetime)
-        .bind(state.discharge_datetime)
-        .bind(&state.patient_class)
-        .bind(&state.arrival_method)
-        .bind(&state.discharge_destination)
-        .bind(&state.discharge_disposition)
+    bind_state(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(visit.id), state)
         .bind(valid_from)
         .bind(context.stored_from)
         .bind(context.source_ids_id)
@@ -359,6 +344,23 @@ pub(crate) async fn save(
         created: visit.created,
         facts: visit.facts,
     })
+}
+
+/// Binds a visit's state in [`COLUMNS`] order (`$2`–`$10` of [`UPDATE_SQL`]).
+pub(crate) fn bind_state<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    state: &'q VisitState,
+) -> Query<'q, Postgres, PgArguments> {
+    query
+        .bind(state.mrn_id)
+        .bind(&state.source_system)
+        .bind(state.presentation_datetime)
+        .bind(state.admission_datetime)
+        .bind(state.discharge_datetime)
+        .bind(&state.patient_class)
+        .bind(&state.arrival_method)
+        .bind(&state.discharge_destination)
+        .bind(&state.discharge_disposition)
 }
 
 /// I9: the visit takes a new number (an A45 that renumbers it), the old state audited.
