@@ -70,6 +70,7 @@ pub(crate) async fn apply(
         _ => {}
     }
     let encounter = keys.encounter;
+    let deleting = matches!(message, Message::DeletePersonInformation(_));
     let identity::Patient {
         live_mrn_id: mrn_id,
         demographics,
@@ -79,12 +80,12 @@ pub(crate) async fn apply(
         keys.mrn,
         keys.nhs_number,
         encounter,
-        Some(adt).filter(|_| !matches!(message, Message::DeletePersonInformation(_))),
+        Some(adt).filter(|_| !deleting),
         read_ahead,
         context,
     )
     .await?;
-    if let Message::DeletePersonInformation(_) = message {
+    if deleting {
         return deletion::delete_person(conn, mrn_id, context).await;
     }
     if let identity::Read::Found(current) = demographics {
@@ -299,8 +300,8 @@ async fn moved(
     Ok(())
 }
 
-/// A cancellation of `kind` for the visit: the cancellation stored with the re-derived locations and
-/// times. L20: an A11 without a time cancels the only stay at its location; any other
+/// A cancellation of `kind` for the visit: the cancellation stored with the re-derived
+/// locations and times. L20: an A11 without a time cancels the only stay at its location; any other
 /// cancellation without a time cannot be applied (L29).
 async fn cancelled(
     conn: &mut PgConnection,

@@ -161,39 +161,19 @@ impl FoundRow {
 
 /// M1 in one statement: by MRN; else by NHS number among rows with no MRN (any row when the
 /// message names no MRN). The live MRN's demographics come along, and the visit with
-/// `encounter` and its facts; all locked.
+/// `encounter` and its facts; all locked. The same statement as [`find_many`], for one key.
 async fn find(
     conn: &mut PgConnection,
     mrn: Option<&str>,
     nhs_number: Option<&str>,
     encounter: Option<&str>,
 ) -> Result<FoundRow, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH found AS (
-             SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
-             FROM mrn m JOIN mrn_to_live t USING (mrn_id)
-             WHERE m.mrn = $1 OR (m.nhs_number = $2 AND ($1::text IS NULL OR m.mrn IS NULL))
-             ORDER BY m.mrn = $1 DESC NULLS LAST, m.mrn_id
-             LIMIT 1),
-         demographics AS (
-             SELECT core_demographic_id, valid_from, {demographics} FROM core_demographic
-             WHERE mrn_id = (SELECT live_mrn_id FROM found)
-             FOR UPDATE),
-         visit AS (
-             SELECT * FROM hospital_visit WHERE encounter = $3 FOR UPDATE),
-         live AS ({live})
-         SELECT found.*, demographics.*, {visit}
-         FROM (VALUES (true)) AS one (x)
-         LEFT JOIN found ON true LEFT JOIN demographics ON true LEFT JOIN visit ON true",
-        demographics = demographics::COLUMNS,
-        live = locations::live_sql("(SELECT hospital_visit_id FROM visit)"),
-        visit = visits::maybe_row_sql("live"),
-    )))
-    .bind(mrn)
-    .bind(nhs_number)
-    .bind(encounter)
-    .fetch_one(&mut *conn)
-    .await
+    sqlx::query_as(sqlx::AssertSqlSafe(find_many_sql()))
+        .bind([mrn])
+        .bind([nhs_number])
+        .bind([encounter])
+        .fetch_one(&mut *conn)
+        .await
 }
 
 /// The statement of [`find_many`].
