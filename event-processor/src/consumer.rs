@@ -1,9 +1,9 @@
 //! Consuming interchange messages from RabbitMQ into the star schema.
 //!
 //! Deliveries are taken in batches, and a batch is applied in lanes ([`crate::lanes`]): each
-//! patient's messages in queue order on one connection, a transaction per lane with a savepoint
-//! per message, so a rejected message rolls back alone (its effects are undone, a
-//! `star.dead_letter` row records the rule and the reason) while the others commit. Deliveries
+//! patient's messages in queue order on one connection, a transaction per lane, in which a
+//! rejected message rolls back alone (its effects are undone, a `star.dead_letter` row records
+//! the rule and the reason) while the others commit. Deliveries
 //! are acknowledged only after every lane committed. A database failure returns the whole batch
 //! to the queue for a retry after a back-off; lanes that had committed are applied again, which
 //! changes nothing (processing is idempotent). The readers publish in IDS order, so each
@@ -206,7 +206,7 @@ async fn consume(
 }
 
 /// Applies a batch: undecodable deliveries straight to the dead-letter table, the rest in lanes
-/// ([`crate::lanes`]), each lane one transaction with a savepoint per message.
+/// ([`crate::lanes`]), each lane one transaction.
 async fn apply_batch(
     processor: &Processor,
     pool: &PgPool,

@@ -3,19 +3,22 @@
 //! One connection applies messages one round trip at a time, and round trips, not PostgreSQL's
 //! work, bound it (`shared/reference/machine-limits.md`: ~1.2k msg/s per worker, ~3.4k with four).
 //! So a run is cut into lanes by the interchange partition key — every message of a patient in
-//! the same lane, in order — and the lanes run concurrently, each in its own transaction with a
-//! savepoint per message. A message that names two patients (merges, identifier changes, swaps)
-//! or none (reference data) is a barrier: the lanes before it finish, it is applied alone, then
-//! the lanes go on. A lane whose transaction fails (two lanes creating the same location can
-//! deadlock) is retried alone after the others committed; since processing is idempotent and
-//! the lane's patients are untouched by the other lanes, the result is the same.
+//! the same lane, in order — and the lanes run concurrently, each in its own transaction. A
+//! message that names two patients (merges, identifier changes, swaps) or none (reference data)
+//! is a barrier: the lanes before it finish, it is applied alone, then the lanes go on. A lane
+//! is applied without savepoints first and, only if a rule refuses one of its messages, again
+//! with a savepoint per message ([`apply_lane`]). A lane whose transaction fails (two lanes
+//! creating the same location can deadlock) is retried alone after the others committed; since
+//! processing is idempotent and the lane's patients are untouched by the other lanes, the result
+//! is the same.
 
+use chrono::Utc;
 use interchange::{Message, PartitionKey};
 use sqlx::PgPool;
 
-use crate::Processor;
 use crate::consumer::apply_message_reading_ahead;
 use crate::read_ahead::ReadAhead;
+use crate::{ProcessError, Processor};
 
 /// What applying a run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -104,9 +107,58 @@ async fn apply_segment(
     Ok(total)
 }
 
-/// One lane: its messages in order, one transaction, a savepoint each; what they read first is
-/// read ahead, all at once ([`ReadAhead`]).
+/// One lane: its messages in order in one transaction, what they read first read ahead, all at
+/// once ([`ReadAhead`]). Most lanes hold no message a rule refuses, so the lane is first applied
+/// without savepoints (a savepoint per message is a round trip and a subtransaction each, and
+/// more than 64 subtransactions slow every other connection's snapshots). If a message is
+/// refused, that attempt is rolled back and the lane applied again with a savepoint per message,
+/// so that the refused message alone is rolled back and dead-lettered.
 async fn apply_lane(
+    processor: &Processor,
+    pool: &PgPool,
+    lane: &[&Message],
+) -> Result<Applied, sqlx::Error> {
+    if let Some(done) = apply_lane_at_once(processor, pool, lane).await? {
+        return Ok(done);
+    }
+    apply_lane_carefully(processor, pool, lane).await
+}
+
+/// The lane without savepoints; `Ok(None)`, having rolled back, if a rule refused a message.
+async fn apply_lane_at_once(
+    processor: &Processor,
+    pool: &PgPool,
+    lane: &[&Message],
+) -> Result<Option<Applied>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    processor.begin(&mut tx).await?;
+    let mut read_ahead = ReadAhead::read(&mut tx, lane).await?;
+    for (index, message) in lane.iter().enumerate() {
+        let read_ahead = Some((&mut read_ahead, index));
+        match processor
+            .process_reading_ahead(&mut tx, message, Utc::now(), read_ahead)
+            .await
+        {
+            Ok(()) => {}
+            Err(ProcessError::Rejected(_)) => {
+                tx.rollback().await?;
+                // Places the lane's earlier messages created are gone with the rollback.
+                processor.forget_cached();
+                return Ok(None);
+            }
+            Err(ProcessError::Database(error)) => return Err(error),
+        }
+    }
+    tx.commit().await?;
+    Ok(Some(Applied {
+        applied: lane.len() as u64,
+        dead_lettered: 0,
+    }))
+}
+
+/// The lane with a savepoint per message: a refused message is rolled back alone and
+/// dead-lettered, the others applied.
+async fn apply_lane_carefully(
     processor: &Processor,
     pool: &PgPool,
     lane: &[&Message],

@@ -10,8 +10,8 @@
 //! demographics (D1–D5), hospital visits (V1–V9), location visits derived from movement facts
 //! (L1–L29, S1–S2), planned movements (P1–P3), deletion (X1–X5) and merges (I1–I10), with the
 //! generic update rules (G1–G5) — and the [`consumer`] that applies messages from RabbitMQ in
-//! batched transactions with a savepoint per message, in [`lanes`] that read ahead what their
-//! messages read first. Labs, flowsheets, conditions and the other
+//! batched transactions, in [`lanes`] that read ahead what their messages read first and take a
+//! savepoint per message only when a rule refused one. Labs, flowsheets, conditions and the other
 //! non-ADT classes are not built yet; they are rejected with rule `NOT-BUILT`, which keeps them
 //! visible in `star.dead_letter` for a retry once their rules exist.
 
@@ -186,7 +186,7 @@ impl Processor {
     }
 
     /// [`Processor::process`] for the message at `index` of a lane that `read_ahead` read for.
-    async fn process_reading_ahead(
+    pub(crate) async fn process_reading_ahead(
         &self,
         conn: &mut PgConnection,
         message: &Message,

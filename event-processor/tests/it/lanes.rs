@@ -58,3 +58,41 @@ async fn messages_of_one_patient_in_a_lane_see_each_other() {
     .unwrap();
     assert_eq!(discharged, Some(t("13:00")));
 }
+
+#[tokio::test]
+async fn a_refused_message_in_a_lane_is_dead_lettered_alone_and_the_rest_applied() {
+    let db = TestDb::migrated().await;
+    ok(&db.pool, &["A11 10:05 mrn=Q visit=W cancel=10:00 at=A"]).await;
+    // One lane: a new place, then a move cancelled before it arrived (L3), then a move that
+    // leaves the new place. The lane's first attempt is rolled back with the place it created.
+    let run = [
+        hl7("A01 10:00 mrn=P visit=V at=NEW^BAY^1"),
+        hl7("A01 10:00 mrn=Q visit=W at=A"),
+        hl7("A02 11:00 mrn=P visit=V at=NEW^BAY^2 from=NEW^BAY^1"),
+    ];
+    let processor = Processor::default();
+    let applied = apply_run(&processor, &db.pool, &run, 1).await.unwrap();
+    assert_eq!(applied.applied, 2);
+    assert_eq!(applied.dead_lettered, 1);
+    let rules: Vec<String> = sqlx::query_scalar("SELECT rule FROM star.dead_letter")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rules, ["L3"]);
+    assert_eq!(
+        stays(&db.pool, "V").await,
+        ["NEW^BAY^1 10:00-11:00", "NEW^BAY^2 11:00-open"]
+    );
+    assert!(stays(&db.pool, "W").await.is_empty());
+    // The place cache holds the ids that committed: a later lane naming the place reuses it.
+    let later = [hl7("A01 12:00 mrn=R visit=X at=NEW^BAY^1")];
+    apply_run(&processor, &db.pool, &later, 1).await.unwrap();
+    let places: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM star.location WHERE location_string = 'NEW^BAY^1'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(places, 1);
+    assert_eq!(stays(&db.pool, "X").await, ["NEW^BAY^1 12:00-open"]);
+}
