@@ -40,7 +40,7 @@ pub struct ConsumerConfig {
     pub prefetch: u16,
     /// Most messages per transaction.
     pub batch_size: usize,
-    /// How long to wait for more deliveries before committing a partial batch.
+    /// How long a batch waits, from its first delivery, for more before it is applied.
     pub batch_wait: Duration,
     /// Connections a batch is applied on at once, patients split between them by partition key
     /// (the pool needs at least this many).
@@ -168,8 +168,11 @@ async fn consume(
         };
         let started = std::time::Instant::now();
         let mut batch = vec![first];
+        // One deadline for the whole batch: waiting `batch_wait` for each next delivery would
+        // hold a trickle of messages until the batch was full.
+        let deadline = tokio::time::Instant::now() + config.batch_wait;
         while batch.len() < config.batch_size.max(1) {
-            match tokio::time::timeout(config.batch_wait, deliveries.next()).await {
+            match tokio::time::timeout_at(deadline, deliveries.next()).await {
                 Ok(Some(delivery)) => batch.push(delivery?),
                 _ => break,
             }

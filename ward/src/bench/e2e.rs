@@ -83,12 +83,13 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
         .connect()
         .await
         .map_err(|e| anyhow::anyhow!("Failed to connect to RabbitMQ: {e}"))?;
+    let reader_stats = Arc::new(message_reader::Stats::default());
     let reader = tokio::spawn(message_reader::run(
         message_reader::Config::default(),
         message_reader::Resources {
             pool: pool.clone(),
             publisher,
-            stats: Arc::new(message_reader::Stats::default()),
+            stats: Arc::clone(&reader_stats),
         },
         shutdown.clone(),
     ));
@@ -132,7 +133,11 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
         .fetch_one(&pool)
         .await?;
     let sampler_stop = CancellationToken::new();
-    let sampler = tokio::spawn(sample_visibility(Arc::clone(&stats), sampler_stop.clone()));
+    let sampler = tokio::spawn(sample_progress(
+        Arc::clone(&reader_stats),
+        Arc::clone(&stats),
+        sampler_stop.clone(),
+    ));
     let latency_sent =
         simulator::send::send(addr, &latency_feed, args.connections, Some(args.rate))
             .await
@@ -148,17 +153,22 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
             .await?;
     let ids: std::collections::HashMap<String, i64> = ids.into_iter().collect();
     let mut latencies: Vec<Duration> = Vec::new();
+    let mut published: Vec<Duration> = Vec::new();
     for (message, ack) in latency_feed.iter().zip(&latency_sent.acks) {
         let (Some((acked_at, _)), Some(id)) = (ack, ids.get(&message.control_id)) else {
             continue;
         };
-        // The first sample at which the processor had committed this message.
-        let at = samples.partition_point(|(_, committed)| *committed < *id as u64);
-        if let Some((visible_at, _)) = samples.get(at) {
-            latencies.push(visible_at.saturating_duration_since(*acked_at));
+        let id = u64::try_from(*id).unwrap_or_default();
+        // The first samples at which the reader had published and the processor committed it.
+        if let Some(at) = first_reaching(&samples.committed, id) {
+            latencies.push(at.saturating_duration_since(*acked_at));
+        }
+        if let Some(at) = first_reaching(&samples.published, id) {
+            published.push(at.saturating_duration_since(*acked_at));
         }
     }
     latencies.sort_unstable();
+    published.sort_unstable();
 
     shutdown.cancel();
     let _ = tokio::join!(listener, reader, processor);
@@ -194,13 +204,7 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     .await??;
     let replay_seconds = replay_started.elapsed().as_secs_f64();
 
-    let quantile = |q: f64| -> String {
-        if latencies.is_empty() {
-            return "-".to_owned();
-        }
-        let index = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-        format!("{:.1}", latencies[index].as_secs_f64() * 1e3)
-    };
+    let quantile = |q: f64| quantile_ms(&latencies, q);
     println!(
         "Ward end to end on this machine: MLLP ({} connections) → IDS → reader → RabbitMQ → processor → star",
         args.connections
@@ -226,6 +230,15 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
         quantile(0.5)
     );
     println!("{:<58} {:>14}", "ACK → visible p99 ms", quantile(0.99));
+    println!(
+        "{:<58} {:>14}",
+        "  of which ACK → published by the reader, p50 / p99 ms",
+        format!(
+            "{} / {}",
+            quantile_ms(&published, 0.5),
+            quantile_ms(&published, 0.99)
+        )
+    );
     println!(
         "{:<58} {:>14.0}",
         format!("replay msg/s ({total} IDS messages)"),
@@ -259,20 +272,49 @@ async fn wait_for(stats: &ConsumerStats, originals: u64) {
     }
 }
 
-/// Every millisecond, the processor's highest committed IDS id, when it changes.
-async fn sample_visibility(
-    stats: Arc<ConsumerStats>,
+/// When the reader's position (everything up to it confirmed by the broker) and the
+/// processor's highest committed IDS id changed, sampled every millisecond.
+#[derive(Default)]
+struct Progress {
+    published: Vec<(Instant, u64)>,
+    committed: Vec<(Instant, u64)>,
+}
+
+async fn sample_progress(
+    reader: Arc<message_reader::Stats>,
+    processor: Arc<ConsumerStats>,
     stop: CancellationToken,
-) -> Vec<(Instant, u64)> {
-    let mut samples = Vec::new();
-    let mut last = 0;
+) -> Progress {
+    let mut progress = Progress::default();
+    let mut last = (0, 0);
     while !stop.is_cancelled() {
-        let now = stats.committed_source_id.load(Ordering::Relaxed);
-        if now != last {
-            samples.push((Instant::now(), now));
-            last = now;
+        let now = (
+            u64::try_from(reader.position.load(Ordering::Relaxed)).unwrap_or_default(),
+            processor.committed_source_id.load(Ordering::Relaxed),
+        );
+        if now.0 != last.0 {
+            progress.published.push((Instant::now(), now.0));
         }
+        if now.1 != last.1 {
+            progress.committed.push((Instant::now(), now.1));
+        }
+        last = now;
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    samples
+    progress
+}
+
+/// The first sampled moment at which a stage had reached IDS id `id`.
+fn first_reaching(samples: &[(Instant, u64)], id: u64) -> Option<Instant> {
+    let at = samples.partition_point(|(_, reached)| *reached < id);
+    samples.get(at).map(|(when, _)| *when)
+}
+
+/// The `q` quantile of sorted durations, in milliseconds.
+fn quantile_ms(sorted: &[Duration], q: f64) -> String {
+    if sorted.is_empty() {
+        return "-".to_owned();
+    }
+    let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    format!("{:.1}", sorted[index].as_secs_f64() * 1e3)
 }
