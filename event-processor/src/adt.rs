@@ -17,7 +17,7 @@ use sqlx::PgConnection;
 use crate::locations::Fact;
 use crate::movements::{Cancellation, Kind, Movement, Place};
 use crate::reject;
-use crate::visits::{self, Prefetched, Visit};
+use crate::visits::{self, Found, Prefetched, Visit};
 use crate::{Context, ProcessError, deletion, demographics, identity, locations, merges, pending};
 
 /// What a message names to find its patient and visit ([`identity::patient`]).
@@ -280,9 +280,21 @@ async fn moved(
     movement: Option<Movement>,
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
-    let mut visit = visit_for(conn, mrn_id, adt, prefetched, context).await?;
-    let Some(movement) = movement else {
-        return Ok(());
+    let encounter = visits::encounter(adt, "V1")?;
+    let found =
+        visits::find_or_new(conn, encounter, prefetched, mrn_id, adt, context, true).await?;
+    let (mut visit, movement) = match (found, movement) {
+        (Found::Existing(visit), Some(movement)) => (*visit, movement),
+        (Found::Existing(_), None) => return Ok(()),
+        // A new visit has no facts yet, so nothing cancelled this movement.
+        (Found::New(new), Some(movement)) => {
+            locations::record_first(conn, new, movement, context).await?;
+            return Ok(());
+        }
+        (Found::New(new), None) => {
+            new.insert(conn, context).await?;
+            return Ok(());
+        }
     };
     let facts = locations::facts(conn, &mut visit).await?;
     if facts.cancellations.iter().any(|c| c.cancels(&movement)) {

@@ -9,11 +9,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row as _};
 
 use crate::Context;
 use crate::movements::{self, Cancellation, Kind, Movement, Place, Stay};
-use crate::visits::{self, Visit};
+use crate::visits::{self, NewVisit, Visit};
 
 /// Location ids by string. A location row never changes or goes, so an id once read stays
 /// right — unless the transaction that created it rolls back. So a message notes the places it
@@ -375,54 +375,74 @@ pub(crate) async fn record(
                  (hospital_visit_id, event_type, event_datetime, location_id, previous_location_id,
                   admission_datetime, presentation_datetime, discharge_disposition,
                   discharge_destination, valid_from, stored_from, source_ids_id)
-             VALUES ($1, $28, $29, $30, $31, $32, $33, $34, $35, $14, $12, $13)
+             VALUES ($1, $26, $27, $28, $29, $30, $31, $32, $33, $14, $12, $13)
              ON CONFLICT DO NOTHING"
         }
         Fact::Cancellation(_) => {
             "INSERT INTO movement_cancellation
                  (hospital_visit_id, event_type, cancelled_datetime, location_id, valid_from,
                   stored_from, source_ids_id)
-             VALUES ($1, $28, $29, $30, $14, $12, $13)
+             VALUES ($1, $26, $27, $28, $14, $12, $13)
              ON CONFLICT DO NOTHING"
         }
     };
     // $1–$13: the visit as `visits::UPDATE_SQL` numbers it; $14 the message's valid-from;
-    // $15–$19 changed stays; $20 deleted stays; $21–$25 new stays; $26/$27 whether the visit
-    // is updated/audited; $28… the fact.
-    let sql = format!(
-        "WITH fact AS ({fact_sql}),
-         visit_audited AS ({visit_audit} AND $27),
-         visit_updated AS ({visit_update} AND $26),
-         stays_audited AS (
-             INSERT INTO location_visit_audit
-                 ({stay}, valid_from, valid_until, stored_from, stored_until, source_ids_id)
-             SELECT {stay}, valid_from, greatest(valid_from, $14), stored_from, $12,
-                    source_ids_id
-             FROM location_visit
-             WHERE hospital_visit_id = $1 AND location_visit_id = ANY($15 || $20)),
-         stays_updated AS (
-             UPDATE location_visit lv SET admission_datetime = c.admission,
-                 discharge_datetime = c.discharge, inferred_admission = c.inferred_admission,
-                 inferred_discharge = c.inferred_discharge,
-                 valid_from = greatest(lv.valid_from, $14), stored_from = $12,
-                 source_ids_id = $13
-             FROM unnest($15::bigint[], $16::timestamptz[], $17::timestamptz[], $18::boolean[],
-                         $19::boolean[])
-                  AS c(id, admission, discharge, inferred_admission, inferred_discharge)
-             WHERE lv.hospital_visit_id = $1 AND lv.location_visit_id = c.id),
-         stays_deleted AS (
-             DELETE FROM location_visit
-             WHERE hospital_visit_id = $1 AND location_visit_id = ANY($20))
-         INSERT INTO location_visit
+    // $15–$19 changed stays; $20 deleted stays; $21–$25 new stays; $26… the fact. Only the
+    // parts with work to do are written: every part of a statement costs its start-up and
+    // end even with nothing to do, and each combination is its own prepared statement.
+    let mut parts = vec![format!("fact AS ({fact_sql})")];
+    if audit {
+        parts.push(format!("visit_audited AS ({})", visits::AUDIT_SQL));
+    }
+    if change.is_some() {
+        parts.push(format!("visit_updated AS ({})", visits::UPDATE_SQL));
+    }
+    if !changed_ids.is_empty() || !gone_ids.is_empty() {
+        parts.push(format!(
+            "stays_audited AS (
+                 INSERT INTO location_visit_audit
+                     ({STAY_COLUMNS}, valid_from, valid_until, stored_from, stored_until,
+                      source_ids_id)
+                 SELECT {STAY_COLUMNS}, valid_from, greatest(valid_from, $14), stored_from, $12,
+                        source_ids_id
+                 FROM location_visit
+                 WHERE hospital_visit_id = $1 AND location_visit_id = ANY($15 || $20))"
+        ));
+    }
+    if !changed_ids.is_empty() {
+        parts.push(
+            "stays_updated AS (
+                 UPDATE location_visit lv SET admission_datetime = c.admission,
+                     discharge_datetime = c.discharge, inferred_admission = c.inferred_admission,
+                     inferred_discharge = c.inferred_discharge,
+                     valid_from = greatest(lv.valid_from, $14), stored_from = $12,
+                     source_ids_id = $13
+                 FROM unnest($15::bigint[], $16::timestamptz[], $17::timestamptz[],
+                             $18::boolean[], $19::boolean[])
+                      AS c(id, admission, discharge, inferred_admission, inferred_discharge)
+                 WHERE lv.hospital_visit_id = $1 AND lv.location_visit_id = c.id)"
+                .to_owned(),
+        );
+    }
+    if !gone_ids.is_empty() {
+        parts.push(
+            "stays_deleted AS (
+                 DELETE FROM location_visit
+                 WHERE hospital_visit_id = $1 AND location_visit_id = ANY($20))"
+                .to_owned(),
+        );
+    }
+    let last = if new.is_empty() {
+        "SELECT 1"
+    } else {
+        "INSERT INTO location_visit
              (hospital_visit_id, location_id, admission_datetime, discharge_datetime,
               inferred_admission, inferred_discharge, valid_from, stored_from, source_ids_id)
          SELECT $1, n.*, $14, $12, $13
          FROM unnest($21::bigint[], $22::timestamptz[], $23::timestamptz[], $24::boolean[],
-                     $25::boolean[]) AS n",
-        visit_audit = visits::AUDIT_SQL,
-        visit_update = visits::UPDATE_SQL,
-        stay = STAY_COLUMNS,
-    );
+                     $25::boolean[]) AS n"
+    };
+    let sql = format!("WITH {} {last}", parts.join(",\n"));
     let state = &visit.state;
     let query = visits::bind_state(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(visit.id), state)
         .bind(valid_from)
@@ -439,9 +459,7 @@ pub(crate) async fn record(
         .bind(&n.admission)
         .bind(&n.discharge)
         .bind(&n.inferred_admission)
-        .bind(&n.inferred_discharge)
-        .bind(change.is_some())
-        .bind(audit);
+        .bind(&n.inferred_discharge);
     let query = match &fact {
         Fact::Movement(m) => query
             .bind(m.kind.as_str())
@@ -459,6 +477,69 @@ pub(crate) async fn record(
     };
     query.execute(&mut *conn).await?;
     Ok(None)
+}
+
+/// [`record`] for the first fact of a visit this message creates: the visit, the movement and
+/// the stays it gives written in one statement, the visit with the times the movement gives.
+/// Returns the visit's id.
+pub(crate) async fn record_first(
+    conn: &mut PgConnection,
+    visit: NewVisit,
+    movement: Movement,
+    context: &Context<'_>,
+) -> Result<i64, sqlx::Error> {
+    let movements = [movement];
+    let stays = movements::stays(&movements, &[]);
+    let state = match movements::visit_times(&movements, &[]) {
+        Some(times) => visit.state.with_times(times),
+        None => visit.state,
+    };
+    let [movement] = movements;
+    let n = StayColumns::of(stays.iter());
+    // $1 unused; $2–$13 the visit as `visits::INSERT_SQL` numbers it, $14 its encounter;
+    // $15–$19 its stays; $20… the movement.
+    let sql = format!(
+        "WITH visit AS ({insert}),
+         fact AS (
+             INSERT INTO visit_movement
+                 (hospital_visit_id, event_type, event_datetime, location_id, previous_location_id,
+                  admission_datetime, presentation_datetime, discharge_disposition,
+                  discharge_destination, valid_from, stored_from, source_ids_id)
+             SELECT hospital_visit_id, $20, $21, $22, $23, $24, $25, $26, $27, $11, $12, $13
+             FROM visit),
+         stays AS (
+             INSERT INTO location_visit
+                 (hospital_visit_id, location_id, admission_datetime, discharge_datetime,
+                  inferred_admission, inferred_discharge, valid_from, stored_from,
+                  source_ids_id)
+             SELECT visit.hospital_visit_id, n.*, $11, $12, $13
+             FROM visit, unnest($15::bigint[], $16::timestamptz[], $17::timestamptz[],
+                                $18::boolean[], $19::boolean[]) AS n)
+         SELECT hospital_visit_id FROM visit",
+        insert = visits::INSERT_SQL,
+    );
+    let id: i64 = visits::bind_state(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(0_i64), &state)
+        .bind(context.valid_from)
+        .bind(context.stored_from)
+        .bind(context.source_ids_id)
+        .bind(&visit.encounter)
+        .bind(&n.location)
+        .bind(&n.admission)
+        .bind(&n.discharge)
+        .bind(&n.inferred_admission)
+        .bind(&n.inferred_discharge)
+        .bind(movement.kind.as_str())
+        .bind(movement.at)
+        .bind(movement.location.as_ref().map(|p| p.id))
+        .bind(movement.previous.as_ref().map(|p| p.id))
+        .bind(movement.admission)
+        .bind(movement.presentation)
+        .bind(&movement.disposition)
+        .bind(&movement.destination)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    Ok(id)
 }
 
 /// Stays as the columns of an `unnest`.

@@ -220,6 +220,35 @@ pub(crate) async fn find_or_create(
     context: &Context<'_>,
     update: bool,
 ) -> Result<Visit, sqlx::Error> {
+    match find_or_new(conn, encounter, prefetched, mrn_id, adt, context, update).await? {
+        Found::Existing(visit) => Ok(*visit),
+        Found::New(new) => new.insert(conn, context).await,
+    }
+}
+
+/// A visit found, or one to create.
+pub(crate) enum Found {
+    Existing(Box<Visit>),
+    New(NewVisit),
+}
+
+/// A visit this message creates, not written yet: so that its first fact can be stored with it
+/// in one statement ([`locations::record_first`]).
+pub(crate) struct NewVisit {
+    pub encounter: String,
+    pub state: VisitState,
+}
+
+/// [`find_or_create`], leaving a new visit unwritten.
+pub(crate) async fn find_or_new(
+    conn: &mut PgConnection,
+    encounter: &str,
+    prefetched: Prefetched,
+    mrn_id: i64,
+    adt: &AdtFields,
+    context: &Context<'_>,
+    update: bool,
+) -> Result<Found, sqlx::Error> {
     let source = context.source_system.unwrap_or(UNKNOWN_SOURCE);
     let found = match prefetched {
         Prefetched::Read(found) => found.map(|visit| *visit),
@@ -233,7 +262,7 @@ pub(crate) async fn find_or_create(
                 visit.state = visit.stored.with_attributes_of(adt, source);
             }
         }
-        return Ok(visit);
+        return Ok(Found::Existing(Box::new(visit)));
     }
     let empty = VisitState {
         mrn_id,
@@ -246,28 +275,46 @@ pub(crate) async fn find_or_create(
         discharge_destination: None,
         discharge_disposition: None,
     };
-    let state = empty.with_attributes_of(adt, source);
-    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO hospital_visit (encounter, {COLUMNS}, valid_from, stored_from, source_ids_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         RETURNING hospital_visit_id"
-    )))
-    .bind(encounter);
-    let id: i64 = bind_state(query, &state)
-        .bind(context.valid_from)
-        .bind(context.stored_from)
-        .bind(context.source_ids_id)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-    Ok(Visit {
-        id,
-        valid_from: context.valid_from,
-        stored: state.clone(),
-        state,
-        created: true,
-        facts: None,
-    })
+    Ok(Found::New(NewVisit {
+        encounter: encounter.to_owned(),
+        state: empty.with_attributes_of(adt, source),
+    }))
+}
+
+/// The insert of a new `hospital_visit` row: `$2`–`$10` its state (as [`bind_state`] binds
+/// it), `$11` valid-from, `$12` stored-from, `$13` the source message, `$14` the encounter.
+pub(crate) const INSERT_SQL: &str = "INSERT INTO hospital_visit
+     (encounter, mrn_id, source_system, presentation_datetime, admission_datetime,
+      discharge_datetime, patient_class, arrival_method, discharge_destination,
+      discharge_disposition, valid_from, stored_from, source_ids_id)
+ VALUES ($14, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ RETURNING hospital_visit_id";
+
+impl NewVisit {
+    /// Writes the visit as it is.
+    pub(crate) async fn insert(
+        self,
+        conn: &mut PgConnection,
+        context: &Context<'_>,
+    ) -> Result<Visit, sqlx::Error> {
+        // `$1` (a visit id in the other statements) is not used.
+        let id: i64 = bind_state(sqlx::query(INSERT_SQL).bind(0_i64), &self.state)
+            .bind(context.valid_from)
+            .bind(context.stored_from)
+            .bind(context.source_ids_id)
+            .bind(&self.encounter)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        Ok(Visit {
+            id,
+            valid_from: context.valid_from,
+            stored: self.state.clone(),
+            state: self.state,
+            created: true,
+            facts: None,
+        })
+    }
 }
 
 /// What [`save`] writes, worked out without writing it.
