@@ -14,13 +14,14 @@ use interchange::Message;
 use interchange::adt::AdtFields;
 use sqlx::PgConnection;
 
+use crate::identity::Live;
 use crate::locations::Fact;
 use crate::movements::{Cancellation, Kind, Movement, Place};
 use crate::reject;
 use crate::visits::{self, Found, Prefetched, Visit};
 use crate::{Context, ProcessError, deletion, demographics, identity, locations, merges, pending};
 
-/// What a message names to find its patient and visit ([`identity::patient`]).
+/// What a message names to find its patient and visit ([`identity::patient_or_new`]).
 pub(crate) struct Keys<'a> {
     /// Whether the message finds one patient that way (merges find two, their own way).
     pub one_patient: bool,
@@ -51,7 +52,7 @@ impl<'a> Keys<'a> {
     }
 }
 
-/// Applies one ADT-family message; `read_ahead` is what [`identity::patient`] would read, if
+/// Applies one ADT-family message; `read_ahead` is what [`identity::patient_or_new`] would read, if
 /// it was read ahead.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
@@ -71,11 +72,11 @@ pub(crate) async fn apply(
     }
     let encounter = keys.encounter;
     let deleting = matches!(message, Message::DeletePersonInformation(_));
-    let identity::Patient {
-        live_mrn_id: mrn_id,
+    let identity::PatientOrNew {
+        live,
         demographics,
         visit,
-    } = identity::patient(
+    } = identity::patient_or_new(
         conn,
         keys.mrn,
         keys.nhs_number,
@@ -86,15 +87,29 @@ pub(crate) async fn apply(
     )
     .await?;
     if deleting {
+        let mrn_id = live.id(conn, context).await?;
         return deletion::delete_person(conn, mrn_id, context).await;
     }
-    if let identity::Read::Found(current) = demographics {
-        demographics::update_from(conn, mrn_id, current.map(|c| *c), adt, context).await?;
+    if let (identity::Read::Found(current), Live::Existing(mrn_id)) = (demographics, &live) {
+        demographics::update_from(conn, *mrn_id, current.map(|c| *c), adt, context).await?;
     }
+    // A movement writes a new patient with its first rows; any other message writes it now.
+    let is_movement = matches!(
+        message,
+        Message::AdmitPatient(_)
+            | Message::TransferPatient(_)
+            | Message::RegisterPatient(_)
+            | Message::DischargePatient(_)
+    );
+    let live = match live {
+        Live::New(patient) if !is_movement => Live::Existing(patient.create(conn, context).await?),
+        live => live,
+    };
     match message {
         Message::UpdatePatientInfo(_) => Ok(()), // C6
         Message::ImpliedAdtMessage(_) => {
             // C2, C4: a minimal visit if one is named; C3, C5: nothing else.
+            let mrn_id = live.id(conn, context).await?;
             if let Some(encounter) = encounter {
                 visits::find_or_create(conn, encounter, visit, mrn_id, adt, context, false).await?;
             }
@@ -106,7 +121,7 @@ pub(crate) async fn apply(
                 admission: m.admission_date_time.saved().copied(),
                 ..mv
             });
-            moved(conn, mrn_id, adt, visit, movement, context).await
+            moved(conn, live, adt, visit, movement, context).await
         }
         Message::TransferPatient(m) => {
             let movement = arrival(conn, Kind::Transfer, adt, context).await?;
@@ -114,7 +129,7 @@ pub(crate) async fn apply(
                 admission: m.admission_date_time.saved().copied(),
                 ..mv
             });
-            moved(conn, mrn_id, adt, visit, movement, context).await
+            moved(conn, live, adt, visit, movement, context).await
         }
         Message::RegisterPatient(m) => {
             let movement = arrival(conn, Kind::Register, adt, context).await?;
@@ -122,7 +137,7 @@ pub(crate) async fn apply(
                 presentation: m.presentation_date_time.saved().copied(),
                 ..mv
             });
-            moved(conn, mrn_id, adt, visit, movement, context).await
+            moved(conn, live, adt, visit, movement, context).await
         }
         Message::DischargePatient(m) => {
             let discharged_at = m
@@ -136,11 +151,12 @@ pub(crate) async fn apply(
                 mv.disposition = m.discharge_disposition.clone();
                 mv.destination = m.discharge_location.clone();
             }
-            moved(conn, mrn_id, adt, visit, movement, context).await
+            moved(conn, live, adt, visit, movement, context).await
         }
         Message::CancelAdmitPatient(m) => {
             let location = place_of(conn, adt.full_location_string.saved(), context).await?;
             let at = m.cancelled_date_time;
+            let mrn_id = live.id(conn, context).await?;
             let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
             cancelled(conn, visit, Kind::Admit, at, location, context).await
         }
@@ -152,28 +168,33 @@ pub(crate) async fn apply(
                 .or(adt.previous_location_string.saved());
             let location = place_of(conn, named, context).await?;
             let at = m.cancelled_date_time;
+            let mrn_id = live.id(conn, context).await?;
             let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
             cancelled(conn, visit, Kind::Transfer, at, location, context).await
         }
         Message::CancelDischargePatient(m) => {
             let location = place_of(conn, adt.full_location_string.saved(), context).await?;
             let at = m.cancelled_date_time;
+            let mrn_id = live.id(conn, context).await?;
             let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
             cancelled(conn, visit, Kind::Discharge, at, location, context).await
         }
         Message::PendingTransfer(m) => {
+            let mrn_id = live.id(conn, context).await?;
             let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
             pending::request(conn, &visit, m, context).await?;
             visits::save(conn, visit, context).await?;
             Ok(())
         }
         Message::CancelPendingTransfer(m) => {
+            let mrn_id = live.id(conn, context).await?;
             let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
             pending::cancel(conn, &visit, m, context).await?;
             visits::save(conn, visit, context).await?;
             Ok(())
         }
         Message::SwapLocations(m) => {
+            let mrn_id = live.id(conn, context).await?;
             let first = visit_for(conn, mrn_id, adt, visit, context).await?;
             let other_mrn = identity::live_mrn(
                 conn,
@@ -274,13 +295,23 @@ async fn visit_for(
 /// re-derived locations and times.
 async fn moved(
     conn: &mut PgConnection,
-    mrn_id: i64,
+    live: Live,
     adt: &AdtFields,
     prefetched: Prefetched,
     movement: Option<Movement>,
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
     let encounter = visits::encounter(adt, "V1")?;
+    let (live, movement) = match (live, &prefetched, movement) {
+        // A new patient whose visit is new too (as read): all written in one statement.
+        (Live::New(patient), Prefetched::Read(None), Some(movement)) => {
+            let visit = visits::new_visit(encounter, 0, adt, context);
+            locations::record_first(conn, Some(&patient), visit, movement, context).await?;
+            return Ok(());
+        }
+        (live, _, movement) => (live, movement),
+    };
+    let mrn_id = live.id(conn, context).await?;
     let found =
         visits::find_or_new(conn, encounter, prefetched, mrn_id, adt, context, true).await?;
     let (mut visit, movement) = match (found, movement) {
@@ -288,7 +319,7 @@ async fn moved(
         (Found::Existing(_), None) => return Ok(()),
         // A new visit has no facts yet, so nothing cancelled this movement.
         (Found::New(new), Some(movement)) => {
-            locations::record_first(conn, new, movement, context).await?;
+            locations::record_first(conn, None, new, movement, context).await?;
             return Ok(());
         }
         (Found::New(new), None) => {

@@ -120,7 +120,7 @@ pub(crate) async fn update(
     update_from(conn, mrn_id, current, adt, context).await
 }
 
-/// [`update`] with the live row already read (and locked) by [`crate::identity::patient`].
+/// [`update`] with the live row already read (and locked) by [`crate::identity::patient_or_new`].
 pub(crate) async fn update_from(
     conn: &mut PgConnection,
     mrn_id: i64,

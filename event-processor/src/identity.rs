@@ -8,7 +8,9 @@
 //! such identifier changes are kept in `mrn_audit`.
 
 use interchange::adt::AdtFields;
-use sqlx::{PgConnection, Row};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, Postgres, Row};
 
 use crate::demographics::{self, Demographics};
 use crate::{Context, ProcessError, Touched, locations, reject, visits};
@@ -28,17 +30,16 @@ pub(crate) async fn live_mrn(
     nhs_number: Option<&str>,
     context: &Context<'_>,
 ) -> Result<i64, ProcessError> {
-    Ok(patient(conn, mrn, nhs_number, None, None, None, context)
-        .await?
-        .live_mrn_id)
+    let found = patient_or_new(conn, mrn, nhs_number, None, None, None, context).await?;
+    Ok(found.live.id(conn, context).await?)
 }
 
-/// The patient a message names: its live MRN id (the MRN created if new) and that MRN's
-/// demographics, and the visit with `encounter` with its facts, all read (and locked) in one
-/// round trip — or none, when `read_ahead` holds it ([`crate::read_ahead`]): most messages need
-/// nothing else read. A new patient is created with the demographics `adt` gives, if given
-/// (D1), in one statement.
-pub(crate) async fn patient(
+/// The patient a message names: its live MRN id and that MRN's demographics, and the visit with
+/// `encounter` with its facts, all read (and locked) in one round trip — or none, when
+/// `read_ahead` holds it ([`crate::read_ahead`]): most messages need nothing else read. A new
+/// patient (with the demographics `adt` gives, if given: D1) is left unwritten ([`Live::New`]),
+/// so that it can be written with the message's first other rows.
+pub(crate) async fn patient_or_new(
     conn: &mut PgConnection,
     mrn: Option<&str>,
     nhs_number: Option<&str>,
@@ -46,7 +47,7 @@ pub(crate) async fn patient(
     adt: Option<&AdtFields>,
     read_ahead: Option<FoundRow>,
     context: &Context<'_>,
-) -> Result<Patient, ProcessError> {
+) -> Result<PatientOrNew, ProcessError> {
     let mrn = mrn.filter(|m| !m.is_empty());
     let nhs_number = nhs_number.filter(|n| !n.is_empty());
     if mrn.is_none() && nhs_number.is_none() {
@@ -70,8 +71,8 @@ pub(crate) async fn patient(
             if context.trusted {
                 correct_identifiers(conn, &row, mrn, nhs_number, context).await?;
             }
-            Ok(Patient {
-                live_mrn_id: row.live_mrn_id,
+            Ok(PatientOrNew {
+                live: Live::Existing(row.live_mrn_id),
                 demographics: Read::Found(found.demographics.current().map(Box::new)),
                 visit,
             })
@@ -79,12 +80,16 @@ pub(crate) async fn patient(
         // A new MRN lives on as itself (M3).
         None => {
             let first = adt.map(Demographics::first);
-            Ok(Patient {
-                live_mrn_id: create(conn, mrn, nhs_number, first.as_ref(), context).await?,
+            Ok(PatientOrNew {
                 demographics: match first {
                     Some(_) => Read::Created,
                     None => Read::Found(None),
                 },
+                live: Live::New(Box::new(NewPatient {
+                    mrn: mrn.map(str::to_owned),
+                    nhs_number: nhs_number.map(str::to_owned),
+                    demographics: first,
+                })),
                 visit,
             })
         }
@@ -92,15 +97,114 @@ pub(crate) async fn patient(
 }
 
 /// A patient as found for one message.
-pub(crate) struct Patient {
-    pub live_mrn_id: i64,
+pub(crate) struct PatientOrNew {
+    /// The live MRN.
+    pub live: Live,
     /// The live MRN's demographics.
     pub demographics: Read,
     /// The visit the message names, if it was asked for.
     pub visit: visits::Prefetched,
 }
 
-/// A patient's demographics as [`patient`] left them.
+/// The live MRN: found, or a new patient still to write.
+pub(crate) enum Live {
+    Existing(i64),
+    New(Box<NewPatient>),
+}
+
+impl Live {
+    /// The live MRN id, writing a new patient first.
+    pub(crate) async fn id(
+        self,
+        conn: &mut PgConnection,
+        context: &Context<'_>,
+    ) -> Result<i64, sqlx::Error> {
+        match self {
+            Live::Existing(id) => Ok(id),
+            Live::New(patient) => patient.create(conn, context).await,
+        }
+    }
+}
+
+/// A patient this message creates: its MRN (living on as itself) and first demographics.
+pub(crate) struct NewPatient {
+    mrn: Option<String>,
+    nhs_number: Option<String>,
+    demographics: Option<Demographics>,
+}
+
+impl NewPatient {
+    /// Writes the patient alone; returns its MRN id.
+    pub(crate) async fn create(
+        self,
+        conn: &mut PgConnection,
+        context: &Context<'_>,
+    ) -> Result<i64, sqlx::Error> {
+        let sql = format!("WITH {} SELECT mrn_id FROM created", create_sql(1));
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        self.bind(query, context)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)
+    }
+
+    /// Binds the 18 parameters of [`create_sql`], in order.
+    pub(crate) fn bind<'q>(
+        &'q self,
+        query: Query<'q, Postgres, PgArguments>,
+        context: &Context<'q>,
+    ) -> Query<'q, Postgres, PgArguments> {
+        let query = query
+            .bind(self.mrn.as_deref())
+            .bind(self.nhs_number.as_deref())
+            .bind(context.source_system)
+            .bind(context.stored_from)
+            .bind(context.source_ids_id)
+            .bind(context.valid_from)
+            .bind(self.demographics.is_some());
+        demographics::bind_values(
+            query,
+            self.demographics.as_ref().unwrap_or(&NO_DEMOGRAPHICS),
+        )
+    }
+}
+
+/// Bound when a new patient has no demographics (the row is not written then).
+static NO_DEMOGRAPHICS: std::sync::LazyLock<Demographics> =
+    std::sync::LazyLock::new(Demographics::default);
+
+/// The CTEs writing a new patient — `created` (the `mrn` row, returning `mrn_id`), its first
+/// demographics if any, and its `mrn_to_live` row — with parameters numbered from `first`: MRN,
+/// NHS number, source system, stored-from, source message, valid-from, whether there are
+/// demographics, then the demographics as [`demographics::bind_values`] binds them.
+pub(crate) fn create_sql(first: usize) -> String {
+    let p = |n: usize| format!("${}", first + n - 1);
+    let values: Vec<String> = (8..=18).map(p).collect();
+    format!(
+        "created AS (
+             INSERT INTO mrn (mrn, nhs_number, source_system, stored_from, source_ids_id)
+             VALUES ({p1}, {p2}, {p3}, {p4}, {p5}) RETURNING mrn_id),
+         demographics_created AS (
+             INSERT INTO core_demographic
+                 (mrn_id, {columns}, valid_from, stored_from, source_ids_id)
+             SELECT mrn_id, {values}, {p6}, {p4}, {p5}
+             FROM created WHERE {p7}),
+         live_created AS (
+             INSERT INTO mrn_to_live (mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id)
+             SELECT mrn_id, mrn_id, {p6}, {p4}, {p5} FROM created)",
+        columns = demographics::COLUMNS,
+        values = values.join(", "),
+        p1 = p(1),
+        p2 = p(2),
+        p3 = p(3),
+        p4 = p(4),
+        p5 = p(5),
+        p6 = p(6),
+        p7 = p(7),
+    )
+}
+
+/// A patient's demographics as [`patient_or_new`] left them.
 pub(crate) enum Read {
     /// The live row, if there is one.
     Found(Option<Box<demographics::Current>>),
@@ -133,7 +237,7 @@ impl MaybeMrn {
     }
 }
 
-/// What [`patient`] reads: the MRN row, its live MRN's demographics and the visit with its
+/// What [`patient_or_new`] reads: the MRN row, its live MRN's demographics and the visit with its
 /// facts, each all null when absent.
 #[derive(sqlx::FromRow)]
 pub(crate) struct FoundRow {
@@ -218,39 +322,6 @@ pub(crate) async fn find_many(
         .bind(encounters)
         .fetch_all(&mut *conn)
         .await
-}
-
-async fn create(
-    conn: &mut PgConnection,
-    mrn: Option<&str>,
-    nhs_number: Option<&str>,
-    demographics: Option<&Demographics>,
-    context: &Context<'_>,
-) -> Result<i64, sqlx::Error> {
-    let empty = Demographics::default();
-    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "WITH created AS (
-             INSERT INTO mrn (mrn, nhs_number, source_system, stored_from, source_ids_id)
-             VALUES ($1, $2, $3, $4, $5) RETURNING mrn_id),
-         demographics AS (
-             INSERT INTO core_demographic
-                 (mrn_id, {columns}, valid_from, stored_from, source_ids_id)
-             SELECT mrn_id, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $6, $4, $5
-             FROM created WHERE $7)
-         INSERT INTO mrn_to_live (mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id)
-         SELECT mrn_id, mrn_id, $6, $4, $5 FROM created
-         RETURNING mrn_id",
-        columns = demographics::COLUMNS
-    )))
-    .bind(mrn)
-    .bind(nhs_number)
-    .bind(context.source_system)
-    .bind(context.stored_from)
-    .bind(context.source_ids_id)
-    .bind(context.valid_from)
-    .bind(demographics.is_some());
-    let query = demographics::bind_values(query, demographics.unwrap_or(&empty));
-    query.fetch_one(&mut *conn).await?.try_get(0)
 }
 
 /// M5: a trusted message corrects the NHS number and fills in a missing MRN, keeping the

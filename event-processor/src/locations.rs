@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row as _};
 
 use crate::Context;
+use crate::identity::{self, NewPatient};
 use crate::movements::{self, Cancellation, Kind, Movement, Place, Stay};
 use crate::visits::{self, NewVisit, Visit};
 
@@ -480,10 +481,12 @@ pub(crate) async fn record(
 }
 
 /// [`record`] for the first fact of a visit this message creates: the visit, the movement and
-/// the stays it gives written in one statement, the visit with the times the movement gives.
+/// the stays it gives written in one statement, the visit with the times the movement gives —
+/// and the patient too, when the message creates it (the visit's MRN is then the new one).
 /// Returns the visit's id.
 pub(crate) async fn record_first(
     conn: &mut PgConnection,
+    patient: Option<&NewPatient>,
     visit: NewVisit,
     movement: Movement,
     context: &Context<'_>,
@@ -496,10 +499,17 @@ pub(crate) async fn record_first(
     };
     let [movement] = movements;
     let n = StayColumns::of(stays.iter());
-    // $1 unused; $2–$13 the visit as `visits::INSERT_SQL` numbers it, $14 its encounter;
-    // $15–$19 its stays; $20… the movement.
+    // $1 unused; $2–$14 the visit as `visits::insert_sql` numbers it; $15–$19 its stays;
+    // $20–$27 the movement; $28–$45 the new patient.
+    let (patient_sql, mrn_id) = match patient {
+        Some(_) => (
+            format!("{},", identity::create_sql(28)),
+            "(SELECT mrn_id FROM created)",
+        ),
+        None => (String::new(), "$2"),
+    };
     let sql = format!(
-        "WITH visit AS ({insert}),
+        "WITH {patient_sql} visit AS ({insert}),
          fact AS (
              INSERT INTO visit_movement
                  (hospital_visit_id, event_type, event_datetime, location_id, previous_location_id,
@@ -516,9 +526,9 @@ pub(crate) async fn record_first(
              FROM visit, unnest($15::bigint[], $16::timestamptz[], $17::timestamptz[],
                                 $18::boolean[], $19::boolean[]) AS n)
          SELECT hospital_visit_id FROM visit",
-        insert = visits::INSERT_SQL,
+        insert = visits::insert_sql(mrn_id),
     );
-    let id: i64 = visits::bind_state(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(0_i64), &state)
+    let query = visits::bind_state(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(0_i64), &state)
         .bind(context.valid_from)
         .bind(context.stored_from)
         .bind(context.source_ids_id)
@@ -535,10 +545,12 @@ pub(crate) async fn record_first(
         .bind(movement.admission)
         .bind(movement.presentation)
         .bind(&movement.disposition)
-        .bind(&movement.destination)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
+        .bind(&movement.destination);
+    let query = match patient {
+        Some(patient) => patient.bind(query, context),
+        None => query,
+    };
+    let id: i64 = query.fetch_one(&mut *conn).await?.try_get(0)?;
     Ok(id)
 }
 

@@ -1,5 +1,5 @@
 //! Reading ahead for a lane: what each message reads first — its patient, their demographics,
-//! its visit and the visit's facts ([`crate::identity::patient`]) — read for all the messages
+//! its visit and the visit's facts ([`crate::identity::patient_or_new`]) — read for all the messages
 //! of a lane in one statement, instead of one round trip each.
 //!
 //! A row read ahead is what the database held before the lane began, so a message uses it only

@@ -71,7 +71,7 @@ pub(crate) struct Visit {
     pub state: VisitState,
     /// Created by this message: its first state is not a previous state worth auditing.
     created: bool,
-    /// Its facts, when read together with it ([`crate::identity::patient`]).
+    /// Its facts, when read together with it ([`crate::identity::patient_or_new`]).
     facts: Option<Facts>,
 }
 
@@ -264,6 +264,17 @@ pub(crate) async fn find_or_new(
         }
         return Ok(Found::Existing(Box::new(visit)));
     }
+    Ok(Found::New(new_visit(encounter, mrn_id, adt, context)))
+}
+
+/// A visit to create for `mrn_id` with the message's attributes (V1, C2, C7).
+pub(crate) fn new_visit(
+    encounter: &str,
+    mrn_id: i64,
+    adt: &AdtFields,
+    context: &Context<'_>,
+) -> NewVisit {
+    let source = context.source_system.unwrap_or(UNKNOWN_SOURCE);
     let empty = VisitState {
         mrn_id,
         source_system: source.to_owned(),
@@ -275,20 +286,26 @@ pub(crate) async fn find_or_new(
         discharge_destination: None,
         discharge_disposition: None,
     };
-    Ok(Found::New(NewVisit {
+    NewVisit {
         encounter: encounter.to_owned(),
         state: empty.with_attributes_of(adt, source),
-    }))
+    }
 }
 
 /// The insert of a new `hospital_visit` row: `$2`–`$10` its state (as [`bind_state`] binds
-/// it), `$11` valid-from, `$12` stored-from, `$13` the source message, `$14` the encounter.
-pub(crate) const INSERT_SQL: &str = "INSERT INTO hospital_visit
-     (encounter, mrn_id, source_system, presentation_datetime, admission_datetime,
-      discharge_datetime, patient_class, arrival_method, discharge_destination,
-      discharge_disposition, valid_from, stored_from, source_ids_id)
- VALUES ($14, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
- RETURNING hospital_visit_id";
+/// it) but with `mrn_id` the SQL expression given (`$2` but for a patient created in the same
+/// statement), `$11` valid-from, `$12` stored-from, `$13` the source message, `$14` the
+/// encounter.
+pub(crate) fn insert_sql(mrn_id: &str) -> String {
+    format!(
+        "INSERT INTO hospital_visit
+             (encounter, mrn_id, source_system, presentation_datetime, admission_datetime,
+              discharge_datetime, patient_class, arrival_method, discharge_destination,
+              discharge_disposition, valid_from, stored_from, source_ids_id)
+         VALUES ($14, {mrn_id}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         RETURNING hospital_visit_id"
+    )
+}
 
 impl NewVisit {
     /// Writes the visit as it is.
@@ -298,14 +315,18 @@ impl NewVisit {
         context: &Context<'_>,
     ) -> Result<Visit, sqlx::Error> {
         // `$1` (a visit id in the other statements) is not used.
-        let id: i64 = bind_state(sqlx::query(INSERT_SQL).bind(0_i64), &self.state)
-            .bind(context.valid_from)
-            .bind(context.stored_from)
-            .bind(context.source_ids_id)
-            .bind(&self.encounter)
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get(0)?;
+        let sql = insert_sql("$2");
+        let id: i64 = bind_state(
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(0_i64),
+            &self.state,
+        )
+        .bind(context.valid_from)
+        .bind(context.stored_from)
+        .bind(context.source_ids_id)
+        .bind(&self.encounter)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
         Ok(Visit {
             id,
             valid_from: context.valid_from,

@@ -239,3 +239,52 @@ async fn c10_a_trusted_message_fills_in_a_visit_a_lab_created_whatever_its_age()
     assert_eq!(row.source_system, "EPIC");
     assert_eq!(row.patient_class.as_deref(), Some("INPATIENT"));
 }
+
+#[tokio::test]
+async fn a_new_patients_first_movement_writes_patient_visit_and_stay_together() {
+    let db = TestDb::migrated().await;
+    // New patient and new visit (one statement); new visit of a known patient; a known visit
+    // named by a new MRN (the visit stays with the MRN that created it).
+    ok(
+        &db.pool,
+        &[
+            "A01 10:00 mrn=P family=First visit=V at=A adm=10:00",
+            "A01 11:00 mrn=P visit=W at=B",
+            "A02 12:00 mrn=Q visit=V at=C from=A",
+        ],
+    )
+    .await;
+    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT v.encounter, m.mrn, t.mrn, d.lastname
+         FROM star.hospital_visit v
+         JOIN star.mrn m USING (mrn_id)
+         JOIN star.mrn_to_live l USING (mrn_id)
+         JOIN star.mrn t ON t.mrn_id = l.live_mrn_id
+         LEFT JOIN star.core_demographic d ON d.mrn_id = l.live_mrn_id
+         ORDER BY v.encounter",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let first = Some("First".to_owned());
+    assert_eq!(
+        rows,
+        [
+            ("V".into(), "P".into(), "P".into(), first.clone()),
+            ("W".into(), "P".into(), "P".into(), first),
+        ]
+    );
+    assert_eq!(count(&db.pool, "mrn").await, 2);
+    assert_eq!(
+        stays(&db.pool, "V").await,
+        ["A 10:00-12:00", "C 12:00-open"]
+    );
+    assert_eq!(stays(&db.pool, "W").await, ["B 11:00-open"]);
+    let admitted: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "SELECT admission_datetime FROM star.hospital_visit WHERE encounter = 'V'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(admitted, Some(t("10:00")));
+}
