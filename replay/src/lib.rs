@@ -5,18 +5,22 @@
 //! It bypasses RabbitMQ (the interchange message is the contract, not the queue): each IDS row
 //! is mapped by [`message_reader::map_message`] and applied by
 //! [`event_processor::lanes::apply_run`], exactly as the live reader and processor do, each
-//! patient in IDS order, skipping the same resent duplicates. After each round of rows the
+//! patient in IDS order, skipping the same resent duplicates. The next round is read and mapped
+//! (on a blocking thread) while the current one is applied. After each round of rows the
 //! target's `replay.last_ids_id` moves, so stopping (Ctrl-C) at any point leaves a schema that
-//! resumes where it stopped (a round cut short is applied again, which changes nothing). The target must be empty or a replay of the
-//! same range being resumed or extended; anything else is refused unless the caller allows it.
+//! resumes where it stopped (a round cut short is applied again, which changes nothing). The
+//! target must be empty or a replay of the same range being resumed or extended; anything else
+//! is refused unless the caller allows it.
 
 mod patient;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use event_processor::{Processor, lanes};
+use interchange::Message;
 use message_reader::SiteConfig;
 use message_reader::reader::{Row, Triage, triage};
 use schema::StarSchema;
@@ -132,6 +136,9 @@ pub enum ReplayError {
     /// The target schema could not be migrated.
     #[error("migrating the target failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Mapping a round stopped unexpectedly (a bug: mapping never panics on any input).
+    #[error("mapping IDS messages failed: {0}")]
+    Mapping(String),
     /// The database failed; the replay can be resumed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -221,67 +228,65 @@ pub async fn run(
     );
 
     let selection = match &config.mrn {
-        Some(mrn) => Some(patient::select(&pool, &config.site, mrn, from, to, &shutdown).await?),
+        Some(mrn) => Some(Arc::new(
+            patient::select(&pool, &config.site, mrn, from, to, &shutdown).await?,
+        )),
         None => None,
     };
     let processor = Processor::new(config.processor.clone());
-    let mut last = start_after;
-    while last < to {
+    let read = |after: i64| {
+        read_round(
+            &pool,
+            after,
+            to,
+            config.batch_size.max(1),
+            selection.clone(),
+            config.site.clone(),
+        )
+    };
+    let mut next = read(start_after).await?;
+    while let Some(round) = next {
         if shutdown.is_cancelled() {
             tracing::info!(
                 schema = target,
-                at = last,
+                at = round.after,
                 "Replay stopped; run it again to resume"
             );
-            return Ok(Outcome::Interrupted { at: last });
+            return Ok(Outcome::Interrupted { at: round.after });
         }
-        let rows = fetch(&pool, last, to, config.batch_size.max(1)).await?;
-        let Some(batch_last) = rows.last().map(|r| r.id) else {
-            break;
-        };
-        let (mut skipped, mut unmappable) = (0, 0);
-        let mut messages = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if selection.as_ref().is_some_and(|s| !s.contains(&row.id)) {
-                skipped += 1;
-                continue;
-            }
-            match triage(row, &config.site) {
-                Triage::Mapped(mapped) => messages.extend(mapped),
-                Triage::Resend | Triage::Ignored(_) => skipped += 1,
-                Triage::Unreadable(_) => unmappable += 1,
-                Triage::Unmappable(error) => {
-                    tracing::debug!(ids_id = row.id, error = %error, "IDS message not mappable; skipped");
-                    unmappable += 1;
-                }
-            }
-        }
-        let done = match lanes::apply_run(&processor, &pool, &messages, config.lanes).await {
+        // The next round is read and mapped while this one is applied.
+        let (done, following) = tokio::join!(
+            lanes::apply_run(&processor, &pool, &round.messages, config.lanes),
+            read(round.last)
+        );
+        let done = match done {
             Ok(done) => done,
             Err(error) => {
                 processor.forget_cached();
                 return Err(error.into());
             }
         };
-        // After the rows: a crash in between applies the batch again on resume, which changes
+        // After the rows: a crash in between applies the round again on resume, which changes
         // nothing (processing is idempotent).
         sqlx::query(
             "UPDATE replay SET last_ids_id = $1, messages = messages + $2, updated_at = now()",
         )
-        .bind(batch_last)
-        .bind(rows.len() as i64)
+        .bind(round.last)
+        .bind(round.rows as i64)
         .execute(&pool)
         .await?;
-        last = batch_last;
         progress
             .done
-            .fetch_add(rows.len() as u64, Ordering::Relaxed);
+            .fetch_add(round.rows as u64, Ordering::Relaxed);
         progress.applied.fetch_add(done.applied, Ordering::Relaxed);
         progress
             .dead_lettered
             .fetch_add(done.dead_lettered, Ordering::Relaxed);
-        progress.skipped.fetch_add(skipped, Ordering::Relaxed);
-        progress.unmappable.fetch_add(unmappable, Ordering::Relaxed);
+        progress.skipped.fetch_add(round.skipped, Ordering::Relaxed);
+        progress
+            .unmappable
+            .fetch_add(round.unmappable, Ordering::Relaxed);
+        next = following?;
     }
     sqlx::query("UPDATE replay SET last_ids_id = $1, finished_at = now(), updated_at = now()")
         .bind(to)
@@ -387,6 +392,63 @@ async fn holds_data(pool: &PgPool, target: &str) -> Result<bool, sqlx::Error> {
         }
     }
     Ok(false)
+}
+
+/// A round of IDS rows read and mapped, ready to apply.
+struct Round {
+    /// The position before the round.
+    after: i64,
+    /// The last IDS id read.
+    last: i64,
+    rows: usize,
+    messages: Vec<Message>,
+    skipped: u64,
+    unmappable: u64,
+}
+
+/// Reads the next round after `after` (none when the range is done) and maps it on a blocking
+/// thread, so that mapping (CPU work) overlaps with applying the previous round.
+async fn read_round(
+    pool: &PgPool,
+    after: i64,
+    to: i64,
+    limit: i64,
+    selection: Option<Arc<HashSet<i64>>>,
+    site: SiteConfig,
+) -> Result<Option<Round>, ReplayError> {
+    let rows = fetch(pool, after, to, limit).await?;
+    let Some(last) = rows.last().map(|r| r.id) else {
+        return Ok(None);
+    };
+    let round = tokio::task::spawn_blocking(move || {
+        let mut round = Round {
+            after,
+            last,
+            rows: rows.len(),
+            messages: Vec::with_capacity(rows.len()),
+            skipped: 0,
+            unmappable: 0,
+        };
+        for row in &rows {
+            if selection.as_ref().is_some_and(|s| !s.contains(&row.id)) {
+                round.skipped += 1;
+                continue;
+            }
+            match triage(row, &site) {
+                Triage::Mapped(mapped) => round.messages.extend(mapped),
+                Triage::Resend | Triage::Ignored(_) => round.skipped += 1,
+                Triage::Unreadable(_) => round.unmappable += 1,
+                Triage::Unmappable(error) => {
+                    tracing::debug!(ids_id = row.id, error = %error, "IDS message not mappable; skipped");
+                    round.unmappable += 1;
+                }
+            }
+        }
+        round
+    })
+    .await
+    .map_err(|error| ReplayError::Mapping(error.to_string()))?;
+    Ok(Some(round))
 }
 
 pub(crate) async fn fetch(
