@@ -181,15 +181,15 @@ pub(crate) async fn apply(
         }
         Message::PendingTransfer(m) => {
             let mrn_id = live.id(conn, context).await?;
-            let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
-            pending::request(conn, &visit, m, context).await?;
+            let mut visit = visit_for(conn, mrn_id, adt, visit, context).await?;
+            pending::request(conn, &mut visit, m, context).await?;
             visits::save(conn, visit, context).await?;
             Ok(())
         }
         Message::CancelPendingTransfer(m) => {
             let mrn_id = live.id(conn, context).await?;
-            let visit = visit_for(conn, mrn_id, adt, visit, context).await?;
-            pending::cancel(conn, &visit, m, context).await?;
+            let mut visit = visit_for(conn, mrn_id, adt, visit, context).await?;
+            pending::cancel(conn, &mut visit, m, context).await?;
             visits::save(conn, visit, context).await?;
             Ok(())
         }

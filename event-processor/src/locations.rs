@@ -99,6 +99,18 @@ pub(crate) struct Facts {
     pub cancellations: Vec<Cancellation>,
     /// The live `location_visit` rows, by admission time (unknown last), then id.
     live: Vec<LiveStay>,
+    /// The visit's `planned_movement` rows, by id ([`crate::pending`]).
+    pub planned: Vec<Planned>,
+}
+
+/// A `planned_movement` row as [`crate::pending`] pairs them.
+#[derive(Debug, Clone)]
+pub(crate) struct Planned {
+    pub planned_movement_id: i64,
+    pub event_type: String,
+    pub location_id: Option<i64>,
+    pub event_datetime: Option<DateTime<Utc>>,
+    pub cancelled_datetime: Option<DateTime<Utc>>,
 }
 
 impl Facts {
@@ -115,7 +127,7 @@ impl Facts {
 
 #[derive(sqlx::FromRow, serde::Deserialize)]
 struct FactRow {
-    /// 0: a movement, 1: a cancellation, 2: a live location visit.
+    /// 0: a movement, 1: a cancellation, 2: a live location visit, 3: a planned movement.
     part: i32,
     event_type: Option<String>,
     at: Option<DateTime<Utc>>,
@@ -131,6 +143,8 @@ struct FactRow {
     discharge_datetime: Option<DateTime<Utc>>,
     inferred_admission: Option<bool>,
     inferred_discharge: Option<bool>,
+    planned_movement_id: Option<i64>,
+    cancelled_datetime: Option<DateTime<Utc>>,
 }
 
 /// A query for a visit's location visits, locked for this transaction: to name as a CTE or a
@@ -154,20 +168,26 @@ fn fact_rows_sql(visit_id: &str, live: &str) -> String {
                 ({name} = m.previous_location_id) AS previous, m.admission_datetime,
                 m.presentation_datetime, m.discharge_disposition, m.discharge_destination,
                 NULL::bigint AS location_visit_id, NULL::timestamptz AS discharge_datetime,
-                NULL::boolean AS inferred_admission, NULL::boolean AS inferred_discharge
+                NULL::boolean AS inferred_admission, NULL::boolean AS inferred_discharge,
+                NULL::bigint AS planned_movement_id, NULL::timestamptz AS cancelled_datetime
          FROM visit_movement m
          WHERE m.hospital_visit_id = {visit_id}
          UNION ALL
          SELECT 1, c.event_type, c.cancelled_datetime, c.location_id,
                 ({name} = c.location_id), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                NULL
+                NULL, NULL, NULL
          FROM movement_cancellation c
          WHERE c.hospital_visit_id = {visit_id}
          UNION ALL
          SELECT 2, NULL, NULL, location_id, NULL, NULL, NULL, admission_datetime, NULL, NULL,
                 NULL, location_visit_id, discharge_datetime, inferred_admission,
-                inferred_discharge
-         FROM {live}"
+                inferred_discharge, NULL, NULL
+         FROM {live}
+         UNION ALL
+         SELECT 3, p.event_type, p.event_datetime, p.location_id, NULL, NULL, NULL, NULL, NULL,
+                NULL, NULL, NULL, NULL, NULL, NULL, p.planned_movement_id, p.cancelled_datetime
+         FROM planned_movement p
+         WHERE p.hospital_visit_id = {visit_id}"
     )
 }
 
@@ -226,6 +246,21 @@ impl Facts {
         };
         let mut facts = Facts::default();
         for row in rows {
+            if row.part == 3 {
+                let (Some(planned_movement_id), Some(event_type)) =
+                    (row.planned_movement_id, row.event_type)
+                else {
+                    continue; // both NOT NULL columns
+                };
+                facts.planned.push(Planned {
+                    planned_movement_id,
+                    event_type,
+                    location_id: row.location_id,
+                    event_datetime: row.at,
+                    cancelled_datetime: row.cancelled_datetime,
+                });
+                continue;
+            }
             if row.part == 2 {
                 let (Some(location_visit_id), Some(location_id)) =
                     (row.location_visit_id, row.location_id)
@@ -265,6 +300,7 @@ impl Facts {
                 });
             }
         }
+        facts.planned.sort_by_key(|row| row.planned_movement_id);
         // As PostgreSQL orders them (NULLs last), which pairing relies on.
         facts.live.sort_by_key(|row| {
             (

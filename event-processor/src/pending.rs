@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use interchange::adt::{CancelPendingTransfer, PendingTransfer, PendingType};
 use sqlx::PgConnection;
 
+use crate::locations::Planned;
 use crate::visits::Visit;
 use crate::{Context, ProcessError, locations};
 
@@ -71,7 +72,7 @@ struct Row {
 /// P1: an A15 records a planned movement requested at the message time.
 pub(crate) async fn request(
     conn: &mut PgConnection,
-    visit: &Visit,
+    visit: &mut Visit,
     message: &PendingTransfer,
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
@@ -80,6 +81,7 @@ pub(crate) async fn request(
     rederive(
         conn,
         visit.id,
+        known(visit),
         kind,
         destination,
         Some(context.valid_from),
@@ -92,19 +94,42 @@ pub(crate) async fn request(
 /// P2: an A26 cancels the earliest uncancelled request at or before its cancellation time.
 pub(crate) async fn cancel(
     conn: &mut PgConnection,
-    visit: &Visit,
+    visit: &mut Visit,
     message: &CancelPendingTransfer,
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
     let destination = message.pending_destination.saved();
     let kind = event_type(message.pending_event_type);
     let at = message.cancelled_date_time.unwrap_or(context.valid_from);
-    rederive(conn, visit.id, kind, destination, None, Some(at), context).await
+    let known = known(visit);
+    rederive(
+        conn,
+        visit.id,
+        known,
+        kind,
+        destination,
+        None,
+        Some(at),
+        context,
+    )
+    .await
 }
 
+/// The visit's planned movements if they are known without a read: none for a visit this
+/// message created, else those read with the visit (under its row lock, which every writer of
+/// a visit's planned movements takes first).
+fn known(visit: &mut Visit) -> Option<Vec<Planned>> {
+    if visit.is_new() {
+        return Some(Vec::new());
+    }
+    visit.take_facts().map(|facts| facts.planned)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn rederive(
     conn: &mut PgConnection,
     visit_id: i64,
+    known: Option<Vec<Planned>>,
     kind: &str,
     destination: Option<&String>,
     requested: Option<DateTime<Utc>>,
@@ -115,17 +140,18 @@ async fn rederive(
         Some(name) => Some(locations::place(conn, name, context).await?.id),
         None => None,
     };
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT planned_movement_id, event_datetime, cancelled_datetime
-         FROM planned_movement
-         WHERE hospital_visit_id = $1 AND event_type = $2 AND location_id IS NOT DISTINCT FROM $3
-         ORDER BY planned_movement_id FOR UPDATE",
-    )
-    .bind(visit_id)
-    .bind(kind)
-    .bind(location_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<Row> = match known {
+        Some(known) => known
+            .into_iter()
+            .filter(|p| p.event_type == kind && p.location_id == location_id)
+            .map(|p| Row {
+                planned_movement_id: p.planned_movement_id,
+                event_datetime: p.event_datetime,
+                cancelled_datetime: p.cancelled_datetime,
+            })
+            .collect(),
+        None => read(conn, visit_id, kind, location_id).await?,
+    };
     let requests: Vec<_> = rows
         .iter()
         .filter_map(|r| r.event_datetime)
@@ -203,6 +229,26 @@ async fn rederive(
         .await?;
     }
     Ok(())
+}
+
+/// A visit's planned movements of one kind to one place, locked, by id.
+async fn read(
+    conn: &mut PgConnection,
+    visit_id: i64,
+    kind: &str,
+    location_id: Option<i64>,
+) -> Result<Vec<Row>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT planned_movement_id, event_datetime, cancelled_datetime
+         FROM planned_movement
+         WHERE hospital_visit_id = $1 AND event_type = $2 AND location_id IS NOT DISTINCT FROM $3
+         ORDER BY planned_movement_id FOR UPDATE",
+    )
+    .bind(visit_id)
+    .bind(kind)
+    .bind(location_id)
+    .fetch_all(&mut *conn)
+    .await
 }
 
 /// G3: keeps the row's current state before it changes or goes.
