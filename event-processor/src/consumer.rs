@@ -27,7 +27,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::read_ahead::ReadAhead;
-use crate::{ProcessError, Processor};
+use crate::{ProcessError, Processor, Rejection};
 
 /// How the consumer takes messages.
 #[derive(Debug, Clone)]
@@ -306,25 +306,33 @@ pub(crate) async fn apply_message_reading_ahead(
     {
         Ok(()) => Ok(true),
         Err(rejection) => {
-            tracing::info!(
-                source_message_id = message.source_message_id().unwrap_or(""),
-                rule = rejection.rule,
-                "Message rejected into the dead-letter table"
-            );
-            let json =
-                serde_json::from_slice(&message.to_json()).unwrap_or(serde_json::Value::Null);
-            dead_letter(
-                conn,
-                message.source_message_id(),
-                message.class_name(),
-                rejection.rule,
-                &rejection.reason,
-                &json,
-            )
-            .await?;
+            dead_letter_rejected(conn, message, &rejection).await?;
             Ok(false)
         }
     }
+}
+
+/// Records a rejected message in the dead-letter table.
+pub(crate) async fn dead_letter_rejected(
+    conn: &mut PgConnection,
+    message: &Message,
+    rejection: &Rejection,
+) -> Result<(), sqlx::Error> {
+    tracing::info!(
+        source_message_id = message.source_message_id().unwrap_or(""),
+        rule = rejection.rule,
+        "Message rejected into the dead-letter table"
+    );
+    let json = serde_json::from_slice(&message.to_json()).unwrap_or(serde_json::Value::Null);
+    dead_letter(
+        conn,
+        message.source_message_id(),
+        message.class_name(),
+        rejection.rule,
+        &rejection.reason,
+        &json,
+    )
+    .await
 }
 
 async fn dead_letter(

@@ -16,7 +16,7 @@ use chrono::Utc;
 use interchange::{Message, PartitionKey};
 use sqlx::PgPool;
 
-use crate::consumer::apply_message_reading_ahead;
+use crate::consumer::{apply_message_reading_ahead, dead_letter_rejected};
 use crate::read_ahead::ReadAhead;
 use crate::{ProcessError, Processor};
 
@@ -110,9 +110,10 @@ async fn apply_segment(
 /// One lane: its messages in order in one transaction, what they read first read ahead, all at
 /// once ([`ReadAhead`]). Most lanes hold no message a rule refuses, so the lane is first applied
 /// without savepoints (a savepoint per message is a round trip and a subtransaction each, and
-/// more than 64 subtransactions slow every other connection's snapshots). If a message is
-/// refused, that attempt is rolled back and the lane applied again with a savepoint per message,
-/// so that the refused message alone is rolled back and dead-lettered.
+/// more than 64 subtransactions slow every other connection's snapshots). A message refused
+/// before it read or wrote anything is dead-lettered in place. If a rule refuses a message
+/// after that, the attempt is rolled back and the lane applied again with a savepoint per
+/// message, so that the refused message alone is rolled back and dead-lettered.
 async fn apply_lane(
     processor: &Processor,
     pool: &PgPool,
@@ -133,13 +134,21 @@ async fn apply_lane_at_once(
     let mut tx = pool.begin().await?;
     processor.begin(&mut tx).await?;
     let mut read_ahead = ReadAhead::read(&mut tx, lane).await?;
+    let mut done = Applied::default();
     for (index, message) in lane.iter().enumerate() {
+        // Refused before it read or wrote anything (e.g. a class not built yet): recorded in
+        // place, nothing to roll back.
+        if let Some(rejection) = crate::refused_outright(message) {
+            dead_letter_rejected(&mut tx, message, &rejection).await?;
+            done.dead_lettered += 1;
+            continue;
+        }
         let read_ahead = Some((&mut read_ahead, index));
         match processor
             .process_reading_ahead(&mut tx, message, Utc::now(), read_ahead)
             .await
         {
-            Ok(()) => {}
+            Ok(()) => done.applied += 1,
             Err(ProcessError::Rejected(_)) => {
                 tx.rollback().await?;
                 // Places the lane's earlier messages created are gone with the rollback.
@@ -150,10 +159,7 @@ async fn apply_lane_at_once(
         }
     }
     tx.commit().await?;
-    Ok(Some(Applied {
-        applied: lane.len() as u64,
-        dead_lettered: 0,
-    }))
+    Ok(Some(done))
 }
 
 /// The lane with a savepoint per message: a refused message is rolled back alone and

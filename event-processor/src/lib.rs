@@ -60,6 +60,23 @@ pub enum ProcessError {
     Database(#[from] sqlx::Error),
 }
 
+/// The rejection a message gets before anything is read or written for it: a class whose rules
+/// are not built yet, or no valid-from time. A lane dead-letters such a message in place, with
+/// no rollback ([`lanes`]).
+pub(crate) fn refused_outright(message: &Message) -> Option<Rejection> {
+    let rejection = |rule, reason: String| Some(Rejection { rule, reason });
+    if message.adt().is_none() {
+        return rejection(
+            "NOT-BUILT",
+            format!("{} is not processed yet", message.class_name()),
+        );
+    }
+    if message.valid_from().is_none() {
+        return rejection("G3", "the message has no valid-from time".to_owned());
+    }
+    None
+}
+
 pub(crate) fn reject(rule: &'static str, reason: impl Into<String>) -> ProcessError {
     ProcessError::Rejected(Rejection {
         rule,
@@ -193,15 +210,12 @@ impl Processor {
         stored_from: DateTime<Utc>,
         read_ahead: Option<(&mut ReadAhead, usize)>,
     ) -> Result<(), ProcessError> {
-        let Some(adt) = message.adt() else {
-            return Err(reject(
-                "NOT-BUILT",
-                format!("{} is not processed yet", message.class_name()),
-            ));
+        if let Some(rejection) = refused_outright(message) {
+            return Err(ProcessError::Rejected(rejection));
+        }
+        let (Some(adt), Some(valid_from)) = (message.adt(), message.valid_from()) else {
+            return Err(reject("G3", "the message has no valid-from time"));
         };
-        let valid_from = message
-            .valid_from()
-            .ok_or_else(|| reject("G3", "the message has no valid-from time"))?;
         let context = Context {
             valid_from,
             stored_from,

@@ -96,3 +96,34 @@ async fn a_refused_message_in_a_lane_is_dead_lettered_alone_and_the_rest_applied
     assert_eq!(places, 1);
     assert_eq!(stays(&db.pool, "X").await, ["NEW^BAY^1 12:00-open"]);
 }
+
+#[tokio::test]
+async fn a_message_of_a_class_not_built_is_dead_lettered_in_its_lane() {
+    let db = TestDb::migrated().await;
+    let run = [
+        hl7("A01 10:00 mrn=P visit=V at=WARD^A^1"),
+        interchange::lab::LabOrderMsg::default().into(),
+        hl7("A02 11:00 mrn=P visit=V at=WARD^B^1 from=WARD^A^1"),
+    ];
+    let applied = apply_run(&Processor::default(), &db.pool, &run, 1)
+        .await
+        .unwrap();
+    assert_eq!(applied.applied, 2);
+    assert_eq!(applied.dead_lettered, 1);
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT message_class, rule FROM star.dead_letter")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        [(
+            "uk.ac.ucl.rits.inform.interchange.lab.LabOrderMsg".to_owned(),
+            "NOT-BUILT".to_owned()
+        )]
+    );
+    assert_eq!(
+        stays(&db.pool, "V").await,
+        ["WARD^A^1 10:00-11:00", "WARD^B^1 11:00-open"]
+    );
+}
