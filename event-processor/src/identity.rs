@@ -247,6 +247,8 @@ pub(crate) struct FoundRow {
     demographics: demographics::MaybeCurrent,
     #[sqlx(flatten)]
     visit: visits::MaybeRow,
+    /// Which star schema the statement ran in ([`crate::Processor::note_schema`]).
+    pub schema_oid: i64,
 }
 
 impl FoundRow {
@@ -283,7 +285,8 @@ async fn find(
 /// The statement of [`find_many`].
 fn find_many_sql() -> String {
     format!(
-        "SELECT found.*, demographics.*, {visit}
+        "SELECT found.*, demographics.*, {visit},
+                (SELECT coalesce(to_regclass('location')::oid, 0)::int8) AS schema_oid
          FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
               AS k (mrn, nhs_number, encounter, n)
          LEFT JOIN LATERAL (

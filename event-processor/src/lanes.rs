@@ -14,7 +14,7 @@
 
 use chrono::Utc;
 use interchange::{Message, PartitionKey};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::consumer::{apply_message_reading_ahead, dead_letter_rejected};
 use crate::read_ahead::ReadAhead;
@@ -132,8 +132,7 @@ async fn apply_lane_at_once(
     lane: &[&Message],
 ) -> Result<Option<Applied>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    processor.begin(&mut tx).await?;
-    let mut read_ahead = ReadAhead::read(&mut tx, lane).await?;
+    let mut read_ahead = begin_reading_ahead(processor, &mut tx, lane).await?;
     let mut done = Applied::default();
     for (index, message) in lane.iter().enumerate() {
         // Refused before it read or wrote anything (e.g. a class not built yet): recorded in
@@ -170,8 +169,7 @@ async fn apply_lane_carefully(
     lane: &[&Message],
 ) -> Result<Applied, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    processor.begin(&mut tx).await?;
-    let mut read_ahead = ReadAhead::read(&mut tx, lane).await?;
+    let mut read_ahead = begin_reading_ahead(processor, &mut tx, lane).await?;
     let mut done = Applied::default();
     for (index, message) in lane.iter().enumerate() {
         let read_ahead = Some((&mut read_ahead, index));
@@ -183,6 +181,21 @@ async fn apply_lane_carefully(
     }
     tx.commit().await?;
     Ok(done)
+}
+
+/// The lane's read-ahead, which also tells the processor which star schema the transaction
+/// writes to ([`Processor::begin`]); asked separately only if nothing was read ahead.
+async fn begin_reading_ahead(
+    processor: &Processor,
+    tx: &mut PgConnection,
+    lane: &[&Message],
+) -> Result<ReadAhead, sqlx::Error> {
+    let read_ahead = ReadAhead::read(&mut *tx, lane).await?;
+    match read_ahead.schema_oid() {
+        Some(oid) => processor.note_schema(oid),
+        None => processor.begin(&mut *tx).await?,
+    }
+    Ok(read_ahead)
 }
 
 #[cfg(test)]

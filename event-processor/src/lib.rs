@@ -176,11 +176,17 @@ impl Processor {
         let oid: i64 = sqlx::query_scalar("SELECT coalesce(to_regclass('location')::oid, 0)::int8")
             .fetch_one(&mut *conn)
             .await?;
+        self.note_schema(oid);
+        Ok(())
+    }
+
+    /// [`Processor::begin`] with the star schema's `location` oid already read (a lane's
+    /// read-ahead reads it in the same statement).
+    pub(crate) fn note_schema(&self, oid: i64) {
         let oid = u32::try_from(oid).unwrap_or_default();
         if self.schema.swap(oid, Ordering::Relaxed) != oid {
             self.forget_cached();
         }
-        Ok(())
     }
 
     /// Forgets what this processor cached from the database; call it when a transaction that

@@ -24,6 +24,8 @@ pub(crate) struct ReadAhead {
     rows: Vec<Option<FoundRow>>,
     named: HashSet<Name>,
     touched: HashSet<Touched>,
+    /// The star schema the read ran in, if it ran.
+    schema_oid: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -67,8 +69,10 @@ impl ReadAhead {
             }
         }
         let mut rows: Vec<Option<FoundRow>> = (0..lane.len()).map(|_| None).collect();
+        let mut schema_oid = None;
         if !wanted.is_empty() {
             let found = identity::find_many(conn, &mrns, &nhs_numbers, &encounters).await?;
+            schema_oid = found.first().map(|row| row.schema_oid);
             for (index, row) in wanted.into_iter().zip(found) {
                 rows[index] = Some(row);
             }
@@ -77,7 +81,13 @@ impl ReadAhead {
             rows,
             named: HashSet::new(),
             touched: HashSet::new(),
+            schema_oid,
         })
+    }
+
+    /// Which star schema the read ran in, if it ran (so the caller need not ask again).
+    pub(crate) fn schema_oid(&self) -> Option<i64> {
+        self.schema_oid
     }
 
     /// The row read ahead for the message at `index`, if it still holds.
