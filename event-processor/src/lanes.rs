@@ -137,7 +137,7 @@ async fn apply_lane_at_once(
     for (index, message) in lane.iter().enumerate() {
         // Refused before it read or wrote anything (e.g. a class not built yet): recorded in
         // place, nothing to roll back.
-        if let Some(rejection) = crate::refused_outright(message) {
+        if let Err(rejection) = crate::prerequisites(message) {
             dead_letter_rejected(&mut tx, message, &rejection).await?;
             done.dead_lettered += 1;
             continue;

@@ -60,21 +60,25 @@ pub enum ProcessError {
     Database(#[from] sqlx::Error),
 }
 
-/// The rejection a message gets before anything is read or written for it: a class whose rules
-/// are not built yet, or no valid-from time. A lane dead-letters such a message in place, with
-/// no rollback ([`lanes`]).
-pub(crate) fn refused_outright(message: &Message) -> Option<Rejection> {
-    let rejection = |rule, reason: String| Some(Rejection { rule, reason });
-    if message.adt().is_none() {
-        return rejection(
-            "NOT-BUILT",
-            format!("{} is not processed yet", message.class_name()),
-        );
-    }
-    if message.valid_from().is_none() {
-        return rejection("G3", "the message has no valid-from time".to_owned());
-    }
-    None
+/// What every message the processor applies must have — ADT fields (other classes are not built
+/// yet) and a valid-from time — or the rejection it gets before anything is read or written for
+/// it. A lane dead-letters such a message in place, with no rollback ([`lanes`]).
+pub(crate) fn prerequisites(
+    message: &Message,
+) -> Result<(&interchange::adt::AdtFields, DateTime<Utc>), Rejection> {
+    let Some(adt) = message.adt() else {
+        return Err(Rejection {
+            rule: "NOT-BUILT",
+            reason: format!("{} is not processed yet", message.class_name()),
+        });
+    };
+    let Some(valid_from) = message.valid_from() else {
+        return Err(Rejection {
+            rule: "G3",
+            reason: "the message has no valid-from time".to_owned(),
+        });
+    };
+    Ok((adt, valid_from))
 }
 
 pub(crate) fn reject(rule: &'static str, reason: impl Into<String>) -> ProcessError {
@@ -216,12 +220,7 @@ impl Processor {
         stored_from: DateTime<Utc>,
         read_ahead: Option<(&mut ReadAhead, usize)>,
     ) -> Result<(), ProcessError> {
-        if let Some(rejection) = refused_outright(message) {
-            return Err(ProcessError::Rejected(rejection));
-        }
-        let (Some(adt), Some(valid_from)) = (message.adt(), message.valid_from()) else {
-            return Err(reject("G3", "the message has no valid-from time"));
-        };
+        let (adt, valid_from) = prerequisites(message)?;
         let context = Context {
             valid_from,
             stored_from,
