@@ -2,15 +2,20 @@
 //!
 //! One connection applies messages one round trip at a time, and round trips, not PostgreSQL's
 //! work, bound it (`shared/reference/machine-limits.md`: ~1.2k msg/s per worker, ~3.4k with four).
-//! So a run is cut into lanes by the interchange partition key — every message of a patient in
-//! the same lane, in order — and the lanes run concurrently, each in its own transaction. A
-//! message that names two patients (merges, identifier changes, swaps) or none (reference data)
-//! is a barrier: the lanes before it finish, it is applied alone, then the lanes go on. A lane
+//! So a run is cut into lanes by patient — every message of a patient in the same lane, in
+//! order — and the lanes run concurrently, each in its own transaction. A patient here is a group
+//! of MRNs ([`Groups`]): those a message of the run names together (merges, identifier changes,
+//! visit moves, swaps), and every MRN already merged into one of them, so whatever a merge
+//! touches is ordered with the merge in one lane and no lane waits for another. A message that
+//! names no patient (reference data) is a barrier: the lanes before it finish, it is applied
+//! alone, then the lanes go on. A lane
 //! is applied without savepoints first and, only if a rule refuses one of its messages, again
 //! with a savepoint per message ([`apply_lane`]). A lane whose transaction fails (two lanes
 //! creating the same location can deadlock) is retried alone after the others committed; since
 //! processing is idempotent and the lane's patients are untouched by the other lanes, the result
 //! is the same.
+
+use std::collections::HashMap;
 
 use chrono::Utc;
 use interchange::{Message, PartitionKey};
@@ -38,26 +43,111 @@ pub async fn apply_run(
     lanes: usize,
 ) -> Result<Applied, sqlx::Error> {
     let lanes = lanes.max(1);
+    let groups = Groups::of(pool, messages).await?;
     let mut total = Applied::default();
     let mut segment: Vec<&Message> = Vec::new();
     for message in messages {
         match message.partition_key() {
-            PartitionKey::Patient(_) => segment.push(message),
-            PartitionKey::Patients(..) | PartitionKey::Reference(_) => {
+            PartitionKey::Patient(_) | PartitionKey::Patients(..) => segment.push(message),
+            PartitionKey::Reference(_) => {
                 add(
                     &mut total,
-                    apply_segment(processor, pool, &segment, lanes).await?,
+                    apply_segment(processor, pool, &groups, &segment, lanes).await?,
                 );
                 segment.clear();
-                add(&mut total, apply_lane(processor, pool, &[message]).await?);
+                add(
+                    &mut total,
+                    apply_lane(processor, pool, &groups, &[message]).await?,
+                );
             }
         }
     }
     add(
         &mut total,
-        apply_segment(processor, pool, &segment, lanes).await?,
+        apply_segment(processor, pool, &groups, &segment, lanes).await?,
     );
     Ok(total)
+}
+
+/// Which patient keys of a run must share a lane: a union-find over the keys, each group named
+/// by one of its keys. Two keys are joined when a message names both, or when one MRN is
+/// already merged into the other's live MRN (read once per run: merges change that mapping, and
+/// a run's merges are all in its lanes, joined).
+#[derive(Debug, Default)]
+struct Groups {
+    parent: HashMap<String, String>,
+}
+
+impl Groups {
+    /// The groups of `messages`' keys, with the live MRNs the database knows for them.
+    async fn of(pool: &PgPool, messages: &[Message]) -> Result<Groups, sqlx::Error> {
+        let mut groups = Groups::default();
+        let mut mrns: Vec<String> = Vec::new();
+        for message in messages {
+            match message.partition_key() {
+                PartitionKey::Patient(key) => mrns.push(key),
+                PartitionKey::Patients(first, second) => {
+                    groups.join(&first, &second);
+                    mrns.push(first);
+                    mrns.push(second);
+                }
+                PartitionKey::Reference(_) => {}
+            }
+        }
+        mrns.retain(|key| !key.starts_with("nhs:"));
+        mrns.sort_unstable();
+        mrns.dedup();
+        if mrns.is_empty() {
+            return Ok(groups);
+        }
+        // Key by key through the unique indexes (a join on `= ANY` may scan every MRN).
+        let merged: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT k.mrn, coalesce(live.mrn, 'nhs:' || live.nhs_number)
+             FROM unnest($1::text[]) AS k (mrn)
+             JOIN LATERAL (SELECT mrn_id FROM mrn WHERE mrn = k.mrn) m ON true
+             JOIN LATERAL (SELECT live_mrn_id FROM mrn_to_live WHERE mrn_id = m.mrn_id) t ON true
+             JOIN LATERAL (SELECT mrn, nhs_number FROM mrn WHERE mrn_id = t.live_mrn_id) live
+                 ON true
+             WHERE t.live_mrn_id <> m.mrn_id",
+        )
+        .bind(&mrns)
+        .fetch_all(pool)
+        .await?;
+        for (mrn, live) in merged {
+            if let Some(live) = live {
+                groups.join(&mrn, &live);
+            }
+        }
+        Ok(groups)
+    }
+
+    /// The key naming `key`'s group (itself when it was never joined).
+    fn root<'a>(&'a self, mut key: &'a str) -> &'a str {
+        while let Some(parent) = self.parent.get(key) {
+            key = parent;
+        }
+        key
+    }
+
+    fn join(&mut self, a: &str, b: &str) {
+        let (a, b) = (self.root(a).to_owned(), self.root(b).to_owned());
+        if a != b {
+            // The smaller key names the group, so the grouping does not depend on the order
+            // the joins came in.
+            let (low, high) = if a < b { (a, b) } else { (b, a) };
+            self.parent.insert(high, low);
+        }
+    }
+
+    /// The group of a message's patients, as a number (equal groups, equal numbers).
+    fn group_of(&self, message: &Message) -> u64 {
+        hash(self.root(message.partition_key().routing_key()))
+    }
+
+    /// The lane of a message naming one or two patients.
+    fn lane_of(&self, message: &Message, lanes: usize) -> usize {
+        (self.group_of(message) % lanes as u64) as usize
+    }
 }
 
 fn add(total: &mut Applied, more: Applied) {
@@ -65,20 +155,20 @@ fn add(total: &mut Applied, more: Applied) {
     total.dead_lettered += more.dead_lettered;
 }
 
-/// The lane of a single-patient message.
-fn lane_of(message: &Message, lanes: usize) -> usize {
-    // FNV-1a: stable across runs and builds (std's hasher is randomly seeded).
-    let key = message.partition_key();
+/// FNV-1a: stable across runs and builds (std's hasher is randomly seeded), so a patient keeps
+/// its lane.
+fn hash(key: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in key.routing_key().bytes() {
+    for byte in key.bytes() {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
     }
-    (hash % lanes as u64) as usize
+    hash
 }
 
 async fn apply_segment(
     processor: &Processor,
     pool: &PgPool,
+    groups: &Groups,
     segment: &[&Message],
     lanes: usize,
 ) -> Result<Applied, sqlx::Error> {
@@ -87,11 +177,15 @@ async fn apply_segment(
     }
     let mut split: Vec<Vec<&Message>> = vec![Vec::new(); lanes];
     for message in segment {
-        split[lane_of(message, lanes)].push(message);
+        split[groups.lane_of(message, lanes)].push(message);
     }
     split.retain(|lane| !lane.is_empty());
-    let outcomes =
-        futures::future::join_all(split.iter().map(|lane| apply_lane(processor, pool, lane))).await;
+    let outcomes = futures::future::join_all(
+        split
+            .iter()
+            .map(|lane| apply_lane(processor, pool, groups, lane)),
+    )
+    .await;
     let mut total = Applied::default();
     for (lane, outcome) in split.iter().zip(outcomes) {
         let done = match outcome {
@@ -99,7 +193,7 @@ async fn apply_segment(
             Err(error) => {
                 tracing::debug!(error = %error, "A lane failed; retrying it alone");
                 processor.forget_cached();
-                apply_lane(processor, pool, lane).await?
+                apply_lane(processor, pool, groups, lane).await?
             }
         };
         add(&mut total, done);
@@ -117,22 +211,24 @@ async fn apply_segment(
 async fn apply_lane(
     processor: &Processor,
     pool: &PgPool,
+    groups: &Groups,
     lane: &[&Message],
 ) -> Result<Applied, sqlx::Error> {
-    if let Some(done) = apply_lane_at_once(processor, pool, lane).await? {
+    if let Some(done) = apply_lane_at_once(processor, pool, groups, lane).await? {
         return Ok(done);
     }
-    apply_lane_carefully(processor, pool, lane).await
+    apply_lane_carefully(processor, pool, groups, lane).await
 }
 
 /// The lane without savepoints; `Ok(None)`, having rolled back, if a rule refused a message.
 async fn apply_lane_at_once(
     processor: &Processor,
     pool: &PgPool,
+    groups: &Groups,
     lane: &[&Message],
 ) -> Result<Option<Applied>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let mut read_ahead = begin_reading_ahead(processor, &mut tx, lane).await?;
+    let mut read_ahead = begin_reading_ahead(processor, &mut tx, groups, lane).await?;
     let mut done = Applied::default();
     for (index, message) in lane.iter().enumerate() {
         // Refused before it read or wrote anything (e.g. a class not built yet): recorded in
@@ -166,10 +262,11 @@ async fn apply_lane_at_once(
 async fn apply_lane_carefully(
     processor: &Processor,
     pool: &PgPool,
+    groups: &Groups,
     lane: &[&Message],
 ) -> Result<Applied, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let mut read_ahead = begin_reading_ahead(processor, &mut tx, lane).await?;
+    let mut read_ahead = begin_reading_ahead(processor, &mut tx, groups, lane).await?;
     let mut done = Applied::default();
     for (index, message) in lane.iter().enumerate() {
         let read_ahead = Some((&mut read_ahead, index));
@@ -188,9 +285,14 @@ async fn apply_lane_carefully(
 async fn begin_reading_ahead(
     processor: &Processor,
     tx: &mut PgConnection,
+    groups: &Groups,
     lane: &[&Message],
 ) -> Result<ReadAhead, sqlx::Error> {
-    let read_ahead = ReadAhead::read(&mut *tx, lane).await?;
+    let of_messages = lane
+        .iter()
+        .map(|message| groups.group_of(message))
+        .collect();
+    let read_ahead = ReadAhead::read(&mut *tx, lane, of_messages).await?;
     match read_ahead.schema_oid() {
         Some(oid) => processor.note_schema(oid),
         None => processor.begin(&mut *tx).await?,
@@ -201,7 +303,7 @@ async fn begin_reading_ahead(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use interchange::adt::{AdtFields, UpdatePatientInfo};
+    use interchange::adt::{AdtFields, MergePatient, UpdatePatientInfo};
 
     fn update(mrn: &str) -> Message {
         UpdatePatientInfo {
@@ -215,11 +317,12 @@ mod tests {
 
     #[test]
     fn a_patient_always_has_the_same_lane_and_patients_spread() {
+        let groups = Groups::default();
         let lanes: Vec<usize> = (0..100)
-            .map(|n| lane_of(&update(&format!("{n:08}")), 4))
+            .map(|n| groups.lane_of(&update(&format!("{n:08}")), 4))
             .collect();
         for (n, lane) in lanes.iter().enumerate() {
-            assert_eq!(*lane, lane_of(&update(&format!("{n:08}")), 4));
+            assert_eq!(*lane, groups.lane_of(&update(&format!("{n:08}")), 4));
         }
         for lane in 0..4 {
             assert!(
@@ -227,5 +330,38 @@ mod tests {
                 "lane {lane} unused"
             );
         }
+    }
+
+    fn merge(mrn: &str, previous: &str) -> Message {
+        MergePatient {
+            adt: AdtFields {
+                mrn: Some(mrn.to_owned()),
+                ..AdtFields::default()
+            },
+            previous_mrn: Some(previous.to_owned()),
+            previous_nhs_number: None,
+        }
+        .into()
+    }
+
+    #[test]
+    fn keys_named_together_share_a_lane_whatever_order_they_were_joined_in() {
+        let mut groups = Groups::default();
+        groups.join("00000003", "00000001");
+        groups.join("00000002", "00000003");
+        let mut other = Groups::default();
+        other.join("00000002", "00000001");
+        other.join("00000001", "00000003");
+        for lanes in [2, 4, 7] {
+            let lane = groups.lane_of(&update("00000001"), lanes);
+            for key in ["00000002", "00000003"] {
+                assert_eq!(groups.lane_of(&update(key), lanes), lane);
+                assert_eq!(other.lane_of(&update(key), lanes), lane);
+            }
+            // The merge itself goes where both of its patients go.
+            assert_eq!(groups.lane_of(&merge("00000002", "00000003"), lanes), lane);
+        }
+        assert_eq!(groups.root("00000003"), "00000001");
+        assert_eq!(groups.root("00000009"), "00000009");
     }
 }

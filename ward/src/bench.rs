@@ -4,10 +4,11 @@
 //! the server named by `--database-url`, dropped afterwards) and drives it over loopback MLLP
 //! with N connections, each keeping one message in flight as an integration engine does. It
 //! reports messages/s with ACK after commit, ACK latency percentiles and the whole machine's CPU
-//! per message. `ward bench e2e` ([`e2e`]) runs the whole pipeline. Benchmarks measure; tests
-//! assert.
+//! per message. `ward bench e2e` ([`e2e`]) runs the whole pipeline, `ward bench replay`
+//! ([`replay`]) replay alone. Benchmarks measure; tests assert.
 
 mod e2e;
+mod replay;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,6 +35,8 @@ pub enum BenchCommand {
     Process(ProcessArgs),
     /// The whole pipeline: sustained throughput, ACK → visible latency, replay throughput.
     E2e(e2e::E2eArgs),
+    /// IDS → star schema throughput of replay alone.
+    Replay(replay::ReplayArgs),
 }
 
 /// Flags of `ward bench process`.
@@ -106,6 +109,7 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Read(args) => read(args).await,
         BenchCommand::Process(args) => process(args).await,
         BenchCommand::E2e(args) => e2e::e2e(args).await,
+        BenchCommand::Replay(args) => replay::replay(args).await,
     }
 }
 

@@ -251,7 +251,7 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn scratch_url(scratch: &ScratchDatabase) -> String {
+pub(super) fn scratch_url(scratch: &ScratchDatabase) -> String {
     use sqlx::ConnectOptions;
     scratch.options.to_url_lossy().to_string()
 }
