@@ -4,13 +4,15 @@
 //! work, bound it (`shared/reference/machine-limits.md`: ~1.2k msg/s per worker, ~3.4k with four).
 //! So a run is cut into lanes by patient — every message of a patient in the same lane, in
 //! order — and the lanes run concurrently, each in its own transaction. A patient here is a group
-//! of MRNs ([`Groups`]): those a message of the run names together (merges, identifier changes,
+//! of MRNs (`Groups`): those a message of the run names together (merges, identifier changes,
 //! visit moves, swaps), and every MRN already merged into one of them, so whatever a merge
 //! touches is ordered with the merge in one lane and no lane waits for another. A message that
 //! names no patient (reference data) is a barrier: the lanes before it finish, it is applied
-//! alone, then the lanes go on. A lane
-//! is applied without savepoints first and, only if a rule refuses one of its messages, again
-//! with a savepoint per message ([`apply_lane`]). A lane whose transaction fails (two lanes
+//! alone, then the lanes go on. Within its transaction a lane is applied in waves (`waves`):
+//! each patient's first message, then each one's second, and so on, so that what a wave's
+//! messages read first is read ahead in one statement ([`ReadAhead`]). A lane is applied
+//! without savepoints first and, only if a rule refuses one of its messages, again with a
+//! savepoint per message ([`apply_lane`]). A lane whose transaction fails (two lanes
 //! creating the same location can deadlock) is retried alone after the others committed; since
 //! processing is idempotent and the lane's patients are untouched by the other lanes, the result
 //! is the same.
@@ -201,8 +203,8 @@ async fn apply_segment(
     Ok(total)
 }
 
-/// One lane: its messages in order in one transaction, what they read first read ahead, all at
-/// once ([`ReadAhead`]). Most lanes hold no message a rule refuses, so the lane is first applied
+/// One lane: its messages in one transaction, wave by wave, what each wave's messages read
+/// first read ahead at once ([`ReadAhead`]). Most lanes hold no message a rule refuses, so the lane is first applied
 /// without savepoints (a savepoint per message is a round trip and a subtransaction each, and
 /// more than 64 subtransactions slow every other connection's snapshots). A message refused
 /// before it read or wrote anything is dead-lettered in place. If a rule refuses a message
@@ -228,29 +230,31 @@ async fn apply_lane_at_once(
     lane: &[&Message],
 ) -> Result<Option<Applied>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let mut read_ahead = begin_reading_ahead(processor, &mut tx, groups, lane).await?;
     let mut done = Applied::default();
-    for (index, message) in lane.iter().enumerate() {
-        // Refused before it read or wrote anything (e.g. a class not built yet): recorded in
-        // place, nothing to roll back.
-        if let Err(rejection) = crate::prerequisites(message) {
-            dead_letter_rejected(&mut tx, message, &rejection).await?;
-            done.dead_lettered += 1;
-            continue;
-        }
-        let read_ahead = Some((&mut read_ahead, index));
-        match processor
-            .process_reading_ahead(&mut tx, message, Utc::now(), read_ahead)
-            .await
-        {
-            Ok(()) => done.applied += 1,
-            Err(ProcessError::Rejected(_)) => {
-                tx.rollback().await?;
-                // Places the lane's earlier messages created are gone with the rollback.
-                processor.forget_cached();
-                return Ok(None);
+    for (n, wave) in waves(groups, lane).iter().enumerate() {
+        let mut read_ahead = read_wave(processor, &mut tx, groups, wave, n == 0).await?;
+        for (index, message) in wave.iter().enumerate() {
+            // Refused before it read or wrote anything (e.g. a class not built yet): recorded
+            // in place, nothing to roll back.
+            if let Err(rejection) = crate::prerequisites(message) {
+                dead_letter_rejected(&mut tx, message, &rejection).await?;
+                done.dead_lettered += 1;
+                continue;
             }
-            Err(ProcessError::Database(error)) => return Err(error),
+            let read_ahead = Some((&mut read_ahead, index));
+            match processor
+                .process_reading_ahead(&mut tx, message, Utc::now(), read_ahead)
+                .await
+            {
+                Ok(()) => done.applied += 1,
+                Err(ProcessError::Rejected(_)) => {
+                    tx.rollback().await?;
+                    // Places the lane's earlier messages created are gone with the rollback.
+                    processor.forget_cached();
+                    return Ok(None);
+                }
+                Err(ProcessError::Database(error)) => return Err(error),
+            }
         }
     }
     tx.commit().await?;
@@ -266,18 +270,57 @@ async fn apply_lane_carefully(
     lane: &[&Message],
 ) -> Result<Applied, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let mut read_ahead = begin_reading_ahead(processor, &mut tx, groups, lane).await?;
     let mut done = Applied::default();
-    for (index, message) in lane.iter().enumerate() {
-        let read_ahead = Some((&mut read_ahead, index));
-        if apply_message_reading_ahead(processor, &mut tx, message, read_ahead).await? {
-            done.applied += 1;
-        } else {
-            done.dead_lettered += 1;
+    for (n, wave) in waves(groups, lane).iter().enumerate() {
+        let mut read_ahead = read_wave(processor, &mut tx, groups, wave, n == 0).await?;
+        for (index, message) in wave.iter().enumerate() {
+            let read_ahead = Some((&mut read_ahead, index));
+            if apply_message_reading_ahead(processor, &mut tx, message, read_ahead).await? {
+                done.applied += 1;
+            } else {
+                done.dead_lettered += 1;
+            }
         }
     }
     tx.commit().await?;
     Ok(done)
+}
+
+/// A lane's messages in waves: the n-th message of each group of patients in wave n, in lane
+/// order within a wave. Each patient's messages keep their order (one per wave, waves in
+/// order), and a wave's first reads are read ahead at once, after the earlier waves wrote what
+/// they change, instead of one round trip for each message whose patient came earlier.
+fn waves<'m>(groups: &Groups, lane: &[&'m Message]) -> Vec<Vec<&'m Message>> {
+    let mut seen: HashMap<u64, usize> = HashMap::new();
+    let mut waves: Vec<Vec<&Message>> = Vec::new();
+    for message in lane {
+        let n = seen.entry(groups.group_of(message)).or_default();
+        if waves.len() <= *n {
+            waves.push(Vec::new());
+        }
+        waves[*n].push(message);
+        *n += 1;
+    }
+    waves
+}
+
+/// What a wave's messages read first, read ahead; for the lane's first wave this also tells the
+/// processor which star schema the transaction writes to.
+async fn read_wave(
+    processor: &Processor,
+    tx: &mut PgConnection,
+    groups: &Groups,
+    wave: &[&Message],
+    first: bool,
+) -> Result<ReadAhead, sqlx::Error> {
+    if first {
+        return begin_reading_ahead(processor, tx, groups, wave).await;
+    }
+    let of_messages = wave
+        .iter()
+        .map(|message| groups.group_of(message))
+        .collect();
+    ReadAhead::read(tx, wave, of_messages).await
 }
 
 /// The lane's read-ahead, which also tells the processor which star schema the transaction
@@ -363,5 +406,54 @@ mod tests {
         }
         assert_eq!(groups.root("00000003"), "00000001");
         assert_eq!(groups.root("00000009"), "00000009");
+    }
+
+    #[test]
+    fn a_lane_is_cut_into_waves_holding_each_group_once_in_order() {
+        let (p1, q1, p2, r1, p3, q2) = (
+            update("P"),
+            update("Q"),
+            update("P"),
+            update("R"),
+            update("P"),
+            update("Q"),
+        );
+        let lane = [&p1, &q1, &p2, &r1, &p3, &q2];
+        let names = |waves: Vec<Vec<&Message>>| -> Vec<Vec<String>> {
+            waves
+                .iter()
+                .map(|wave| {
+                    wave.iter()
+                        .map(|m| m.partition_key().routing_key().to_owned())
+                        .collect()
+                })
+                .collect()
+        };
+        assert_eq!(
+            names(waves(&Groups::default(), &lane)),
+            [vec!["P", "Q", "R"], vec!["P", "Q"], vec!["P"]]
+        );
+        // Each wave keeps lane order, so a patient's messages stay in order.
+        let waves_of_p: Vec<*const Message> = waves(&Groups::default(), &lane)
+            .into_iter()
+            .flatten()
+            .filter(|m| m.partition_key().routing_key() == "P")
+            .map(|m| m as *const Message)
+            .collect();
+        assert_eq!(
+            waves_of_p,
+            [
+                &p1 as *const Message,
+                &p2 as *const Message,
+                &p3 as *const Message
+            ]
+        );
+        // Joined keys are one group: Q waits for P's message before it.
+        let mut joined = Groups::default();
+        joined.join("P", "Q");
+        assert_eq!(
+            names(waves(&joined, &lane)),
+            [vec!["P", "R"], vec!["Q"], vec!["P"], vec!["P"], vec!["Q"]]
+        );
     }
 }

@@ -1,15 +1,15 @@
-//! Reading ahead for a lane: what each message reads first — its patient, their demographics,
-//! its visit and the visit's facts ([`crate::identity::patient_or_new`]) — read for all the messages
-//! of a lane in one statement, instead of one round trip each.
+//! Reading ahead for a wave of a lane (`lanes::waves`: at most one message per patient): what
+//! each message reads first — its patient, their demographics, its visit and the visit's facts
+//! ([`crate::identity::patient_or_new`]) — read for all the messages of the wave in one
+//! statement, instead of one round trip each.
 //!
-//! A row read ahead is what the database held before the lane began, so a message uses it only
-//! if no earlier message of the lane could have changed what it holds: none named the same MRN,
+//! A row read ahead is what the database held before the wave began, so a message uses it only
+//! if no earlier message of the wave could have changed what it holds: none named the same MRN,
 //! NHS number or visit number (which covers rows created meanwhile), and none read or wrote the
 //! MRN rows or the visit it holds (which covers a patient known by two MRNs). Otherwise the
-//! message reads for itself, as without reading ahead. So the first message of each patient in a
-//! lane — most messages, when patients are many — reads nothing. After a message naming two
-//! patients (merges, swaps), the later messages of their group (`lanes::Groups`) read for
-//! themselves.
+//! message reads for itself, as without reading ahead; nearly every message reads nothing of its
+//! own. After a message naming two patients (merges, swaps), the later messages of their group
+//! (`lanes::Groups`) read for themselves.
 
 use std::collections::HashSet;
 

@@ -188,3 +188,33 @@ async fn messages_through_an_mrn_merged_earlier_keep_their_order_with_the_live_m
     }
     assert_eq!(audits[0], audits[1]);
 }
+
+#[tokio::test]
+async fn patients_interleaved_in_a_lane_each_see_their_earlier_messages() {
+    // One lane, applied in waves (each patient's n-th message in wave n): every wave reads what
+    // the earlier waves wrote.
+    let db = TestDb::migrated().await;
+    let run = [
+        hl7("A01 10:00 mrn=P visit=V at=WARD^A^1"),
+        hl7("A01 10:00 mrn=Q visit=W at=WARD^A^2"),
+        hl7("A02 11:00 mrn=P visit=V at=WARD^B^1 from=WARD^A^1"),
+        hl7("A08 11:30 mrn=R family=Only"),
+        hl7("A02 12:00 mrn=Q visit=W at=WARD^B^2 from=WARD^A^2"),
+        hl7("A03 13:00 mrn=P visit=V at=WARD^B^1 dis=13:00"),
+        hl7("A03 14:00 mrn=Q visit=W at=WARD^B^2 dis=14:00"),
+    ];
+    let applied = apply_run(&Processor::default(), &db.pool, &run, 1)
+        .await
+        .unwrap();
+    assert_eq!(applied.applied, 7);
+    assert_eq!(
+        stays(&db.pool, "V").await,
+        ["WARD^A^1 10:00-11:00", "WARD^B^1 11:00-13:00"]
+    );
+    assert_eq!(
+        stays(&db.pool, "W").await,
+        ["WARD^A^2 10:00-12:00", "WARD^B^2 12:00-14:00"]
+    );
+    assert_eq!(count(&db.pool, "mrn").await, 3);
+    assert_eq!(lastname(&db.pool, "R").await.as_deref(), Some("Only"));
+}
