@@ -1,4 +1,5 @@
-//! Deleting a person's information (X1–X5). X2 (forms) waits for forms to be processed.
+//! Deleting a person's information (X1–X5). X2 (forms) waits for forms to be processed: until
+//! then a form is kept as a dead letter.
 
 use testkit::TestDb;
 
@@ -73,4 +74,45 @@ async fn visit_table_counts(pool: &sqlx::PgPool) -> Vec<i64> {
         + count(pool, "planned_movement_audit").await
         + count(pool, "hospital_visit_audit").await;
     vec![live, audit]
+}
+
+#[tokio::test]
+async fn x2_forms_wait_as_dead_letters_and_a_delete_has_no_forms_to_remove() {
+    // Ward decides: until forms are processed (a later issue), a form is kept, visible and
+    // retryable, as a NOT-BUILT dead letter, never half-applied; a delete after it removes what
+    // the ADT rules hold (X1, X3) and leaves the kept form for its retry.
+    let db = TestDb::migrated().await;
+    let form: interchange::Message = interchange::form::FormMsg {
+        source_message_id: Some("form-1".into()),
+        source_system: Some("EPIC".into()),
+        mrn: Some("M1".into()),
+        first_filed_datetime: Some(t("09:30")),
+        ..Default::default()
+    }
+    .into();
+    let run = [hl7("A08 09:00 family=Smith"), form, hl7("A29 10:00")];
+    let applied = event_processor::lanes::apply_run(
+        &event_processor::Processor::default(),
+        &db.pool,
+        &run,
+        1,
+    )
+    .await
+    .unwrap();
+    assert_eq!((applied.applied, applied.dead_lettered), (2, 1));
+    let kept: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT rule, source_message_id, message->>'mrn' FROM star.dead_letter")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        kept,
+        [(
+            "NOT-BUILT".to_owned(),
+            "form-1".to_owned(),
+            Some("M1".to_owned())
+        )]
+    );
+    assert_eq!(count(&db.pool, "core_demographic").await, 0);
+    assert_eq!(count(&db.pool, "mrn").await, 1);
 }

@@ -261,3 +261,39 @@ async fn messages_not_processed_yet_are_rejected_visibly() {
         other => panic!("expected a NOT-BUILT rejection, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn g3_a_change_writes_one_audit_row_ending_at_the_new_validity() {
+    let db = TestDb::migrated().await;
+    ok(&db.pool, &["A08 09:00 family=Before"]).await;
+    ok(&db.pool, &["A08 10:00 family=After"]).await;
+    // The same message again changes nothing, so writes no second audit row.
+    ok(&db.pool, &["A08 10:00 family=After"]).await;
+    type Audit = (
+        Option<String>,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    );
+    let audit: Vec<Audit> = sqlx::query_as(
+        "SELECT lastname, valid_from, valid_until, stored_from, stored_until
+         FROM star.core_demographic_audit",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audit.len(), 1);
+    let (lastname, valid_from, valid_until, stored_from, stored_until) = &audit[0];
+    assert_eq!(lastname.as_deref(), Some("Before"));
+    assert_eq!((*valid_from, *valid_until), (t("09:00"), t("10:00")));
+    // Stored until the second message was processed (the harness stores a minute after).
+    assert_eq!(*stored_until, t("10:01"));
+    assert!(stored_from < stored_until);
+    let live: (Option<String>, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("SELECT lastname, valid_from FROM star.core_demographic")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(live, (Some("After".to_owned()), t("10:00")));
+}

@@ -292,3 +292,37 @@ async fn the_patient_identity_view_gives_each_mrn_its_live_mrn() {
         [("NEW".into(), "NEW".into()), ("OLD".into(), "NEW".into())]
     );
 }
+
+#[tokio::test]
+async fn m6_identifier_changes_are_kept_in_mrn_audit() {
+    // Where Ward differs from EMAP on purpose: EMAP keeps no history of `mrn`; Ward audits both
+    // a trusted correction of the NHS number (M5) and an A47 identifier change.
+    let db = TestDb::migrated().await;
+    ok(
+        &db.pool,
+        &[
+            "A08 09:00 mrn=OLD nhs=111",
+            "A08 10:00 mrn=OLD nhs=222",
+            "A47 11:00 mrn=NEW prev_mrn=OLD",
+        ],
+    )
+    .await;
+    let history: Vec<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT mrn, nhs_number FROM star.mrn_audit ORDER BY mrn_audit_id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        history,
+        [
+            (Some("OLD".to_owned()), Some("111".to_owned())),
+            (Some("OLD".to_owned()), Some("222".to_owned())),
+        ]
+    );
+    let now: (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT mrn, nhs_number FROM star.mrn")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(now, (Some("NEW".to_owned()), Some("222".to_owned())));
+}

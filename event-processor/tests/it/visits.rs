@@ -1,5 +1,6 @@
 //! Hospital visits (V1–V9) and the ADT side of context inference (C2–C6, C10). V10 and C1 are
-//! the reader's (`message-reader` mapping tests).
+//! the reader's (`message-reader` mapping tests); C7–C9 (the context a lab order, flowsheet or
+//! consult implies) come with those classes, which until then wait as dead letters.
 
 use testkit::TestDb;
 
