@@ -72,9 +72,11 @@ pub async fn apply_run(
 }
 
 /// Which patient keys of a run must share a lane: a union-find over the keys, each group named
-/// by one of its keys. Two keys are joined when a message names both, or when one MRN is
-/// already merged into the other's live MRN (read once per run: merges change that mapping, and
-/// a run's merges are all in its lanes, joined).
+/// by one of its keys. Two keys are joined when a message names both (two patients, or a patient
+/// and a visit or NHS number another MRN's message also names), or when one MRN is already
+/// merged into the other's live MRN (read once per run: merges change that mapping, and a run's
+/// merges are all in its lanes, joined). So no two lanes ever write the same patient's or
+/// visit's rows, and the outcome does not hang on which lane takes a row lock first.
 #[derive(Debug, Default)]
 struct Groups {
     parent: HashMap<String, String>,
@@ -83,19 +85,7 @@ struct Groups {
 impl Groups {
     /// The groups of `messages`' keys, with the live MRNs the database knows for them.
     async fn of(pool: &PgPool, messages: &[Message]) -> Result<Groups, sqlx::Error> {
-        let mut groups = Groups::default();
-        let mut mrns: Vec<String> = Vec::new();
-        for message in messages {
-            match message.partition_key() {
-                PartitionKey::Patient(key) => mrns.push(key),
-                PartitionKey::Patients(first, second) => {
-                    groups.join(&first, &second);
-                    mrns.push(first);
-                    mrns.push(second);
-                }
-                PartitionKey::Reference(_) => {}
-            }
-        }
+        let (mut groups, mut mrns) = Groups::named(messages);
         mrns.retain(|key| !key.starts_with("nhs:"));
         mrns.sort_unstable();
         mrns.dedup();
@@ -121,6 +111,28 @@ impl Groups {
             }
         }
         Ok(groups)
+    }
+
+    /// The groups the messages' own keys make, and the patient keys they name.
+    fn named(messages: &[Message]) -> (Groups, Vec<String>) {
+        let mut groups = Groups::default();
+        let mut mrns: Vec<String> = Vec::new();
+        for message in messages {
+            let key = match message.partition_key() {
+                PartitionKey::Patient(key) => key,
+                PartitionKey::Patients(first, second) => {
+                    groups.join(&first, &second);
+                    mrns.push(second);
+                    first
+                }
+                PartitionKey::Reference(_) => continue,
+            };
+            for other in also_named(message) {
+                groups.join(&key, &other);
+            }
+            mrns.push(key);
+        }
+        (groups, mrns)
     }
 
     /// The key naming `key`'s group (itself when it was never joined).
@@ -155,6 +167,41 @@ impl Groups {
 fn add(total: &mut Applied, more: Applied) {
     total.applied += more.applied;
     total.dead_lettered += more.dead_lettered;
+}
+
+/// The visits and NHS numbers a message names besides its partition key, as keys of their own
+/// (`visit:…`, `nhs:…`): a visit or NHS number named under two MRNs (a visit admitted under a
+/// duplicate record before the merge arrives, a message without an MRN) joins them.
+fn also_named(message: &Message) -> Vec<String> {
+    use interchange::Message as M;
+    let visit = |v: &Option<String>| {
+        v.as_ref()
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("visit:{v}"))
+    };
+    let nhs = |n: &Option<String>| {
+        n.as_ref()
+            .filter(|n| !n.is_empty())
+            .map(|n| format!("nhs:{n}"))
+    };
+    let Some(adt) = message.adt() else {
+        return Vec::new();
+    };
+    let mut named = vec![visit(&adt.visit_number), nhs(&adt.nhs_number)];
+    match message {
+        M::MergePatient(m) => named.push(nhs(&m.previous_nhs_number)),
+        M::ChangePatientIdentifiers(m) => named.push(nhs(&m.previous_nhs_number)),
+        M::MoveVisitInformation(m) => {
+            named.push(nhs(&m.previous_nhs_number));
+            named.push(visit(&m.previous_visit_number));
+        }
+        M::SwapLocations(m) => {
+            named.push(nhs(&m.other_nhs_number));
+            named.push(visit(&m.other_visit_number));
+        }
+        _ => {}
+    }
+    named.into_iter().flatten().collect()
 }
 
 /// FNV-1a: stable across runs and builds (std's hasher is randomly seeded), so a patient keeps
@@ -406,6 +453,39 @@ mod tests {
         }
         assert_eq!(groups.root("00000003"), "00000001");
         assert_eq!(groups.root("00000009"), "00000009");
+    }
+
+    fn with(mrn: Option<&str>, visit: Option<&str>, nhs: Option<&str>) -> Message {
+        UpdatePatientInfo {
+            adt: AdtFields {
+                mrn: mrn.map(str::to_owned),
+                visit_number: visit.map(str::to_owned),
+                nhs_number: nhs.map(str::to_owned),
+                ..AdtFields::default()
+            },
+        }
+        .into()
+    }
+
+    #[test]
+    fn mrns_naming_the_same_visit_or_nhs_number_share_a_group() {
+        let run = [
+            // A visit admitted under a duplicate record, then named under the other MRN
+            // before the merge arrives.
+            with(Some("R"), Some("V1"), None),
+            with(Some("S"), Some("V1"), None),
+            // A message with no MRN, known by its NHS number only.
+            with(Some("T"), None, Some("999")),
+            with(None, None, Some("999")),
+            with(Some("U"), Some("V2"), Some("888")),
+        ];
+        let (groups, mrns) = Groups::named(&run);
+        assert_eq!(groups.group_of(&run[0]), groups.group_of(&run[1]));
+        assert_eq!(groups.group_of(&run[2]), groups.group_of(&run[3]));
+        assert_ne!(groups.group_of(&run[0]), groups.group_of(&run[2]));
+        assert_ne!(groups.group_of(&run[4]), groups.group_of(&run[0]));
+        assert_ne!(groups.group_of(&run[4]), groups.group_of(&run[2]));
+        assert_eq!(mrns, ["R", "S", "T", "nhs:999", "U"]);
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //! target's `replay.last_ids_id` moves, so stopping (Ctrl-C) at any point leaves a schema that
 //! resumes where it stopped (a round cut short is applied again, which changes nothing). The
 //! target must be empty or a replay of the same range being resumed or extended; anything else
-//! is refused unless the caller allows it.
+//! is refused unless the caller allows it. An empty target is loaded without its foreign keys
+//! and audit indexes, re-created when the replay finishes (`deferred`).
 
+mod deferred;
 mod patient;
 
 use std::collections::HashSet;
@@ -173,14 +175,16 @@ pub async fn run(
     } else {
         None
     };
-    let start_after = match &recorded {
-        Some(r) if r.from_ids_id == from && r.mrn == config.mrn && r.to_ids_id <= to => {
-            r.last_ids_id
-        }
-        _ if exists && !config.allow_existing && holds_data(&pool, target).await? => {
+    let resumable = recorded
+        .as_ref()
+        .filter(|r| r.from_ids_id == from && r.mrn == config.mrn && r.to_ids_id <= to);
+    let empty = resumable.is_none() && !(exists && holds_data(&pool, target).await?);
+    let start_after = match resumable {
+        Some(r) => r.last_ids_id,
+        None if !empty && !config.allow_existing => {
             return Err(ReplayError::NotEmpty(target.to_owned()));
         }
-        _ => from - 1,
+        None => from - 1,
     };
     schema::migrate_star(&pool, &config.target).await?;
     // Everything above names its schemas; from here on the star tables are unqualified.
@@ -206,6 +210,14 @@ pub async fn run(
     .bind(env!("CARGO_PKG_VERSION"))
     .execute(&pool)
     .await?;
+    if empty {
+        let deferred = deferred::defer(&pool).await?;
+        tracing::info!(
+            schema = target,
+            deferred,
+            "Loading without foreign keys and audit indexes; they are re-created at the end"
+        );
+    }
 
     let (total, done): (i64, i64) = sqlx::query_as(
         "SELECT count(*), count(*) FILTER (WHERE id <= $3)
@@ -288,11 +300,15 @@ pub async fn run(
             .fetch_add(round.unmappable, Ordering::Relaxed);
         next = following?;
     }
+    // The constraints and indexes come back with the finish, or neither does.
+    let mut tx = pool.begin().await?;
+    let restored = deferred::restore(&mut tx).await?;
     sqlx::query("UPDATE replay SET last_ids_id = $1, finished_at = now(), updated_at = now()")
         .bind(to)
-        .execute(&pool)
+        .execute(&mut *tx)
         .await?;
-    tracing::info!(schema = target, from, to, "Replay finished");
+    tx.commit().await?;
+    tracing::info!(schema = target, from, to, restored, "Replay finished");
     Ok(Outcome::Finished { from, to })
 }
 

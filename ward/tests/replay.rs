@@ -132,6 +132,33 @@ async fn contents(pool: &PgPool, schema: &str) -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// A schema's foreign keys and indexes, by name and definition, the schema's name taken out.
+async fn keys_and_indexes(pool: &PgPool, schema: &str) -> Vec<String> {
+    // With only pg_catalog on the path, definitions name every table with its schema.
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SET search_path = pg_catalog")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let definitions: Vec<String> = sqlx::query_scalar(
+        "SELECT 'key ' || c.relname || ' ' || con.conname || ' ' || pg_get_constraintdef(con.oid)
+         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+         WHERE con.contype = 'f' AND con.connamespace = $1::regnamespace
+         UNION ALL
+         SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = $1
+         ORDER BY 1",
+    )
+    .bind(schema)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    definitions
+        .into_iter()
+        .map(|d| d.replace(&format!("{schema}."), "<schema>."))
+        .collect()
+}
+
 /// The relations surrogate ids stand for, by natural keys.
 async fn relations(pool: &PgPool, schema: &str) -> Vec<String> {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -245,9 +272,29 @@ async fn an_interrupted_replay_resumes_to_the_same_rows_and_a_full_schema_is_ref
         .await
         .unwrap();
     assert_eq!(recorded, at, "the position committed with the rows");
+    // Loaded without foreign keys and audit indexes, recorded for the finish to restore.
+    let deferred: i64 = sqlx::query_scalar("SELECT count(*) FROM star_resumed.replay_deferred")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(deferred > 10, "{deferred} deferred");
+    assert_ne!(
+        keys_and_indexes(&db.pool, "star").await,
+        keys_and_indexes(&db.pool, "star_resumed").await
+    );
 
     let second = replay_into(&db, config(&target)).await.unwrap();
     assert!(matches!(second, Outcome::Finished { from: 1, .. }));
+    // Finished: every foreign key and index is back, as the migrations define them.
+    assert_eq!(
+        keys_and_indexes(&db.pool, "star").await,
+        keys_and_indexes(&db.pool, "star_resumed").await
+    );
+    let deferred: i64 = sqlx::query_scalar("SELECT count(*) FROM star_resumed.replay_deferred")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(deferred, 0);
     assert_eq!(
         contents(&db.pool, "star").await,
         contents(&db.pool, "star_resumed").await
