@@ -485,6 +485,64 @@ fn machine_cpu_busy() -> Duration {
     Duration::from_millis(busy * 10)
 }
 
+/// An ids-listener in this process on `pool`, on a loopback port of its own: its address and
+/// task (which ends after `shutdown`).
+async fn spawn_listener(
+    pool: sqlx::PgPool,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    let mllp = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = mllp.local_addr()?;
+    let listener = tokio::spawn(ids_listener::run(
+        Config::default(),
+        Resources {
+            pool,
+            mllp,
+            tls: None,
+            http: None,
+            metrics: Arc::new(Metrics::default()),
+        },
+        shutdown.clone(),
+    ));
+    Ok((addr, listener))
+}
+
+/// Replays the scratch database's whole IDS into a new schema as `ward replay` does (on a
+/// thread of its own, `lanes` lanes, rounds of `batch_size`); returns its counts.
+async fn replay_whole_ids(
+    scratch: &ScratchDatabase,
+    lanes: usize,
+    batch_size: i64,
+) -> anyhow::Result<Arc<::replay::Progress>> {
+    let target = schema::StarSchema::new("star_replay_bench")?;
+    let url = scratch.options.to_url_lossy().to_string();
+    let progress = Arc::new(::replay::Progress::default());
+    let counts = Arc::clone(&progress);
+    crate::on_own_thread("replay", move || async move {
+        let pool = crate::connect(&url, &target, u32::try_from(lanes)? + 1).await?;
+        ::replay::run(
+            ::replay::Config {
+                from: None,
+                to: None,
+                target,
+                mrn: None,
+                site: message_reader::SiteConfig::default(),
+                processor: event_processor::Config::default(),
+                batch_size,
+                lanes,
+                allow_existing: false,
+            },
+            ::replay::Resources { pool },
+            counts,
+            CancellationToken::new(),
+        )
+        .await?;
+        anyhow::Ok(())
+    })
+    .await??;
+    Ok(progress)
+}
+
 /// A database made for one benchmark and dropped after it (the IDS cannot be emptied).
 /// Starts the processor on the scratch database as `ward up` runs it: on a thread of its own,
 /// with its own pool, in four lanes.

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use event_processor::consumer::ConsumerStats;
 use message_reader::publisher::{Publisher, Topology};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::ScratchDatabase;
@@ -58,19 +57,7 @@ pub async fn e2e(args: E2eArgs) -> anyhow::Result<()> {
 async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     let pool = scratch.migrated_pool().await?;
     let shutdown = CancellationToken::new();
-    let mllp = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = mllp.local_addr()?;
-    let listener = tokio::spawn(ids_listener::run(
-        ids_listener::Config::default(),
-        ids_listener::Resources {
-            pool: pool.clone(),
-            mllp,
-            tls: None,
-            http: None,
-            metrics: Arc::new(ids_listener::Metrics::default()),
-        },
-        shutdown.clone(),
-    ));
+    let (addr, listener) = super::spawn_listener(pool.clone(), &shutdown).await?;
     let topology = Topology {
         queue: format!("ward.bench.{}", scratch.name),
         dead_letter_exchange: format!("ward.bench.dlx.{}", scratch.name),
@@ -174,34 +161,11 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     let _ = tokio::join!(listener, reader, processor);
 
     // (c) Replay of the same IDS range.
-    let target = schema::StarSchema::new("star_replay_bench")?;
-    let url = scratch_url(scratch);
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM ids.message")
         .fetch_one(&pool)
         .await?;
     let replay_started = Instant::now();
-    crate::on_own_thread("replay", move || async move {
-        let replay_pool = crate::connect(&url, &target, 5).await?;
-        let outcome = replay::run(
-            replay::Config {
-                from: None,
-                to: None,
-                target,
-                mrn: None,
-                site: message_reader::SiteConfig::default(),
-                processor: event_processor::Config::default(),
-                batch_size: 1000,
-                lanes: 4,
-                allow_existing: false,
-            },
-            replay::Resources { pool: replay_pool },
-            Arc::new(replay::Progress::default()),
-            CancellationToken::new(),
-        )
-        .await?;
-        anyhow::Ok(outcome)
-    })
-    .await??;
+    super::replay_whole_ids(scratch, 4, 1000).await?;
     let replay_seconds = replay_started.elapsed().as_secs_f64();
 
     let quantile = |q: f64| quantile_ms(&latencies, q);
@@ -249,11 +213,6 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
         "the listener refused messages"
     );
     Ok(())
-}
-
-pub(super) fn scratch_url(scratch: &ScratchDatabase) -> String {
-    use sqlx::ConnectOptions;
-    scratch.options.to_url_lossy().to_string()
 }
 
 async fn count_originals(pool: &sqlx::PgPool) -> anyhow::Result<u64> {

@@ -6,11 +6,9 @@
 //! with the given lanes and round size, and the table gives messages/s and the whole machine's
 //! CPU per message.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{ScratchDatabase, machine_cpu_busy};
@@ -46,19 +44,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
 async fn run(args: &ReplayArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     let pool = scratch.migrated_pool().await?;
     let shutdown = CancellationToken::new();
-    let mllp = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = mllp.local_addr()?;
-    let listener = tokio::spawn(ids_listener::run(
-        ids_listener::Config::default(),
-        ids_listener::Resources {
-            pool: pool.clone(),
-            mllp,
-            tls: None,
-            http: None,
-            metrics: Arc::new(ids_listener::Metrics::default()),
-        },
-        shutdown.clone(),
-    ));
+    let (addr, listener) = super::spawn_listener(pool.clone(), &shutdown).await?;
     let feed = simulator::generate(&simulator::Config {
         seed: 11,
         patients: args.patients,
@@ -76,35 +62,10 @@ async fn run(args: &ReplayArgs, scratch: &ScratchDatabase) -> anyhow::Result<()>
         .await?;
     drop(pool);
 
-    let target = schema::StarSchema::new("star_replay_bench")?;
-    let url = super::e2e::scratch_url(scratch);
     let (lanes, batch_size) = (args.lanes, args.batch_size);
     let started = Instant::now();
     let cpu_before = machine_cpu_busy();
-    let progress = Arc::new(replay::Progress::default());
-    let counts = Arc::clone(&progress);
-    crate::on_own_thread("replay", move || async move {
-        let pool = crate::connect(&url, &target, u32::try_from(lanes)? + 1).await?;
-        replay::run(
-            replay::Config {
-                from: None,
-                to: None,
-                target,
-                mrn: None,
-                site: message_reader::SiteConfig::default(),
-                processor: event_processor::Config::default(),
-                batch_size,
-                lanes,
-                allow_existing: false,
-            },
-            replay::Resources { pool },
-            counts,
-            CancellationToken::new(),
-        )
-        .await?;
-        anyhow::Ok(())
-    })
-    .await??;
+    let progress = super::replay_whole_ids(scratch, lanes, batch_size).await?;
     let elapsed = started.elapsed();
     let cpu = machine_cpu_busy().saturating_sub(cpu_before);
     let applied = progress.applied.load(std::sync::atomic::Ordering::Relaxed);
