@@ -313,21 +313,9 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
 
 async fn ingest_runs(args: &IngestArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     let pool = scratch.migrated_pool().await?;
-    let mllp = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = mllp.local_addr()?;
     let metrics = Arc::new(Metrics::default());
     let shutdown = CancellationToken::new();
-    let listener = tokio::spawn(ids_listener::run(
-        Config::default(),
-        Resources {
-            pool,
-            mllp,
-            tls: None,
-            http: None,
-            metrics: Arc::clone(&metrics),
-        },
-        shutdown.clone(),
-    ));
+    let (addr, listener) = spawn_listener(pool, Arc::clone(&metrics), &shutdown).await?;
 
     println!(
         "ids-listener ingest: {} B messages, ACK after commit, {:?} per run after {:?} warm-up",
@@ -489,6 +477,7 @@ fn machine_cpu_busy() -> Duration {
 /// task (which ends after `shutdown`).
 async fn spawn_listener(
     pool: sqlx::PgPool,
+    metrics: Arc<Metrics>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
     let mllp = TcpListener::bind("127.0.0.1:0").await?;
@@ -500,7 +489,7 @@ async fn spawn_listener(
             mllp,
             tls: None,
             http: None,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
         },
         shutdown.clone(),
     ));

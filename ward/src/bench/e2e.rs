@@ -57,7 +57,8 @@ pub async fn e2e(args: E2eArgs) -> anyhow::Result<()> {
 async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     let pool = scratch.migrated_pool().await?;
     let shutdown = CancellationToken::new();
-    let (addr, listener) = super::spawn_listener(pool.clone(), &shutdown).await?;
+    let (addr, listener) =
+        super::spawn_listener(pool.clone(), Default::default(), &shutdown).await?;
     let topology = Topology {
         queue: format!("ward.bench.{}", scratch.name),
         dead_letter_exchange: format!("ward.bench.dlx.{}", scratch.name),

@@ -44,7 +44,8 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
 async fn run(args: &ReplayArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     let pool = scratch.migrated_pool().await?;
     let shutdown = CancellationToken::new();
-    let (addr, listener) = super::spawn_listener(pool.clone(), &shutdown).await?;
+    let (addr, listener) =
+        super::spawn_listener(pool.clone(), Default::default(), &shutdown).await?;
     let feed = simulator::generate(&simulator::Config {
         seed: 11,
         patients: args.patients,
