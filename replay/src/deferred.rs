@@ -76,6 +76,13 @@ pub(crate) async fn restore(conn: &mut sqlx::PgConnection) -> Result<usize, sqlx
         sqlx::query_scalar("SELECT definition FROM replay_deferred ORDER BY replay_deferred_id")
             .fetch_all(&mut *conn)
             .await?;
+    if !definitions.is_empty() {
+        // Validating every row takes a while on a large schema: say why the end waits.
+        tracing::info!(
+            count = definitions.len(),
+            "Re-creating the foreign keys and indexes dropped for loading"
+        );
+    }
     for definition in &definitions {
         sqlx::raw_sql(sqlx::AssertSqlSafe(definition.clone()))
             .execute(&mut *conn)
