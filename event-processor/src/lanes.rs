@@ -279,7 +279,7 @@ async fn apply_lane_at_once(
     let mut tx = pool.begin().await?;
     let mut done = Applied::default();
     for (n, wave) in waves(groups, lane).iter().enumerate() {
-        let mut read_ahead = read_wave(processor, &mut tx, groups, wave, n == 0).await?;
+        let mut read_ahead = read_wave(processor, &mut tx, wave, n == 0).await?;
         for (index, message) in wave.iter().enumerate() {
             // Refused before it read or wrote anything (e.g. a class not built yet): recorded
             // in place, nothing to roll back.
@@ -319,7 +319,7 @@ async fn apply_lane_carefully(
     let mut tx = pool.begin().await?;
     let mut done = Applied::default();
     for (n, wave) in waves(groups, lane).iter().enumerate() {
-        let mut read_ahead = read_wave(processor, &mut tx, groups, wave, n == 0).await?;
+        let mut read_ahead = read_wave(processor, &mut tx, wave, n == 0).await?;
         for (index, message) in wave.iter().enumerate() {
             let read_ahead = Some((&mut read_ahead, index));
             if apply_message_reading_ahead(processor, &mut tx, message, read_ahead).await? {
@@ -351,41 +351,21 @@ fn waves<'m>(groups: &Groups, lane: &[&'m Message]) -> Vec<Vec<&'m Message>> {
     waves
 }
 
-/// What a wave's messages read first, read ahead; for the lane's first wave this also tells the
-/// processor which star schema the transaction writes to.
+/// What a wave's messages read first, read ahead. The lane's first read also tells the
+/// processor which star schema the transaction writes to ([`Processor::begin`]), asked
+/// separately only if nothing was read ahead.
 async fn read_wave(
     processor: &Processor,
     tx: &mut PgConnection,
-    groups: &Groups,
     wave: &[&Message],
     first: bool,
 ) -> Result<ReadAhead, sqlx::Error> {
+    let read_ahead = ReadAhead::read(&mut *tx, wave).await?;
     if first {
-        return begin_reading_ahead(processor, tx, groups, wave).await;
-    }
-    let of_messages = wave
-        .iter()
-        .map(|message| groups.group_of(message))
-        .collect();
-    ReadAhead::read(tx, wave, of_messages).await
-}
-
-/// The lane's read-ahead, which also tells the processor which star schema the transaction
-/// writes to ([`Processor::begin`]); asked separately only if nothing was read ahead.
-async fn begin_reading_ahead(
-    processor: &Processor,
-    tx: &mut PgConnection,
-    groups: &Groups,
-    lane: &[&Message],
-) -> Result<ReadAhead, sqlx::Error> {
-    let of_messages = lane
-        .iter()
-        .map(|message| groups.group_of(message))
-        .collect();
-    let read_ahead = ReadAhead::read(&mut *tx, lane, of_messages).await?;
-    match read_ahead.schema_oid() {
-        Some(oid) => processor.note_schema(oid),
-        None => processor.begin(&mut *tx).await?,
+        match read_ahead.schema_oid() {
+            Some(oid) => processor.note_schema(oid),
+            None => processor.begin(&mut *tx).await?,
+        }
     }
     Ok(read_ahead)
 }

@@ -235,13 +235,13 @@ impl Processor {
         };
         let keys = adt::Keys::of(message, adt);
         let (found, read_ahead) = match read_ahead {
-            Some((ahead, index)) => (ahead.take(index, &keys), Some((ahead, index))),
+            Some((ahead, index)) => (ahead.take(index, &keys), Some(ahead)),
             None => (None, None),
         };
         let outcome = adt::apply(conn, message, adt, &keys, found, &context).await;
         let effects = context.effects.into_inner().unwrap_or_default();
-        if let Some((ahead, index)) = read_ahead {
-            ahead.note(index, message, &keys, &effects.touched);
+        if let Some(ahead) = read_ahead {
+            ahead.note(&keys, &effects.touched);
         }
         if outcome.is_err() {
             self.places.forget(&effects.created_places);

@@ -8,8 +8,8 @@
 //! NHS number or visit number (which covers rows created meanwhile), and none read or wrote the
 //! MRN rows or the visit it holds (which covers a patient known by two MRNs). Otherwise the
 //! message reads for itself, as without reading ahead; nearly every message reads nothing of its
-//! own. After a message naming two patients (merges, swaps), the later messages of their group
-//! (`lanes::Groups`) read for themselves.
+//! own. A wave holds each group of patients (`lanes::Groups`) once, so a message naming two
+//! patients (merges, swaps) is never followed in its wave by another of theirs.
 
 use std::collections::HashSet;
 
@@ -24,8 +24,6 @@ use crate::identity::{self, FoundRow};
 pub(crate) struct ReadAhead {
     /// By message index in the lane; only for the first message naming its keys.
     rows: Vec<Option<FoundRow>>,
-    /// By message index: the group of patients the message belongs to (`lanes::Groups`).
-    groups: Vec<u64>,
     named: HashSet<Name>,
     touched: HashSet<Touched>,
     /// The star schema the read ran in, if it ran.
@@ -51,22 +49,11 @@ impl ReadAhead {
     pub(crate) async fn read(
         conn: &mut PgConnection,
         lane: &[&Message],
-        groups: Vec<u64>,
     ) -> Result<ReadAhead, sqlx::Error> {
         let mut seen: HashSet<Name> = HashSet::new();
         let mut wanted: Vec<usize> = Vec::new();
         let (mut mrns, mut nhs_numbers, mut encounters) = (Vec::new(), Vec::new(), Vec::new());
-        // Groups of patients a message naming two of them has changed (see `note`): their
-        // later messages read for themselves.
-        let mut changed: HashSet<u64> = HashSet::new();
         for (index, message) in lane.iter().enumerate() {
-            let group = groups.get(index).copied().unwrap_or_default();
-            if names_two_patients(message) {
-                changed.insert(group);
-            }
-            if changed.contains(&group) {
-                continue;
-            }
             let Some(adt) = message.adt() else { continue };
             let keys = Keys::of(message, adt);
             if !keys.one_patient || (keys.mrn.is_none() && keys.nhs_number.is_none()) {
@@ -94,7 +81,6 @@ impl ReadAhead {
         }
         Ok(ReadAhead {
             rows,
-            groups,
             named: HashSet::new(),
             touched: HashSet::new(),
             schema_oid,
@@ -117,40 +103,9 @@ impl ReadAhead {
         (!stale).then_some(row)
     }
 
-    /// Notes what the processed message at `index` named and touched, whether or not it was
-    /// applied. A message naming two patients (a merge, a swap, …) reaches rows its keys do not
-    /// name, so nothing read ahead for its group of patients is used after it.
-    pub(crate) fn note(
-        &mut self,
-        index: usize,
-        message: &Message,
-        keys: &Keys<'_>,
-        touched: &[Touched],
-    ) {
-        if names_two_patients(message) {
-            let group = self.groups.get(index).copied().unwrap_or_default();
-            for (row, _) in self
-                .rows
-                .iter_mut()
-                .zip(&self.groups)
-                .skip(index + 1)
-                .filter(|(_, g)| **g == group)
-            {
-                *row = None;
-            }
-        }
+    /// Notes what a processed message named and touched, whether or not it was applied.
+    pub(crate) fn note(&mut self, keys: &Keys<'_>, touched: &[Touched]) {
         self.named.extend(names(keys));
         self.touched.extend(touched.iter().copied());
     }
-}
-
-/// Messages that find or change a second patient besides the one their keys name.
-fn names_two_patients(message: &Message) -> bool {
-    matches!(
-        message,
-        Message::MergePatient(_)
-            | Message::ChangePatientIdentifiers(_)
-            | Message::MoveVisitInformation(_)
-            | Message::SwapLocations(_)
-    )
 }
