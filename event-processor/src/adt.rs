@@ -327,7 +327,7 @@ async fn moved(
             return Ok(());
         }
     };
-    let facts = locations::facts(conn, &mut visit).await?;
+    let facts = locations::facts(conn, &mut visit, context).await?;
     if facts.cancellations.iter().any(|c| c.cancels(&movement)) {
         let rule = if movement.kind == Kind::Discharge {
             "L17"
@@ -358,7 +358,7 @@ async fn cancelled(
         visits::save(conn, visit, context).await?;
         return Ok(());
     }
-    let facts = locations::facts(conn, &mut visit).await?;
+    let facts = locations::facts(conn, &mut visit, context).await?;
     let at = match (at, &location) {
         (Some(at), _) => at,
         (None, Some(place)) if kind == Kind::Admit => {
@@ -404,7 +404,7 @@ async fn swap(
         disposition: None,
         destination: None,
     };
-    let facts = locations::facts(conn, &mut visit).await?;
+    let facts = locations::facts(conn, &mut visit, context).await?;
     locations::record(conn, visit, Fact::Movement(movement), facts, context).await?;
     Ok(())
 }

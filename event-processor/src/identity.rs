@@ -306,7 +306,7 @@ fn find_many_sql() -> String {
          ORDER BY k.n",
         demographics = demographics::COLUMNS,
         visit = visits::maybe_row_sql(&format!(
-            "({}) AS live",
+            "({})",
             locations::live_sql("visit.hospital_visit_id")
         )),
     )

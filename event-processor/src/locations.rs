@@ -16,38 +16,70 @@ use crate::identity::{self, NewPatient};
 use crate::movements::{self, Cancellation, Kind, Movement, Place, Stay};
 use crate::visits::{self, NewVisit, Visit};
 
-/// Location ids by string. A location row never changes or goes, so an id once read stays
-/// right — unless the transaction that created it rolls back. So a message notes the places it
-/// created ([`crate::Effects`]): if it is rejected (its savepoint rolled back) the
+/// Location ids by string, and strings by id. A location row never changes or goes, so an id
+/// once read stays right — unless the transaction that created it rolls back. So a message notes
+/// the places it created ([`crate::Effects`]): if it is rejected (its savepoint rolled back) the
 /// processor forgets them; should a whole transaction roll back, the caller clears the cache
-/// ([`crate::Processor::forget_cached`]).
+/// ([`crate::Processor::forget_cached`]). Strings by id let a visit's facts be read with their
+/// location ids alone ([`StoredFacts::named`]).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct PlaceCache(Arc<Mutex<HashMap<String, i64>>>);
+pub(crate) struct PlaceCache(Arc<Mutex<Places>>);
+
+#[derive(Debug, Default)]
+struct Places {
+    by_name: HashMap<String, i64>,
+    by_id: HashMap<i64, String>,
+}
 
 impl PlaceCache {
     fn get(&self, name: &str) -> Option<i64> {
-        self.0.lock().ok()?.get(name).copied()
+        self.0.lock().ok()?.by_name.get(name).copied()
     }
 
     fn put(&self, name: &str, id: i64) {
-        if let Ok(mut map) = self.0.lock() {
-            map.insert(name.to_owned(), id);
+        if let Ok(mut places) = self.0.lock() {
+            places.by_name.insert(name.to_owned(), id);
+            places.by_id.insert(id, name.to_owned());
         }
     }
 
     /// Forgets these places (created by a message that was then rolled back).
     pub(crate) fn forget(&self, names: &[String]) {
-        if let Ok(mut map) = self.0.lock() {
+        if let Ok(mut places) = self.0.lock() {
             for name in names {
-                map.remove(name);
+                if let Some(id) = places.by_name.remove(name) {
+                    places.by_id.remove(&id);
+                }
             }
         }
     }
 
     pub(crate) fn clear(&self) {
-        if let Ok(mut map) = self.0.lock() {
-            map.clear();
+        if let Ok(mut places) = self.0.lock() {
+            places.by_name.clear();
+            places.by_id.clear();
         }
+    }
+
+    /// The place with this id, if known.
+    fn named(&self, id: i64) -> Option<Place> {
+        let places = self.0.lock().ok()?;
+        let name = places.by_id.get(&id)?;
+        Some(Place {
+            name: name.clone(),
+            id,
+        })
+    }
+
+    /// Which of `ids` are not known.
+    fn unknown(&self, ids: impl Iterator<Item = i64>) -> Vec<i64> {
+        let Ok(places) = self.0.lock() else {
+            return ids.collect();
+        };
+        let mut unknown: Vec<i64> = ids.filter(|id| !places.by_id.contains_key(id)).collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        unknown
     }
 }
 
@@ -99,8 +131,6 @@ pub(crate) struct Facts {
     pub cancellations: Vec<Cancellation>,
     /// The live `location_visit` rows, by admission time (unknown last), then id.
     live: Vec<LiveStay>,
-    /// The visit's `planned_movement` rows, by id ([`crate::pending`]).
-    pub planned: Vec<Planned>,
 }
 
 /// A `planned_movement` row as [`crate::pending`] pairs them.
@@ -125,30 +155,41 @@ impl Facts {
     }
 }
 
-#[derive(sqlx::FromRow, serde::Deserialize)]
-struct FactRow {
-    /// 0: a movement, 1: a cancellation, 2: a live location visit, 3: a planned movement.
-    part: i32,
-    event_type: Option<String>,
-    at: Option<DateTime<Utc>>,
-    location_id: Option<i64>,
-    location: Option<String>,
-    previous_location_id: Option<i64>,
-    previous: Option<String>,
-    admission_datetime: Option<DateTime<Utc>>,
-    presentation_datetime: Option<DateTime<Utc>>,
-    discharge_disposition: Option<String>,
-    discharge_destination: Option<String>,
-    location_visit_id: Option<i64>,
-    discharge_datetime: Option<DateTime<Utc>>,
-    inferred_admission: Option<bool>,
-    inferred_discharge: Option<bool>,
-    planned_movement_id: Option<i64>,
-    cancelled_datetime: Option<DateTime<Utc>>,
-}
+/// A `visit_movement` row: event type, time, location, previous location, admission,
+/// presentation, disposition, destination.
+type MovementRow = (
+    String,
+    DateTime<Utc>,
+    Option<i64>,
+    Option<i64>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+);
+/// A `movement_cancellation` row: event type, cancelled time, location.
+type CancellationRow = (String, DateTime<Utc>, Option<i64>);
+/// A live `location_visit` row: id, location, admission, discharge, inferred admission and
+/// discharge.
+type LiveRow = (
+    i64,
+    i64,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    bool,
+    bool,
+);
+/// A `planned_movement` row: id, event type, event time, location, cancelled time.
+type PlannedRow = (
+    i64,
+    String,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+    Option<DateTime<Utc>>,
+);
 
 /// A query for a visit's location visits, locked for this transaction: to name as a CTE or a
-/// sub-select wherever [`facts_json_sql`] or [`facts`] need the live rows.
+/// sub-select wherever [`fact_columns_sql`] needs the live rows.
 pub(crate) fn live_sql(visit_id: &str) -> String {
     format!(
         "SELECT location_visit_id, location_id, admission_datetime, discharge_datetime,
@@ -157,160 +198,199 @@ pub(crate) fn live_sql(visit_id: &str) -> String {
     )
 }
 
-/// A query for the fact rows ([`FactRow`]) of the visit whose id is `visit_id`, its live rows
-/// coming from `live`. Location names are looked up one by one: a visit has a handful of facts,
-/// and a join lets the planner hash the whole location table when its estimates are off.
-fn fact_rows_sql(visit_id: &str, live: &str) -> String {
-    let name = "SELECT location_string FROM location WHERE location_id";
+/// The columns of [`FactColumns`] for the visit whose id is `visit_id`, its live rows coming
+/// from `live` (a table expression without alias): each table's rows as one array of records,
+/// in binary — a JSON aggregate of the same rows cost PostgreSQL twice as much, formatting every
+/// timestamp as text, and `ward` as much again parsing it. Location names are not read: the
+/// processor knows nearly all of them ([`StoredFacts::named`]).
+pub(crate) fn fact_columns_sql(visit_id: &str, live: &str) -> String {
     format!(
-        "SELECT 0 AS part, m.event_type, m.event_datetime AS at, m.location_id,
-                ({name} = m.location_id) AS location, m.previous_location_id,
-                ({name} = m.previous_location_id) AS previous, m.admission_datetime,
-                m.presentation_datetime, m.discharge_disposition, m.discharge_destination,
-                NULL::bigint AS location_visit_id, NULL::timestamptz AS discharge_datetime,
-                NULL::boolean AS inferred_admission, NULL::boolean AS inferred_discharge,
-                NULL::bigint AS planned_movement_id, NULL::timestamptz AS cancelled_datetime
-         FROM visit_movement m
-         WHERE m.hospital_visit_id = {visit_id}
-         UNION ALL
-         SELECT 1, c.event_type, c.cancelled_datetime, c.location_id,
-                ({name} = c.location_id), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                NULL, NULL, NULL
-         FROM movement_cancellation c
-         WHERE c.hospital_visit_id = {visit_id}
-         UNION ALL
-         SELECT 2, NULL, NULL, location_id, NULL, NULL, NULL, admission_datetime, NULL, NULL,
-                NULL, location_visit_id, discharge_datetime, inferred_admission,
-                inferred_discharge, NULL, NULL
-         FROM {live}
-         UNION ALL
-         SELECT 3, p.event_type, p.event_datetime, p.location_id, NULL, NULL, NULL, NULL, NULL,
-                NULL, NULL, NULL, NULL, NULL, NULL, p.planned_movement_id, p.cancelled_datetime
-         FROM planned_movement p
-         WHERE p.hospital_visit_id = {visit_id}"
+        "(SELECT array_agg((m.event_type, m.event_datetime, m.location_id,
+                            m.previous_location_id, m.admission_datetime,
+                            m.presentation_datetime, m.discharge_disposition,
+                            m.discharge_destination))
+          FROM visit_movement m WHERE m.hospital_visit_id = {visit_id}) AS fact_movements,
+         (SELECT array_agg((c.event_type, c.cancelled_datetime, c.location_id))
+          FROM movement_cancellation c WHERE c.hospital_visit_id = {visit_id})
+             AS fact_cancellations,
+         (SELECT array_agg((l.location_visit_id, l.location_id, l.admission_datetime,
+                            l.discharge_datetime, l.inferred_admission, l.inferred_discharge))
+          FROM {live} l) AS fact_live,
+         (SELECT array_agg((p.planned_movement_id, p.event_type, p.event_datetime,
+                            p.location_id, p.cancelled_datetime))
+          FROM planned_movement p WHERE p.hospital_visit_id = {visit_id}) AS fact_planned"
     )
 }
 
-/// A column `facts`: the fact rows as one JSON array, for reading a visit's facts in the same
-/// statement as the visit ([`crate::visits::MaybeRow`]).
-pub(crate) fn facts_json_sql(visit_id: &str, live: &str) -> String {
-    format!(
-        "(SELECT coalesce(json_agg(f), '[]') FROM ({rows}) f) AS facts",
-        rows = fact_rows_sql(visit_id, live)
-    )
-}
-
-/// The `facts` column of [`facts_json_sql`].
+/// The columns of [`fact_columns_sql`], read in the same statement as the visit
+/// ([`crate::visits::MaybeRow`]) or alone ([`facts`]).
 #[derive(sqlx::FromRow)]
-pub(crate) struct FactsJson {
-    facts: Option<sqlx::types::Json<Vec<FactRow>>>,
+pub(crate) struct FactColumns {
+    fact_movements: Option<Vec<MovementRow>>,
+    fact_cancellations: Option<Vec<CancellationRow>>,
+    fact_live: Option<Vec<LiveRow>>,
+    fact_planned: Option<Vec<PlannedRow>>,
 }
 
-impl FactsJson {
-    pub(crate) fn facts(self) -> Facts {
-        Facts::from_rows(self.facts.map(|json| json.0).unwrap_or_default())
-    }
+/// A visit's facts as stored: places by id only, until [`StoredFacts::named`] names them.
+#[derive(Debug, Default)]
+pub(crate) struct StoredFacts {
+    movements: Vec<MovementRow>,
+    cancellations: Vec<CancellationRow>,
+    live: Vec<LiveStay>,
+    /// The visit's `planned_movement` rows, by id ([`crate::pending`]).
+    pub planned: Vec<Planned>,
 }
 
-/// A visit's movements, cancellations and live location visits (locked for this transaction):
-/// as read with the visit if they were, none for a visit this message created, else read in
-/// one round trip.
-pub(crate) async fn facts(
-    conn: &mut PgConnection,
-    visit: &mut Visit,
-) -> Result<Facts, sqlx::Error> {
-    if let Some(facts) = visit.take_facts() {
-        return Ok(facts);
-    }
-    if visit.is_new() {
-        return Ok(Facts::default());
-    }
-    let rows: Vec<FactRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH live AS ({live}) {rows}",
-        live = live_sql("$1"),
-        rows = fact_rows_sql("$1", "live")
-    )))
-    .bind(visit.id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(Facts::from_rows(rows))
-}
-
-impl Facts {
-    fn from_rows(rows: Vec<FactRow>) -> Facts {
-        let place = |id: Option<i64>, name: Option<String>| {
-            Some(Place {
-                id: id?,
-                name: name?,
-            })
-        };
-        let mut facts = Facts::default();
-        for row in rows {
-            if row.part == 3 {
-                let (Some(planned_movement_id), Some(event_type)) =
-                    (row.planned_movement_id, row.event_type)
-                else {
-                    continue; // both NOT NULL columns
-                };
-                facts.planned.push(Planned {
-                    planned_movement_id,
-                    event_type,
-                    location_id: row.location_id,
-                    event_datetime: row.at,
-                    cancelled_datetime: row.cancelled_datetime,
-                });
-                continue;
-            }
-            if row.part == 2 {
-                let (Some(location_visit_id), Some(location_id)) =
-                    (row.location_visit_id, row.location_id)
-                else {
-                    continue; // both NOT NULL columns
-                };
-                facts.live.push(LiveStay {
-                    location_visit_id,
+impl FactColumns {
+    pub(crate) fn stored(self) -> StoredFacts {
+        let mut planned: Vec<Planned> = self
+            .fact_planned
+            .unwrap_or_default()
+            .into_iter()
+            .map(
+                |(planned_movement_id, event_type, event_datetime, location_id, cancelled)| {
+                    Planned {
+                        planned_movement_id,
+                        event_type,
+                        location_id,
+                        event_datetime,
+                        cancelled_datetime: cancelled,
+                    }
+                },
+            )
+            .collect();
+        planned.sort_by_key(|row| row.planned_movement_id);
+        let mut live: Vec<LiveStay> = self
+            .fact_live
+            .unwrap_or_default()
+            .into_iter()
+            .map(
+                |(id, location_id, admission, discharge, inf_admission, inf_discharge)| LiveStay {
+                    location_visit_id: id,
                     location_id,
-                    admission_datetime: row.admission_datetime,
-                    discharge_datetime: row.discharge_datetime,
-                    inferred_admission: row.inferred_admission.unwrap_or_default(),
-                    inferred_discharge: row.inferred_discharge.unwrap_or_default(),
-                });
-                continue;
-            }
-            // The tables' CHECK and NOT NULL constraints admit only known kinds and times.
-            let (Some(kind), Some(at)) = (row.event_type.as_deref().and_then(Kind::parse), row.at)
-            else {
-                continue;
-            };
-            let location = place(row.location_id, row.location);
-            if row.part == 1 {
-                facts
-                    .cancellations
-                    .push(Cancellation { kind, at, location });
-            } else {
-                facts.movements.push(Movement {
-                    kind,
-                    at,
-                    location,
-                    previous: place(row.previous_location_id, row.previous),
-                    admission: row.admission_datetime,
-                    presentation: row.presentation_datetime,
-                    disposition: row.discharge_disposition,
-                    destination: row.discharge_destination,
-                });
-            }
-        }
-        facts.planned.sort_by_key(|row| row.planned_movement_id);
+                    admission_datetime: admission,
+                    discharge_datetime: discharge,
+                    inferred_admission: inf_admission,
+                    inferred_discharge: inf_discharge,
+                },
+            )
+            .collect();
         // As PostgreSQL orders them (NULLs last), which pairing relies on.
-        facts.live.sort_by_key(|row| {
+        live.sort_by_key(|row| {
             (
                 row.admission_datetime.is_none(),
                 row.admission_datetime,
                 row.location_visit_id,
             )
         });
-        facts
+        StoredFacts {
+            movements: self.fact_movements.unwrap_or_default(),
+            cancellations: self.fact_cancellations.unwrap_or_default(),
+            live,
+            planned,
+        }
     }
+}
+
+impl StoredFacts {
+    /// The facts with their places named: from the cache, and any place it does not know (one
+    /// another process created, or before this one had seen it) read in one round trip.
+    pub(crate) async fn named(
+        self,
+        conn: &mut PgConnection,
+        places: &PlaceCache,
+    ) -> Result<Facts, sqlx::Error> {
+        let ids = self
+            .movements
+            .iter()
+            .flat_map(|m| [m.2, m.3])
+            .chain(self.cancellations.iter().map(|c| c.2))
+            .flatten();
+        let unknown = places.unknown(ids);
+        if !unknown.is_empty() {
+            let rows: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT location_id, location_string FROM location
+                 WHERE location_id = ANY($1)",
+            )
+            .bind(&unknown)
+            .fetch_all(&mut *conn)
+            .await?;
+            for (id, name) in rows {
+                places.put(&name, id);
+            }
+        }
+        // A place the database does not hold cannot be named (foreign keys forbid it); as the
+        // outer join it replaces did, it is left out.
+        let place = |id: Option<i64>| id.and_then(|id| places.named(id));
+        let mut facts = Facts {
+            live: self.live,
+            ..Facts::default()
+        };
+        for (
+            event_type,
+            at,
+            location,
+            previous,
+            admission,
+            presentation,
+            disposition,
+            destination,
+        ) in self.movements
+        {
+            // The table's CHECK constraint admits only known kinds.
+            let Some(kind) = Kind::parse(&event_type) else {
+                continue;
+            };
+            facts.movements.push(Movement {
+                kind,
+                at,
+                location: place(location),
+                previous: place(previous),
+                admission,
+                presentation,
+                disposition,
+                destination,
+            });
+        }
+        for (event_type, at, location) in self.cancellations {
+            let Some(kind) = Kind::parse(&event_type) else {
+                continue;
+            };
+            facts.cancellations.push(Cancellation {
+                kind,
+                at,
+                location: place(location),
+            });
+        }
+        Ok(facts)
+    }
+}
+
+/// A visit's movements, cancellations and live location visits (locked for this transaction),
+/// their places named: as read with the visit if they were, none for a visit this message
+/// created, else read in one round trip.
+pub(crate) async fn facts(
+    conn: &mut PgConnection,
+    visit: &mut Visit,
+    context: &Context<'_>,
+) -> Result<Facts, sqlx::Error> {
+    let stored = match visit.take_facts() {
+        Some(stored) => stored,
+        None if visit.is_new() => return Ok(Facts::default()),
+        None => {
+            let columns: FactColumns = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "WITH live AS ({live}) SELECT {columns}",
+                live = live_sql("$1"),
+                columns = fact_columns_sql("$1", "live")
+            )))
+            .bind(visit.id)
+            .fetch_one(&mut *conn)
+            .await?;
+            columns.stored()
+        }
+    };
+    stored.named(conn, context.places).await
 }
 
 #[derive(Debug)]

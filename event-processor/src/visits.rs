@@ -13,7 +13,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgConnection, Postgres, Row as _};
 
-use crate::locations::{self, Facts};
+use crate::locations::{self, StoredFacts};
 use crate::movements::VisitTimes;
 use crate::{Context, ProcessError, reject};
 
@@ -72,7 +72,7 @@ pub(crate) struct Visit {
     /// Created by this message: its first state is not a previous state worth auditing.
     created: bool,
     /// Its facts, when read together with it ([`crate::identity::patient_or_new`]).
-    facts: Option<Facts>,
+    facts: Option<StoredFacts>,
 }
 
 impl Visit {
@@ -82,7 +82,7 @@ impl Visit {
     }
 
     /// The visit's facts if they were read with it (taken: they go stale once written).
-    pub(crate) fn take_facts(&mut self) -> Option<Facts> {
+    pub(crate) fn take_facts(&mut self) -> Option<StoredFacts> {
         self.facts.take()
     }
 
@@ -90,7 +90,7 @@ impl Visit {
         id: i64,
         valid_from: DateTime<Utc>,
         state: VisitState,
-        facts: Option<Facts>,
+        facts: Option<StoredFacts>,
     ) -> Visit {
         Visit {
             id,
@@ -125,11 +125,11 @@ pub(crate) struct MaybeRow {
     discharge_destination: Option<String>,
     discharge_disposition: Option<String>,
     #[sqlx(flatten)]
-    facts: locations::FactsJson,
+    facts: locations::FactColumns,
 }
 
 /// The columns of [`MaybeRow`] from a `hospital_visit` aliased `visit`, its live location
-/// visits (locked) read from `live` (see [`locations::live_sql`]).
+/// visits (locked) read from `live`, a table expression (see [`locations::live_sql`]).
 pub(crate) fn maybe_row_sql(live: &str) -> String {
     format!(
         "visit.hospital_visit_id, visit.valid_from AS visit_valid_from, \
@@ -137,7 +137,7 @@ pub(crate) fn maybe_row_sql(live: &str) -> String {
          visit.presentation_datetime, visit.admission_datetime, visit.discharge_datetime, \
          visit.patient_class, visit.arrival_method, visit.discharge_destination, \
          visit.discharge_disposition, {facts}",
-        facts = locations::facts_json_sql("visit.hospital_visit_id", live)
+        facts = locations::fact_columns_sql("visit.hospital_visit_id", live)
     )
 }
 
@@ -163,7 +163,7 @@ impl MaybeRow {
             self.hospital_visit_id?,
             self.visit_valid_from?,
             state,
-            Some(self.facts.facts()),
+            Some(self.facts.stored()),
         ))
     }
 }

@@ -342,6 +342,13 @@ async fn resolve_range(pool: &PgPool, config: &Config) -> Result<(i64, i64), Rep
             .await?
         }
     };
+    // Within the ids there are, so that rounds walk no empty stretch before or after them.
+    let (first, last): (Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT min(id), max(id) FROM ids.message")
+            .fetch_one(pool)
+            .await?;
+    let from = from.zip(first).map(|(from, first)| from.max(first));
+    let to = to.zip(last).map(|(to, last)| to.min(last));
     match (from, to) {
         (Some(from), Some(to)) if from <= to && to > 0 => Ok((from.max(1), to)),
         _ => Err(ReplayError::EmptyRange(format!(
@@ -432,10 +439,10 @@ async fn read_round(
     selection: Option<Arc<HashSet<i64>>>,
     site: SiteConfig,
 ) -> Result<Option<Round>, ReplayError> {
-    let rows = fetch(pool, after, to, limit).await?;
-    let Some(last) = rows.last().map(|r| r.id) else {
+    if after >= to {
         return Ok(None);
-    };
+    }
+    let Window { rows, end: last } = fetch(pool, after, to, limit).await?;
     let round = tokio::task::spawn_blocking(move || {
         let mut round = Round {
             after,
@@ -467,21 +474,45 @@ async fn read_round(
     Ok(Some(round))
 }
 
+/// The IDS rows of one window of ids, and the window's last id.
+pub(crate) struct Window {
+    pub rows: Vec<Row>,
+    /// The last id the window covers (rows may stop short of it: ids have gaps).
+    pub end: i64,
+}
+
+/// The rows with ids in `after + 1 ..= min(to, after + width)`, in id order. A window of ids
+/// rather than `ORDER BY id LIMIT`: while a replay loads, the IDS's statistics may be stale and
+/// the planner then reads the whole rest of the range to sort it, round after round.
 pub(crate) async fn fetch(
     pool: &PgPool,
     after: i64,
     to: i64,
-    limit: i64,
-) -> Result<Vec<Row>, sqlx::Error> {
-    sqlx::query_as(
+    width: i64,
+) -> Result<Window, sqlx::Error> {
+    let end = to.min(after.saturating_add(width.max(1)));
+    let rows = sqlx::query_as(
         "SELECT id, payload, duplicate_of, header_error FROM ids.message
-         WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
+         WHERE id > $1 AND id <= $2 ORDER BY id",
     )
     .bind(after)
-    .bind(to)
-    .bind(limit)
+    .bind(end)
     .fetch_all(pool)
-    .await
+    .await?;
+    if rows.is_empty() && end < to {
+        // A gap in the ids: the next window starts at the next id there is.
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT min(id) FROM ids.message WHERE id > $1 AND id <= $2")
+                .bind(end)
+                .bind(to)
+                .fetch_one(pool)
+                .await?;
+        return Ok(Window {
+            rows,
+            end: next.map_or(to, |next| next - 1),
+        });
+    }
+    Ok(Window { rows, end })
 }
 
 /// Makes a rebuilt schema the live `star` in one transaction: `star` is renamed to

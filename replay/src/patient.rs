@@ -25,10 +25,7 @@ pub(crate) async fn select(
     let mut keys: Vec<(i64, PartitionKey)> = Vec::new();
     let mut last = from - 1;
     while last < to && !shutdown.is_cancelled() {
-        let rows = crate::fetch(pool, last, to, 2_000).await?;
-        let Some(batch_last) = rows.last().map(|r| r.id) else {
-            break;
-        };
+        let crate::Window { rows, end } = crate::fetch(pool, last, to, 2_000).await?;
         for row in rows
             .iter()
             .filter(|r| r.duplicate_of.is_none() && r.header_error.is_none())
@@ -39,7 +36,7 @@ pub(crate) async fn select(
                 keys.extend(messages.iter().map(|m| (row.id, m.partition_key())));
             }
         }
-        last = batch_last;
+        last = end;
     }
     Ok(selection(mrn, &keys))
 }
