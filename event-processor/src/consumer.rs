@@ -26,8 +26,7 @@ use lapin::{Connection, ConnectionProperties};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use crate::read_ahead::ReadAhead;
-use crate::{ProcessError, Processor, Rejection};
+use crate::{InLane, ProcessError, Processor, Rejection};
 
 /// How the consumer takes messages.
 #[derive(Debug, Clone)]
@@ -293,15 +292,15 @@ pub async fn apply_message(
     apply_message_reading_ahead(processor, conn, message, None).await
 }
 
-/// [`apply_message`] for the message at `index` of a lane that `read_ahead` read for.
+/// [`apply_message`] for a message of a lane.
 pub(crate) async fn apply_message_reading_ahead(
     processor: &Processor,
     conn: &mut PgConnection,
     message: &Message,
-    read_ahead: Option<(&mut ReadAhead, usize)>,
+    lane: Option<InLane<'_>>,
 ) -> Result<bool, sqlx::Error> {
     match processor
-        .process_in_savepoint_reading_ahead(conn, message, Utc::now(), read_ahead)
+        .process_in_savepoint_reading_ahead(conn, message, Utc::now(), lane)
         .await?
     {
         Ok(()) => Ok(true),

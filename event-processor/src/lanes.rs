@@ -12,8 +12,9 @@
 //! each patient's first message, then each one's second, and so on, so that what a wave's
 //! messages read first is read ahead in one statement ([`ReadAhead`]). A lane is applied
 //! without savepoints first and, only if a rule refuses one of its messages, again with a
-//! savepoint per message ([`apply_lane`]). A lane whose transaction fails (two lanes
-//! creating the same location can deadlock) is retried alone after the others committed; since
+//! savepoint per message ([`apply_lane`]). A new place is created and committed on a
+//! connection of its own before the lane names it, so lanes never wait for each other's places.
+//! A lane whose transaction fails is retried alone after the others committed; since
 //! processing is idempotent and the lane's patients are untouched by the other lanes, the result
 //! is the same.
 
@@ -25,7 +26,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::consumer::{apply_message_reading_ahead, dead_letter_rejected};
 use crate::read_ahead::ReadAhead;
-use crate::{ProcessError, Processor};
+use crate::{InLane, ProcessError, Processor};
 
 /// What applying a run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -288,9 +289,13 @@ async fn apply_lane_at_once(
                 done.dead_lettered += 1;
                 continue;
             }
-            let read_ahead = Some((&mut read_ahead, index));
+            let lane = InLane {
+                read_ahead: &mut read_ahead,
+                index,
+                pool,
+            };
             match processor
-                .process_reading_ahead(&mut tx, message, Utc::now(), read_ahead)
+                .process_reading_ahead(&mut tx, message, Utc::now(), Some(lane))
                 .await
             {
                 Ok(()) => done.applied += 1,
@@ -321,8 +326,12 @@ async fn apply_lane_carefully(
     for (n, wave) in waves(groups, lane).iter().enumerate() {
         let mut read_ahead = read_wave(processor, &mut tx, wave, n == 0).await?;
         for (index, message) in wave.iter().enumerate() {
-            let read_ahead = Some((&mut read_ahead, index));
-            if apply_message_reading_ahead(processor, &mut tx, message, read_ahead).await? {
+            let lane = InLane {
+                read_ahead: &mut read_ahead,
+                index,
+                pool,
+            };
+            if apply_message_reading_ahead(processor, &mut tx, message, Some(lane)).await? {
                 done.applied += 1;
             } else {
                 done.dead_lettered += 1;

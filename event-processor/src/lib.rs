@@ -34,9 +34,18 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
 use interchange::Message;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 use crate::read_ahead::ReadAhead;
+
+/// A message applied in a lane ([`lanes`]): what its wave read ahead, and the pool that new
+/// places are created on, each committed at once ([`locations::place`]).
+pub(crate) struct InLane<'a> {
+    pub read_ahead: &'a mut ReadAhead,
+    /// The message's index in its wave.
+    pub index: usize,
+    pub pool: &'a PgPool,
+}
 
 /// Why a message was not applied: the rule that refused it and why. Never holds patient data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,6 +128,9 @@ pub(crate) struct Context<'a> {
     pub trusted_sources: &'a [String],
     /// Location ids already known.
     pub places: &'a locations::PlaceCache,
+    /// Where a new place is created and committed by itself, when the message is applied in a
+    /// lane; else in the message's transaction.
+    pub places_pool: Option<&'a PgPool>,
     /// What this message created and touched, for the caches.
     pub effects: Mutex<Effects>,
 }
@@ -212,13 +224,13 @@ impl Processor {
             .await
     }
 
-    /// [`Processor::process`] for the message at `index` of a lane that `read_ahead` read for.
+    /// [`Processor::process`] for a message of a lane.
     pub(crate) async fn process_reading_ahead(
         &self,
         conn: &mut PgConnection,
         message: &Message,
         stored_from: DateTime<Utc>,
-        read_ahead: Option<(&mut ReadAhead, usize)>,
+        lane: Option<InLane<'_>>,
     ) -> Result<(), ProcessError> {
         let (adt, valid_from) = prerequisites(message)?;
         let context = Context {
@@ -231,11 +243,15 @@ impl Processor {
                 .is_some_and(|s| self.config.trusted_sources.iter().any(|t| t == s)),
             trusted_sources: &self.config.trusted_sources,
             places: &self.places,
+            places_pool: lane.as_ref().map(|lane| lane.pool),
             effects: Mutex::default(),
         };
         let keys = adt::Keys::of(message, adt);
-        let (found, read_ahead) = match read_ahead {
-            Some((ahead, index)) => (ahead.take(index, &keys), Some(ahead)),
+        let (found, read_ahead) = match lane {
+            Some(lane) => (
+                lane.read_ahead.take(lane.index, &keys),
+                Some(lane.read_ahead),
+            ),
             None => (None, None),
         };
         let outcome = adt::apply(conn, message, adt, &keys, found, &context).await;
@@ -262,21 +278,20 @@ impl Processor {
             .await
     }
 
-    /// [`Processor::process_in_savepoint`] for the message at `index` of a lane that
-    /// `read_ahead` read for.
+    /// [`Processor::process_in_savepoint`] for a message of a lane.
     pub(crate) async fn process_in_savepoint_reading_ahead(
         &self,
         conn: &mut PgConnection,
         message: &Message,
         stored_from: DateTime<Utc>,
-        read_ahead: Option<(&mut ReadAhead, usize)>,
+        lane: Option<InLane<'_>>,
     ) -> Result<Result<(), Rejection>, sqlx::Error> {
         // Not released after success: releasing costs a round trip per message and changes
         // nothing (a savepoint's effects commit with the transaction either way, and ROLLBACK TO
         // goes back to the latest savepoint of that name, this message's).
         sqlx::query("SAVEPOINT message").execute(&mut *conn).await?;
         match self
-            .process_reading_ahead(conn, message, stored_from, read_ahead)
+            .process_reading_ahead(conn, message, stored_from, lane)
             .await
         {
             Ok(()) => Ok(Ok(())),

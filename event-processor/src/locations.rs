@@ -84,6 +84,13 @@ impl PlaceCache {
 }
 
 /// The location with this string, created on first sight (G4).
+///
+/// In a lane a new place is created and committed at once on a connection of its own, so no
+/// lane ever holds a place id another lane's transaction might yet roll back: lanes naming the
+/// same new place neither wait for nor deadlock with each other, and a replay can load without
+/// the foreign keys to `location` (`replay::deferred`). A place named by a message that is then
+/// refused stays, as every other place seen: reference data, the same in the live schema and a
+/// replay. Outside a lane the place is created in the message's transaction.
 pub(crate) async fn place(
     conn: &mut PgConnection,
     name: &str,
@@ -97,6 +104,14 @@ pub(crate) async fn place(
     if let Some(id) = cache.get(name) {
         return Ok(place(id));
     }
+    let mut own;
+    let (conn, committed) = match context.places_pool {
+        Some(pool) => {
+            own = pool.acquire().await?;
+            (&mut *own, true)
+        }
+        None => (conn, false),
+    };
     // Another transaction may be creating the same location: insert-or-nothing, then read in a
     // new statement (a new snapshot) to see its row once it commits.
     for _ in 0..2 {
@@ -114,7 +129,10 @@ pub(crate) async fn place(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some((id, created)) = found {
-            if created && let Ok(mut effects) = context.effects.lock() {
+            if created
+                && !committed
+                && let Ok(mut effects) = context.effects.lock()
+            {
                 effects.created_places.push(name.to_owned());
             }
             cache.put(name, id);

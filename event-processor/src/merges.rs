@@ -84,21 +84,24 @@ async fn merge_into(
             retiring.push(created);
         }
     }
-    // I3: every row living on as a retiring MRN now lives on as the survivor, audited.
+    // I3: every row living on as a retiring MRN now lives on as the survivor, audited. The
+    // rows are named by `= ANY(ARRAY(…))`, not joined: the statement's cached generic plan
+    // otherwise hashes the whole table to find a handful of rows.
     sqlx::query(
         "WITH moved AS (
-             SELECT mrn_to_live_id FROM mrn_to_live
+             SELECT mrn_to_live_id, mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id
+             FROM mrn_to_live
              WHERE live_mrn_id = ANY($1) AND live_mrn_id <> $2 FOR UPDATE),
          audited AS (
              INSERT INTO mrn_to_live_audit
                  (mrn_to_live_id, mrn_id, live_mrn_id, valid_from, valid_until, stored_from,
                   stored_until, source_ids_id)
-             SELECT t.mrn_to_live_id, t.mrn_id, t.live_mrn_id, t.valid_from,
-                    greatest(t.valid_from, $3), t.stored_from, $4, t.source_ids_id
-             FROM mrn_to_live t JOIN moved USING (mrn_to_live_id))
+             SELECT mrn_to_live_id, mrn_id, live_mrn_id, valid_from, greatest(valid_from, $3),
+                    stored_from, $4, source_ids_id
+             FROM moved)
          UPDATE mrn_to_live t SET live_mrn_id = $2, valid_from = greatest(t.valid_from, $3),
              stored_from = $4, source_ids_id = $5
-         FROM moved WHERE t.mrn_to_live_id = moved.mrn_to_live_id",
+         WHERE t.mrn_to_live_id = ANY(ARRAY(SELECT mrn_to_live_id FROM moved))",
     )
     .bind(&retiring)
     .bind(live)
@@ -108,22 +111,23 @@ async fn merge_into(
     .execute(&mut *conn)
     .await?;
     // I4: opted out anywhere in the merged set means opted out everywhere.
+    // Each merged MRN looked up by its key (joins let the generic plan scan every MRN).
     sqlx::query(
         "WITH merged AS (
-             SELECT mrn_id FROM mrn_to_live WHERE live_mrn_id = $1),
+             SELECT t.mrn_id,
+                    (SELECT m.research_opt_out FROM mrn m WHERE m.mrn_id = t.mrn_id) AS opted_out
+             FROM mrn_to_live t WHERE t.live_mrn_id = $1),
          changing AS (
-             SELECT m.mrn_id FROM mrn m JOIN merged USING (mrn_id)
-             WHERE NOT m.research_opt_out
-               AND EXISTS (SELECT 1 FROM mrn o JOIN merged USING (mrn_id)
-                           WHERE o.research_opt_out)),
+             SELECT mrn_id FROM merged
+             WHERE NOT opted_out AND EXISTS (SELECT 1 FROM merged WHERE opted_out)),
          audited AS (
              INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
                                          stored_from, stored_until, source_ids_id)
              SELECT m.mrn_id, m.mrn, m.nhs_number, m.research_opt_out, m.source_system,
                     m.stored_from, $2, m.source_ids_id
-             FROM mrn m JOIN changing USING (mrn_id))
+             FROM mrn m WHERE m.mrn_id = ANY(ARRAY(SELECT mrn_id FROM changing)))
          UPDATE mrn m SET research_opt_out = true, stored_from = $2, source_ids_id = $3
-         FROM changing WHERE m.mrn_id = changing.mrn_id",
+         WHERE m.mrn_id = ANY(ARRAY(SELECT mrn_id FROM changing))",
     )
     .bind(live)
     .bind(context.stored_from)

@@ -8,9 +8,9 @@
 //! that marks the replay finished. What it drops is written to `replay_deferred` in the same
 //! transaction as the drops, so a replay interrupted in between restores it when it finishes.
 //!
-//! The foreign keys to `location` stay: lanes share places, and a place one lane created is
-//! named by another before the first commits; the key makes the second wait for that commit
-//! (or fail and be retried, if the first rolled back) instead of keeping a dangling id.
+//! The foreign keys to `location` go too: lanes create a new place in a transaction of its own,
+//! committed before any lane names it (`event_processor` `locations::place`), so no lane can
+//! hold the id of a place that is then rolled back.
 
 use sqlx::PgPool;
 
@@ -34,7 +34,6 @@ pub(crate) async fn defer(pool: &PgPool) -> Result<usize, sqlx::Error> {
          JOIN pg_class c ON c.oid = con.conrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE con.contype = 'f' AND n.nspname = $1
-           AND con.confrelid <> format('%I.location', n.nspname)::regclass
          UNION ALL
          SELECT format('%I.%I', n.nspname, c.relname), ic.relname,
                 pg_get_indexdef(i.indexrelid),

@@ -218,3 +218,41 @@ async fn patients_interleaved_in_a_lane_each_see_their_earlier_messages() {
     assert_eq!(count(&db.pool, "mrn").await, 3);
     assert_eq!(lastname(&db.pool, "R").await.as_deref(), Some("Only"));
 }
+
+#[tokio::test]
+async fn lanes_naming_one_new_place_share_it_committed_even_for_a_refused_message() {
+    let db = TestDb::migrated().await;
+    // Eight patients, spread over four lanes, all admitted to one place never seen before: each
+    // lane finds it created and committed, none waits for another's transaction.
+    let run: Vec<interchange::Message> = (0..8)
+        .map(|n| hl7(&format!("A01 10:00 mrn=P{n} visit=V{n} at=NEW^BAY^1")))
+        .collect();
+    let processor = Processor::default();
+    let applied = apply_run(&processor, &db.pool, &run, 4).await.unwrap();
+    assert_eq!(applied.applied, 8);
+    let places: Vec<String> = sqlx::query_scalar("SELECT location_string FROM star.location")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(places, ["NEW^BAY^1"]);
+    for n in 0..8 {
+        assert_eq!(
+            stays(&db.pool, &format!("V{n}")).await,
+            ["NEW^BAY^1 10:00-open"]
+        );
+    }
+    // A message refused after naming a new place (a movement cancelled before it arrived, L3):
+    // its lane is rolled back, the place it named stays, as in a replay of the same messages.
+    ok(&db.pool, &["A11 10:05 mrn=Q visit=W cancel=10:00 at=A"]).await;
+    let refused = [hl7("A01 10:00 mrn=Q visit=W at=A from=NEW^PREVIOUS")];
+    let applied = apply_run(&processor, &db.pool, &refused, 1).await.unwrap();
+    assert_eq!(applied.dead_lettered, 1);
+    let kept: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM star.location WHERE location_string = 'NEW^PREVIOUS'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, 1);
+    assert!(stays(&db.pool, "W").await.is_empty());
+}
