@@ -200,6 +200,71 @@ async fn write(
 }
 
 /// Binds the eleven values in [`COLUMNS`] order.
+/// Demographics as the columns of an `unnest`, in [`COLUMNS`] order ([`crate::writes`]).
+#[derive(Debug, Default)]
+pub(crate) struct Columns {
+    firstname: Vec<Option<String>>,
+    middlename: Vec<Option<String>>,
+    lastname: Vec<Option<String>>,
+    date_of_birth: Vec<Option<NaiveDate>>,
+    date_of_death: Vec<Option<NaiveDate>>,
+    datetime_of_birth: Vec<Option<DateTime<Utc>>>,
+    datetime_of_death: Vec<Option<DateTime<Utc>>>,
+    alive: Vec<Option<bool>>,
+    home_postcode: Vec<Option<String>>,
+    sex: Vec<Option<String>>,
+    ethnicity: Vec<Option<String>>,
+}
+
+impl Columns {
+    /// The array types of the columns, in order.
+    pub(crate) const TYPES: [&'static str; 11] = [
+        "text[]",
+        "text[]",
+        "text[]",
+        "date[]",
+        "date[]",
+        "timestamptz[]",
+        "timestamptz[]",
+        "bool[]",
+        "text[]",
+        "text[]",
+        "text[]",
+    ];
+
+    pub(crate) fn push(&mut self, values: &Demographics) {
+        self.firstname.push(values.firstname.clone());
+        self.middlename.push(values.middlename.clone());
+        self.lastname.push(values.lastname.clone());
+        self.date_of_birth.push(values.date_of_birth);
+        self.date_of_death.push(values.date_of_death);
+        self.datetime_of_birth.push(values.datetime_of_birth);
+        self.datetime_of_death.push(values.datetime_of_death);
+        self.alive.push(values.alive);
+        self.home_postcode.push(values.home_postcode.clone());
+        self.sex.push(values.sex.clone());
+        self.ethnicity.push(values.ethnicity.clone());
+    }
+
+    pub(crate) fn bind<'q>(
+        &'q self,
+        query: Query<'q, Postgres, PgArguments>,
+    ) -> Query<'q, Postgres, PgArguments> {
+        query
+            .bind(&self.firstname)
+            .bind(&self.middlename)
+            .bind(&self.lastname)
+            .bind(&self.date_of_birth)
+            .bind(&self.date_of_death)
+            .bind(&self.datetime_of_birth)
+            .bind(&self.datetime_of_death)
+            .bind(&self.alive)
+            .bind(&self.home_postcode)
+            .bind(&self.sex)
+            .bind(&self.ethnicity)
+    }
+}
+
 pub(crate) fn bind_values<'q>(
     query: Query<'q, Postgres, PgArguments>,
     values: &'q Demographics,

@@ -148,6 +148,20 @@ impl NewPatient {
             .try_get(0)
     }
 
+    /// Adds the patient to `writes` (written with the message's first other rows).
+    pub(crate) fn add_to(
+        &self,
+        writes: &mut crate::writes::Writes,
+        context: &Context<'_>,
+    ) -> crate::writes::PatientRef {
+        writes.new_patient(
+            self.mrn.as_deref(),
+            self.nhs_number.as_deref(),
+            self.demographics.as_ref(),
+            context,
+        )
+    }
+
     /// Binds the 18 parameters of [`create_sql`], in order.
     pub(crate) fn bind<'q>(
         &'q self,

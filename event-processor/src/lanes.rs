@@ -10,7 +10,8 @@
 //! names no patient (reference data) is a barrier: the lanes before it finish, it is applied
 //! alone, then the lanes go on. Within its transaction a lane is applied in waves (`waves`):
 //! each patient's first message, then each one's second, and so on, so that what a wave's
-//! messages read first is read ahead in one statement ([`ReadAhead`]). A lane is applied
+//! messages read first is read ahead in one statement ([`ReadAhead`]) and what they write from
+//! movements is written in one statement when the wave ends ([`Writes`]). A lane is applied
 //! without savepoints first and, only if a rule refuses one of its messages, again with a
 //! savepoint per message ([`apply_lane`]). A new place is created and committed on a
 //! connection of its own before the lane names it, so lanes never wait for each other's places.
@@ -19,6 +20,7 @@
 //! is the same.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use chrono::Utc;
 use interchange::{Message, PartitionKey};
@@ -26,6 +28,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::consumer::{apply_message_reading_ahead, dead_letter_rejected};
 use crate::read_ahead::ReadAhead;
+use crate::writes::Writes;
 use crate::{InLane, ProcessError, Processor};
 
 /// What applying a run did.
@@ -279,6 +282,7 @@ async fn apply_lane_at_once(
 ) -> Result<Option<Applied>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let mut done = Applied::default();
+    let writes = Mutex::new(Writes::default());
     for (n, wave) in waves(groups, lane).iter().enumerate() {
         let mut read_ahead = read_wave(processor, &mut tx, wave, n == 0).await?;
         for (index, message) in wave.iter().enumerate() {
@@ -293,6 +297,7 @@ async fn apply_lane_at_once(
                 read_ahead: &mut read_ahead,
                 index,
                 pool,
+                wave: Some(&writes),
             };
             match processor
                 .process_reading_ahead(&mut tx, message, Utc::now(), Some(lane))
@@ -308,6 +313,9 @@ async fn apply_lane_at_once(
                 Err(ProcessError::Database(error)) => return Err(error),
             }
         }
+        // The wave's rows, before the next wave reads.
+        let mut wave_writes = std::mem::take(&mut *writes.lock().map_err(poisoned)?);
+        wave_writes.flush(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(Some(done))
@@ -326,10 +334,12 @@ async fn apply_lane_carefully(
     for (n, wave) in waves(groups, lane).iter().enumerate() {
         let mut read_ahead = read_wave(processor, &mut tx, wave, n == 0).await?;
         for (index, message) in wave.iter().enumerate() {
+            // Each message's rows written at once, so its savepoint holds them.
             let lane = InLane {
                 read_ahead: &mut read_ahead,
                 index,
                 pool,
+                wave: None,
             };
             if apply_message_reading_ahead(processor, &mut tx, message, Some(lane)).await? {
                 done.applied += 1;
@@ -358,6 +368,11 @@ fn waves<'m>(groups: &Groups, lane: &[&'m Message]) -> Vec<Vec<&'m Message>> {
         *n += 1;
     }
     waves
+}
+
+/// A lock poisoned by a panic (none of the processor's code panics while holding one).
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> sqlx::Error {
+    sqlx::Error::Protocol("a lane's wave writes were poisoned".to_owned())
 }
 
 /// What a wave's messages read first, read ahead. The lane's first read also tells the

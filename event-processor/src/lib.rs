@@ -27,6 +27,7 @@ mod movements;
 mod pending;
 mod read_ahead;
 mod visits;
+mod writes;
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -38,13 +39,15 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::read_ahead::ReadAhead;
 
-/// A message applied in a lane ([`lanes`]): what its wave read ahead, and the pool that new
-/// places are created on, each committed at once ([`locations::place`]).
+/// A message applied in a lane ([`lanes`]): what its wave read ahead, the pool that new
+/// places are created on, each committed at once ([`locations::place`]), and, unless the lane
+/// takes a savepoint per message, the wave's rows to write when it ends ([`writes`]).
 pub(crate) struct InLane<'a> {
     pub read_ahead: &'a mut ReadAhead,
     /// The message's index in its wave.
     pub index: usize,
     pub pool: &'a PgPool,
+    pub wave: Option<&'a Mutex<writes::Writes>>,
 }
 
 /// Why a message was not applied: the rule that refused it and why. Never holds patient data.
@@ -131,6 +134,8 @@ pub(crate) struct Context<'a> {
     /// Where a new place is created and committed by itself, when the message is applied in a
     /// lane; else in the message's transaction.
     pub places_pool: Option<&'a PgPool>,
+    /// The wave's rows, written when it ends; without one, a message's rows are written at once.
+    pub wave: Option<&'a Mutex<writes::Writes>>,
     /// What this message created and touched, for the caches.
     pub effects: Mutex<Effects>,
 }
@@ -158,6 +163,23 @@ impl Context<'_> {
         if let Ok(mut effects) = self.effects.lock() {
             effects.touched.push(row);
         }
+    }
+
+    /// Writes the rows `build` adds: with the wave's, when the message is in one, else at once.
+    pub(crate) async fn write(
+        &self,
+        conn: &mut PgConnection,
+        build: impl FnOnce(&mut writes::Writes),
+    ) -> Result<(), sqlx::Error> {
+        if let Some(wave) = self.wave
+            && let Ok(mut wave) = wave.lock()
+        {
+            build(&mut wave);
+            return Ok(());
+        }
+        let mut writes = writes::Writes::default();
+        build(&mut writes);
+        writes.flush(conn).await
     }
 
     /// Whether `source` is one of the site's trusted sources.
@@ -244,6 +266,7 @@ impl Processor {
             trusted_sources: &self.config.trusted_sources,
             places: &self.places,
             places_pool: lane.as_ref().map(|lane| lane.pool),
+            wave: lane.as_ref().and_then(|lane| lane.wave),
             effects: Mutex::default(),
         };
         let keys = adt::Keys::of(message, adt);

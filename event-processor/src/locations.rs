@@ -9,12 +9,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Row as _};
+use sqlx::PgConnection;
 
 use crate::Context;
-use crate::identity::{self, NewPatient};
+use crate::identity::NewPatient;
 use crate::movements::{self, Cancellation, Kind, Movement, Place, Stay};
-use crate::visits::{self, NewVisit, Visit};
+use crate::visits::{NewVisit, Visit};
+use crate::writes::{PatientRef, VisitRef};
 
 /// Location ids by string, and strings by id. A location row never changes or goes, so an id
 /// once read stays right — unless the transaction that created it rolls back. So a message notes
@@ -432,7 +433,7 @@ impl LiveStay {
 }
 
 /// The columns a `location_visit` row and its audit rows share, bar validity and provenance.
-const STAY_COLUMNS: &str = "location_visit_id, hospital_visit_id, location_id, \
+pub(crate) const STAY_COLUMNS: &str = "location_visit_id, hospital_visit_id, location_id, \
     admission_datetime, discharge_datetime, inferred_admission, inferred_discharge, \
     parent_location_visit_id";
 
@@ -461,13 +462,13 @@ impl Facts {
     }
 }
 
-/// Stores a new fact for `visit` with everything it changes, in one statement: the visit's
-/// stays are re-derived from all its facts ([`movements::stays`]) and the difference from the
-/// live `location_visit` rows written — changed rows updated and removed rows deleted, each
-/// first copied to the audit table (G3), new stays inserted — and the visit saved with the
-/// times the facts give it (V3–V8). Every part sees the statement's snapshot, so audit rows
-/// hold the previous state. A fact stored already (a resent message) writes nothing (G2) and
-/// the visit comes back unsaved.
+/// Stores a new fact for `visit` with everything it changes: the visit's stays are re-derived
+/// from all its facts ([`movements::stays`]) and the difference from the live `location_visit`
+/// rows written — changed rows updated and removed rows deleted, each first copied to the audit
+/// table (G3), new stays inserted — and the visit saved with the times the facts give it
+/// (V3–V8), all as one message's part of a set-wise statement ([`crate::writes`]), whose parts
+/// all see its snapshot, so audit rows hold the previous state. A fact stored already (a resent
+/// message) writes nothing (G2) and the visit comes back unsaved.
 ///
 /// `facts` must be all of the visit's facts, read under the visit's row lock
 /// ([`crate::visits::find`]), so that no other transaction can store this fact meanwhile.
@@ -495,136 +496,40 @@ pub(crate) async fn record(
         visit.state = visit.state.with_times(times);
     }
     let change = visit.change(context);
-    let valid_from = change.as_ref().map_or(visit.valid_from, |c| c.valid_from);
-    let audit = change.as_ref().is_some_and(|c| c.audit);
-    let changed_ids: Vec<i64> = changed
-        .iter()
-        .map(|(row, _)| row.location_visit_id)
-        .collect();
-    let gone_ids: Vec<i64> = gone.iter().map(|row| row.location_visit_id).collect();
-    let c = StayColumns::of(changed.iter().map(|(_, stay)| *stay));
-    let n = StayColumns::of(new.iter().copied());
-    let fact_sql = match fact {
-        Fact::Movement(_) => {
-            "INSERT INTO visit_movement
-                 (hospital_visit_id, event_type, event_datetime, location_id, previous_location_id,
-                  admission_datetime, presentation_datetime, discharge_disposition,
-                  discharge_destination, valid_from, stored_from, source_ids_id)
-             VALUES ($1, $26, $27, $28, $29, $30, $31, $32, $33, $14, $12, $13)
-             ON CONFLICT DO NOTHING"
-        }
-        Fact::Cancellation(_) => {
-            "INSERT INTO movement_cancellation
-                 (hospital_visit_id, event_type, cancelled_datetime, location_id, valid_from,
-                  stored_from, source_ids_id)
-             VALUES ($1, $26, $27, $28, $14, $12, $13)
-             ON CONFLICT DO NOTHING"
-        }
-    };
-    // $1–$13: the visit as `visits::UPDATE_SQL` numbers it; $14 the message's valid-from;
-    // $15–$19 changed stays; $20 deleted stays; $21–$25 new stays; $26… the fact. Only the
-    // parts with work to do are written: every part of a statement costs its start-up and
-    // end even with nothing to do, and each combination is its own prepared statement.
-    let mut parts = vec![format!("fact AS ({fact_sql})")];
-    if audit {
-        parts.push(format!("visit_audited AS ({})", visits::AUDIT_SQL));
-    }
-    if change.is_some() {
-        parts.push(format!("visit_updated AS ({})", visits::UPDATE_SQL));
-    }
-    if !changed_ids.is_empty() || !gone_ids.is_empty() {
-        parts.push(format!(
-            "stays_audited AS (
-                 INSERT INTO location_visit_audit
-                     ({STAY_COLUMNS}, valid_from, valid_until, stored_from, stored_until,
-                      source_ids_id)
-                 SELECT {STAY_COLUMNS}, valid_from, greatest(valid_from, $14), stored_from, $12,
-                        source_ids_id
-                 FROM location_visit
-                 WHERE hospital_visit_id = $1 AND location_visit_id = ANY($15 || $20))"
-        ));
-    }
-    if !changed_ids.is_empty() {
-        parts.push(
-            "stays_updated AS (
-                 UPDATE location_visit lv SET admission_datetime = c.admission,
-                     discharge_datetime = c.discharge, inferred_admission = c.inferred_admission,
-                     inferred_discharge = c.inferred_discharge,
-                     valid_from = greatest(lv.valid_from, $14), stored_from = $12,
-                     source_ids_id = $13
-                 FROM unnest($15::bigint[], $16::timestamptz[], $17::timestamptz[],
-                             $18::boolean[], $19::boolean[])
-                      AS c(id, admission, discharge, inferred_admission, inferred_discharge)
-                 WHERE lv.hospital_visit_id = $1 AND lv.location_visit_id = c.id)"
-                .to_owned(),
-        );
-    }
-    if !gone_ids.is_empty() {
-        parts.push(
-            "stays_deleted AS (
-                 DELETE FROM location_visit
-                 WHERE hospital_visit_id = $1 AND location_visit_id = ANY($20))"
-                .to_owned(),
-        );
-    }
-    let last = if new.is_empty() {
-        "SELECT 1"
-    } else {
-        "INSERT INTO location_visit
-             (hospital_visit_id, location_id, admission_datetime, discharge_datetime,
-              inferred_admission, inferred_discharge, valid_from, stored_from, source_ids_id)
-         SELECT $1, n.*, $14, $12, $13
-         FROM unnest($21::bigint[], $22::timestamptz[], $23::timestamptz[], $24::boolean[],
-                     $25::boolean[]) AS n"
-    };
-    let sql = format!("WITH {} {last}", parts.join(",\n"));
-    let state = &visit.state;
-    let query = visits::bind_state(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(visit.id), state)
-        .bind(valid_from)
-        .bind(context.stored_from)
-        .bind(context.source_ids_id)
-        .bind(context.valid_from)
-        .bind(&changed_ids)
-        .bind(&c.admission)
-        .bind(&c.discharge)
-        .bind(&c.inferred_admission)
-        .bind(&c.inferred_discharge)
-        .bind(&gone_ids)
-        .bind(&n.location)
-        .bind(&n.admission)
-        .bind(&n.discharge)
-        .bind(&n.inferred_admission)
-        .bind(&n.inferred_discharge);
-    let query = match &fact {
-        Fact::Movement(m) => query
-            .bind(m.kind.as_str())
-            .bind(m.at)
-            .bind(m.location.as_ref().map(|p| p.id))
-            .bind(m.previous.as_ref().map(|p| p.id))
-            .bind(m.admission)
-            .bind(m.presentation)
-            .bind(&m.disposition)
-            .bind(&m.destination),
-        Fact::Cancellation(c) => query
-            .bind(c.kind.as_str())
-            .bind(c.at)
-            .bind(c.location.as_ref().map(|p| p.id)),
-    };
-    query.execute(&mut *conn).await?;
+    let id = visit.id;
+    context
+        .write(conn, |w| {
+            match &fact {
+                Fact::Movement(m) => w.movement(VisitRef::Stored(id), m, context),
+                Fact::Cancellation(c) => w.cancellation(id, c, context),
+            }
+            if let Some(change) = &change {
+                w.visit_change(id, change.state, change.valid_from, change.audit, context);
+            }
+            for (row, stay) in &changed {
+                w.stay_change(row.location_visit_id, stay, context);
+            }
+            for row in &gone {
+                w.stay_delete(row.location_visit_id, context);
+            }
+            for stay in &new {
+                w.stay_insert(VisitRef::Stored(id), stay, context);
+            }
+        })
+        .await?;
     Ok(None)
 }
 
 /// [`record`] for the first fact of a visit this message creates: the visit, the movement and
-/// the stays it gives written in one statement, the visit with the times the movement gives —
-/// and the patient too, when the message creates it (the visit's MRN is then the new one).
-/// Returns the visit's id.
+/// the stays it gives written together, the visit with the times the movement gives — and the
+/// patient too, when the message creates it (the visit's MRN is then the new one).
 pub(crate) async fn record_first(
     conn: &mut PgConnection,
     patient: Option<&NewPatient>,
     visit: NewVisit,
     movement: Movement,
     context: &Context<'_>,
-) -> Result<i64, sqlx::Error> {
+) -> Result<(), sqlx::Error> {
     let movements = [movement];
     let stays = movements::stays(&movements, &[]);
     let state = match movements::visit_times(&movements, &[]) {
@@ -632,84 +537,19 @@ pub(crate) async fn record_first(
         None => visit.state,
     };
     let [movement] = movements;
-    let n = StayColumns::of(stays.iter());
-    // $1 unused; $2–$14 the visit as `visits::insert_sql` numbers it; $15–$19 its stays;
-    // $20–$27 the movement; $28–$45 the new patient.
-    let (patient_sql, mrn_id) = match patient {
-        Some(_) => (
-            format!("{},", identity::create_sql(28)),
-            "(SELECT mrn_id FROM created)",
-        ),
-        None => (String::new(), "$2"),
-    };
-    let sql = format!(
-        "WITH {patient_sql} visit AS ({insert}),
-         fact AS (
-             INSERT INTO visit_movement
-                 (hospital_visit_id, event_type, event_datetime, location_id, previous_location_id,
-                  admission_datetime, presentation_datetime, discharge_disposition,
-                  discharge_destination, valid_from, stored_from, source_ids_id)
-             SELECT hospital_visit_id, $20, $21, $22, $23, $24, $25, $26, $27, $11, $12, $13
-             FROM visit),
-         stays AS (
-             INSERT INTO location_visit
-                 (hospital_visit_id, location_id, admission_datetime, discharge_datetime,
-                  inferred_admission, inferred_discharge, valid_from, stored_from,
-                  source_ids_id)
-             SELECT visit.hospital_visit_id, n.*, $11, $12, $13
-             FROM visit, unnest($15::bigint[], $16::timestamptz[], $17::timestamptz[],
-                                $18::boolean[], $19::boolean[]) AS n)
-         SELECT hospital_visit_id FROM visit",
-        insert = visits::insert_sql(mrn_id),
-    );
-    let query = visits::bind_state(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(0_i64), &state)
-        .bind(context.valid_from)
-        .bind(context.stored_from)
-        .bind(context.source_ids_id)
-        .bind(&visit.encounter)
-        .bind(&n.location)
-        .bind(&n.admission)
-        .bind(&n.discharge)
-        .bind(&n.inferred_admission)
-        .bind(&n.inferred_discharge)
-        .bind(movement.kind.as_str())
-        .bind(movement.at)
-        .bind(movement.location.as_ref().map(|p| p.id))
-        .bind(movement.previous.as_ref().map(|p| p.id))
-        .bind(movement.admission)
-        .bind(movement.presentation)
-        .bind(&movement.disposition)
-        .bind(&movement.destination);
-    let query = match patient {
-        Some(patient) => patient.bind(query, context),
-        None => query,
-    };
-    let id: i64 = query.fetch_one(&mut *conn).await?.try_get(0)?;
-    Ok(id)
-}
-
-/// Stays as the columns of an `unnest`.
-#[derive(Default)]
-struct StayColumns {
-    location: Vec<i64>,
-    admission: Vec<DateTime<Utc>>,
-    discharge: Vec<Option<DateTime<Utc>>>,
-    inferred_admission: Vec<bool>,
-    inferred_discharge: Vec<bool>,
-}
-
-impl StayColumns {
-    fn of<'a>(stays: impl Iterator<Item = &'a Stay>) -> StayColumns {
-        let mut columns = StayColumns::default();
-        for stay in stays {
-            columns.location.push(stay.location.id);
-            columns.admission.push(stay.admission);
-            columns.discharge.push(stay.discharge);
-            columns.inferred_admission.push(stay.inferred_admission);
-            columns.inferred_discharge.push(stay.inferred_discharge);
-        }
-        columns
-    }
+    context
+        .write(conn, |w| {
+            let owner = match patient {
+                Some(patient) => patient.add_to(w, context),
+                None => PatientRef::Stored(state.mrn_id),
+            };
+            let new = w.new_visit(owner, &visit.encounter, &state, context);
+            w.movement(new, &movement, context);
+            for stay in &stays {
+                w.stay_insert(new, stay, context);
+            }
+        })
+        .await
 }
 
 /// Pairs live rows with derived stays so that a stay keeps its row (and id) across changes:
