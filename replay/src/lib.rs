@@ -257,6 +257,7 @@ pub async fn run(
         )
     };
     let mut next = read(start_after).await?;
+    let mut rounds: u64 = 0;
     while let Some(round) = next {
         if shutdown.is_cancelled() {
             tracing::info!(
@@ -299,6 +300,10 @@ pub async fn run(
             .unmappable
             .fetch_add(round.unmappable, Ordering::Relaxed);
         next = following?;
+        rounds += 1;
+        if rounds.is_power_of_two() {
+            analyze(&pool).await?;
+        }
     }
     // The constraints and indexes come back with the finish, or neither does.
     let mut tx = pool.begin().await?;
@@ -310,6 +315,30 @@ pub async fn run(
     tx.commit().await?;
     tracing::info!(schema = target, from, to, restored, "Replay finished");
     Ok(Outcome::Finished { from, to })
+}
+
+/// Refreshes the target's statistics. A schema being loaded grows from nothing, and the plans
+/// every connection caches for its statements were made while its tables were nearly empty;
+/// autovacuum refreshes them a minute or more later, by when a plan that scans a table whole
+/// costs dearly. New statistics invalidate the cached plans. Run after rounds 1, 2, 4, 8, …, so
+/// no plan is older than the last doubling of the schema and the cost stays a small share.
+async fn analyze(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+         WHERE schemaname = current_schema() AND tablename <> '_sqlx_migrations'",
+    )
+    .fetch_all(pool)
+    .await?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ANALYZE {}",
+        tables.join(", ")
+    )))
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// The inclusive IDS id range the bounds name.
