@@ -496,6 +496,17 @@ async fn spawn_listener(
     Ok((addr, listener))
 }
 
+/// Vacuums and analyzes the IDS, as history at rest is when researchers replay it. Just after
+/// the feed was stored, autovacuum would do this in the middle of the measurement (and the
+/// replay's reads would set the new rows' hint bits), charging replay for the ingest.
+async fn settle_ids(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    sqlx::raw_sql("VACUUM (ANALYZE) ids.message")
+        .execute(pool)
+        .await
+        .context("Failed to vacuum the IDS")?;
+    Ok(())
+}
+
 /// Replays the scratch database's whole IDS into a new schema as `ward replay` does (on a
 /// thread of its own, `lanes` lanes, rounds of `batch_size`); returns its counts.
 async fn replay_whole_ids(

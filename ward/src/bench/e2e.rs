@@ -165,6 +165,7 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM ids.message")
         .fetch_one(&pool)
         .await?;
+    super::settle_ids(&pool).await?;
     let replay_started = Instant::now();
     super::replay_whole_ids(scratch, 4, 1000).await?;
     let replay_seconds = replay_started.elapsed().as_secs_f64();

@@ -2,9 +2,9 @@
 //!
 //! The simulator's feed is pushed over MLLP (16 connections) into an in-process listener on a
 //! scratch database, so the IDS holds what a live feed leaves there (resends marked as
-//! duplicates, unparsable messages kept); then the whole range is replayed into a new schema
-//! with the given lanes and round size, and the table gives messages/s and the whole machine's
-//! CPU per message.
+//! duplicates, unparsable messages kept), vacuumed as history at rest is; then the whole range
+//! is replayed into a new schema with the given lanes and round size, and the table gives
+//! messages/s and the whole machine's CPU per message.
 
 use std::time::Instant;
 
@@ -61,6 +61,7 @@ async fn run(args: &ReplayArgs, scratch: &ScratchDatabase) -> anyhow::Result<()>
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM ids.message")
         .fetch_one(&pool)
         .await?;
+    super::settle_ids(&pool).await?;
     drop(pool);
 
     let (lanes, batch_size) = (args.lanes, args.batch_size);
