@@ -315,7 +315,7 @@ async fn apply_lane_at_once(
         }
         // The wave's rows, before the next wave reads.
         let mut wave_writes = std::mem::take(&mut *writes.lock().map_err(poisoned)?);
-        wave_writes.flush(&mut tx, true).await?;
+        wave_writes.flush(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(Some(done))

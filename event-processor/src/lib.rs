@@ -179,7 +179,7 @@ impl Context<'_> {
         }
         let mut writes = writes::Writes::default();
         build(&mut writes);
-        writes.flush(conn, false).await
+        writes.flush(conn).await
     }
 
     /// Whether `source` is one of the site's trusted sources.
