@@ -277,6 +277,18 @@ impl Processor {
             ),
             None => (None, None),
         };
+        // A message that reads for itself must see what the wave's earlier messages wrote. A
+        // wave holds each group of patients once, so none of their rows should be its; written
+        // first all the same, so that correctness does not rest on that.
+        if found.is_none()
+            && let Some(wave) = context.wave
+        {
+            let mut pending = match wave.lock() {
+                Ok(mut wave) => std::mem::take(&mut *wave),
+                Err(_) => writes::Writes::default(),
+            };
+            pending.flush(conn).await?;
+        }
         let outcome = adt::apply(conn, message, adt, &keys, found, &context).await;
         let effects = context.effects.into_inner().unwrap_or_default();
         if let Some(ahead) = read_ahead {

@@ -387,7 +387,7 @@ impl Writes {
         let writes = std::mem::take(self);
         let mut parts: Vec<String> = Vec::new();
         let mut n = 0;
-        // `$n` placeholders for `count` more parameters, as `$a::type, …`.
+        // The next placeholders, one per type, as `$n::type, …`.
         let mut params = |types: &[&str]| -> String {
             let out: Vec<String> = types
                 .iter()
