@@ -140,7 +140,7 @@ impl NewPatient {
         conn: &mut PgConnection,
         context: &Context<'_>,
     ) -> Result<i64, sqlx::Error> {
-        let sql = format!("WITH {} SELECT mrn_id FROM created", create_sql(1));
+        let sql = format!("WITH {} SELECT mrn_id FROM created", create_sql());
         let query = sqlx::query(sqlx::AssertSqlSafe(sql));
         self.bind(query, context)
             .fetch_one(&mut *conn)
@@ -163,7 +163,7 @@ impl NewPatient {
     }
 
     /// Binds the 18 parameters of [`create_sql`], in order.
-    pub(crate) fn bind<'q>(
+    fn bind<'q>(
         &'q self,
         query: Query<'q, Postgres, PgArguments>,
         context: &Context<'q>,
@@ -188,33 +188,26 @@ static NO_DEMOGRAPHICS: std::sync::LazyLock<Demographics> =
     std::sync::LazyLock::new(Demographics::default);
 
 /// The CTEs writing a new patient — `created` (the `mrn` row, returning `mrn_id`), its first
-/// demographics if any, and its `mrn_to_live` row — with parameters numbered from `first`: MRN,
-/// NHS number, source system, stored-from, source message, valid-from, whether there are
-/// demographics, then the demographics as [`demographics::bind_values`] binds them.
-pub(crate) fn create_sql(first: usize) -> String {
-    let p = |n: usize| format!("${}", first + n - 1);
-    let values: Vec<String> = (8..=18).map(p).collect();
+/// demographics if any, and its `mrn_to_live` row — with parameters `$1` MRN, `$2` NHS number,
+/// `$3` source system, `$4` stored-from, `$5` source message, `$6` valid-from, `$7` whether
+/// there are demographics, then `$8`–`$18` the demographics as [`demographics::bind_values`]
+/// binds them.
+fn create_sql() -> String {
+    let values: Vec<String> = (8..=18).map(|n| format!("${n}")).collect();
     format!(
         "created AS (
              INSERT INTO mrn (mrn, nhs_number, source_system, stored_from, source_ids_id)
-             VALUES ({p1}, {p2}, {p3}, {p4}, {p5}) RETURNING mrn_id),
+             VALUES ($1, $2, $3, $4, $5) RETURNING mrn_id),
          demographics_created AS (
              INSERT INTO core_demographic
                  (mrn_id, {columns}, valid_from, stored_from, source_ids_id)
-             SELECT mrn_id, {values}, {p6}, {p4}, {p5}
-             FROM created WHERE {p7}),
+             SELECT mrn_id, {values}, $6, $4, $5
+             FROM created WHERE $7),
          live_created AS (
              INSERT INTO mrn_to_live (mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id)
-             SELECT mrn_id, mrn_id, {p6}, {p4}, {p5} FROM created)",
+             SELECT mrn_id, mrn_id, $6, $4, $5 FROM created)",
         columns = demographics::COLUMNS,
         values = values.join(", "),
-        p1 = p(1),
-        p2 = p(2),
-        p3 = p(3),
-        p4 = p(4),
-        p5 = p(5),
-        p6 = p(6),
-        p7 = p(7),
     )
 }
 

@@ -314,8 +314,7 @@ async fn apply_lane_at_once(
             }
         }
         // The wave's rows, before the next wave reads.
-        let mut wave_writes = std::mem::take(&mut *writes.lock().map_err(poisoned)?);
-        wave_writes.flush(&mut tx).await?;
+        crate::writes::take(&writes)?.flush(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(Some(done))
@@ -368,11 +367,6 @@ fn waves<'m>(groups: &Groups, lane: &[&'m Message]) -> Vec<Vec<&'m Message>> {
         *n += 1;
     }
     waves
-}
-
-/// A lock poisoned by a panic (none of the processor's code panics while holding one).
-fn poisoned<T>(_: std::sync::PoisonError<T>) -> sqlx::Error {
-    sqlx::Error::Protocol("a lane's wave writes were poisoned".to_owned())
 }
 
 /// What a wave's messages read first, read ahead. The lane's first read also tells the

@@ -171,15 +171,18 @@ impl Context<'_> {
         conn: &mut PgConnection,
         build: impl FnOnce(&mut writes::Writes),
     ) -> Result<(), sqlx::Error> {
-        if let Some(wave) = self.wave
-            && let Ok(mut wave) = wave.lock()
-        {
-            build(&mut wave);
-            return Ok(());
+        match self.wave {
+            Some(wave) => {
+                let mut wave = wave.lock().map_err(writes::poisoned)?;
+                build(&mut wave);
+                Ok(())
+            }
+            None => {
+                let mut writes = writes::Writes::default();
+                build(&mut writes);
+                writes.flush(conn).await
+            }
         }
-        let mut writes = writes::Writes::default();
-        build(&mut writes);
-        writes.flush(conn).await
     }
 
     /// Whether `source` is one of the site's trusted sources.
@@ -283,11 +286,7 @@ impl Processor {
         if found.is_none()
             && let Some(wave) = context.wave
         {
-            let mut pending = match wave.lock() {
-                Ok(mut wave) => std::mem::take(&mut *wave),
-                Err(_) => writes::Writes::default(),
-            };
-            pending.flush(conn).await?;
+            writes::take(wave)?.flush(conn).await?;
         }
         let outcome = adt::apply(conn, message, adt, &keys, found, &context).await;
         let effects = context.effects.into_inner().unwrap_or_default();

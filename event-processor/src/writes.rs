@@ -15,6 +15,8 @@
 //! New visits and patients take their ids from their sequences inside the statement, so the
 //! movements, stays and demographics written with them can name them.
 
+use std::sync::Mutex;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::Postgres;
@@ -380,11 +382,11 @@ impl Writes {
     /// generic plan cached while the tables were small (a new schema, a replay) joins them by
     /// scanning them whole once they are not — a wave of a new `star` took 20 ms instead of
     /// 2 — and a plan costs a small share of a wave's rows.
-    pub(crate) async fn flush(&mut self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    pub(crate) async fn flush(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         if self.is_empty() {
             return Ok(());
         }
-        let writes = std::mem::take(self);
+        let writes = self;
         let mut parts: Vec<String> = Vec::new();
         let mut n = 0;
         // The next placeholders, one per type, as `$n::type, …`.
@@ -727,4 +729,15 @@ impl Writes {
         query.execute(&mut *conn).await?;
         Ok(())
     }
+}
+
+/// The rows a wave has gathered so far, taken out (the wave starts again empty).
+pub(crate) fn take(wave: &Mutex<Writes>) -> Result<Writes, sqlx::Error> {
+    Ok(std::mem::take(&mut *wave.lock().map_err(poisoned)?))
+}
+
+/// A wave's lock poisoned by a panic. Nothing panics while holding it; were it poisoned, its
+/// rows must not be lost silently: the lane fails (and is applied again).
+pub(crate) fn poisoned<T>(_: std::sync::PoisonError<T>) -> sqlx::Error {
+    sqlx::Error::Protocol("a lane's wave writes were poisoned".to_owned())
 }

@@ -343,12 +343,13 @@ async fn analyze(pool: &PgPool) -> Result<(), sqlx::Error> {
 
 /// The inclusive IDS id range the bounds name.
 async fn resolve_range(pool: &PgPool, config: &Config) -> Result<(i64, i64), ReplayError> {
+    // Within the ids there are, so that rounds walk no empty stretch before or after them.
+    let (first, last): (Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT min(id), max(id) FROM ids.message")
+            .fetch_one(pool)
+            .await?;
     let from: Option<i64> = match &config.from {
-        None => {
-            sqlx::query_scalar("SELECT min(id) FROM ids.message")
-                .fetch_one(pool)
-                .await?
-        }
+        None => first,
         Some(Bound::Id(id)) => Some(*id),
         Some(Bound::Received(time)) => {
             sqlx::query_scalar(
@@ -371,11 +372,6 @@ async fn resolve_range(pool: &PgPool, config: &Config) -> Result<(i64, i64), Rep
             .await?
         }
     };
-    // Within the ids there are, so that rounds walk no empty stretch before or after them.
-    let (first, last): (Option<i64>, Option<i64>) =
-        sqlx::query_as("SELECT min(id), max(id) FROM ids.message")
-            .fetch_one(pool)
-            .await?;
     let from = from.zip(first).map(|(from, first)| from.max(first));
     let to = to.zip(last).map(|(to, last)| to.min(last));
     match (from, to) {
