@@ -94,3 +94,88 @@ fn crate_dependencies_point_the_allowed_way() {
         }
     }
 }
+
+/// The message families of the event-processor: its module folders other than `engine`.
+fn processor_families() -> Vec<String> {
+    let src = root().join("event-processor/src");
+    let mut families: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .filter(|name| name != "engine")
+        .collect();
+    families.sort();
+    families
+}
+
+/// The paths a file names a module by, as written: `crate::x`, `super::x` (one level up from a
+/// folder's module is the crate root) and `crate::{x, …}`.
+fn names_module(text: &str, module: &str, in_folder_root: bool) -> bool {
+    let direct = [
+        format!("crate::{module}"),
+        format!("super::super::{module}"),
+    ];
+    if direct
+        .iter()
+        .any(|d| text.contains(&format!("{d}::")) || text.contains(&format!("{d};")))
+    {
+        return true;
+    }
+    if in_folder_root && text.contains(&format!("super::{module}")) {
+        return true;
+    }
+    text.split("crate::{").skip(1).any(|rest| {
+        let list = rest.split('}').next().unwrap_or_default();
+        list.split(',')
+            .any(|item| item.trim().split("::").next() == Some(module))
+    })
+}
+
+#[test]
+fn the_processor_engine_names_no_family_and_families_name_only_the_engine() {
+    let src = root().join("event-processor/src");
+    let families = processor_families();
+    assert!(families.contains(&"adt".to_owned()), "{families:?}");
+    let mut engine = Vec::new();
+    rust_files(&src.join("engine"), &mut engine);
+    assert!(engine.len() >= 5);
+    for file in &engine {
+        let text = std::fs::read_to_string(file).unwrap();
+        let folder_root = file.ends_with("mod.rs");
+        for family in &families {
+            assert!(
+                !names_module(&text, family, folder_root),
+                "{} names the {family} family: the engine must dispatch through its Family table",
+                file.display()
+            );
+        }
+    }
+    for family in &families {
+        let mut files = Vec::new();
+        rust_files(&src.join(family), &mut files);
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            let folder_root = file.ends_with("mod.rs");
+            for other in families.iter().filter(|f| *f != family) {
+                assert!(
+                    !names_module(&text, other, folder_root),
+                    "{} (family {family}) names the {other} family",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_family_check_sees_every_way_of_naming_a_module() {
+    assert!(names_module("use crate::adt::Keys;", "adt", false));
+    assert!(names_module("use crate::{Context, adt};", "adt", false));
+    assert!(names_module("crate::adt::apply(x)", "adt", false));
+    assert!(names_module("use super::super::adt::tables;", "adt", false));
+    assert!(names_module("use super::adt::tables;", "adt", true));
+    assert!(!names_module("use super::adt::tables;", "adt", false));
+    assert!(!names_module("use crate::engine::identity;", "adt", false));
+    assert!(!names_module("// an adt message", "adt", true));
+}

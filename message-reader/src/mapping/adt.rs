@@ -6,82 +6,13 @@
 //! the ADT message (R2) but only drops an implied one; A04 with EVN-4 `ENC_CREATE` is ignored;
 //! empty fields are unknown and the HL7 null `""` is a delete.
 
-use chrono::{DateTime, Utc};
-use hl7::{Dtm, Message as Hl7, Segment};
+use hl7::{Dtm, Segment};
 use interchange::Message;
 use interchange::adt::*;
 use interchange::value::Iv;
 
-use super::{Ignored, MapError, Mapped, SiteConfig};
-
-/// What the mapping of one message needs.
-pub(super) struct Context<'a> {
-    pub hl7: &'a Hl7,
-    pub source_message_id: &'a str,
-    pub site: &'a SiteConfig,
-}
-
-impl Context<'_> {
-    fn instant(
-        &self,
-        segment: Option<&Segment>,
-        n: usize,
-        field: &'static str,
-    ) -> Result<Option<DateTime<Utc>>, MapError> {
-        match segment.and_then(|s| s.value(n, 1, 1)) {
-            None => Ok(None),
-            Some(text) if text == "\"\"" => Ok(None),
-            Some(text) => Dtm::parse(&text)
-                .map(|t| Some(t.to_instant(self.site.time_zone)))
-                .map_err(|error| MapError::BadDateTime { field, error }),
-        }
-    }
-
-    fn iv_instant(
-        &self,
-        segment: Option<&Segment>,
-        n: usize,
-        field: &'static str,
-    ) -> Result<Iv<DateTime<Utc>>, MapError> {
-        if segment.and_then(|s| s.value(n, 1, 1)).as_deref() == Some("\"\"") {
-            return Ok(Iv::delete());
-        }
-        Ok(self
-            .instant(segment, n, field)?
-            .map_or(Iv::Unknown, Iv::Save))
-    }
-}
-
-fn text(segment: Option<&Segment>, n: usize, rep: usize, comp: usize) -> Option<String> {
-    segment.and_then(|s| s.value(n, rep, comp))
-}
-
-fn iv_text(segment: Option<&Segment>, n: usize, comp: usize) -> Iv<String> {
-    Iv::from_hl7(text(segment, n, 1, comp).as_deref())
-}
-
-/// A location field (PL) as EMAP writes it: `dept^room^bed`, with a missing part written
-/// `null`, so location strings match EMAP's star schema and the SQL written against it.
-fn location_string(segment: Option<&Segment>, n: usize) -> Option<String> {
-    let segment = segment?;
-    let parts: Vec<Option<String>> = (1..=3).map(|c| segment.value(n, 1, c)).collect();
-    if parts.iter().all(Option::is_none) {
-        return None;
-    }
-    let parts: Vec<String> = parts
-        .into_iter()
-        .map(|p| p.unwrap_or_else(|| "null".to_owned()))
-        .collect();
-    Some(parts.join("^"))
-}
-
-/// A location field as a tri-state value.
-fn iv_location(segment: Option<&Segment>, n: usize) -> Iv<String> {
-    if segment.is_some_and(|s| s.raw(n) == "\"\"") {
-        return Iv::delete();
-    }
-    location_string(segment, n).map_or(Iv::Unknown, Iv::Save)
-}
+use super::segments::{Context, iv_location, iv_text, location_string, text};
+use super::{Ignored, MapError, Mapped};
 
 /// The fields every ADT message has, from MSH, EVN, the first PID, PV1 and PV2.
 fn common(
@@ -299,22 +230,4 @@ pub(super) fn map_adt(
         _ => return ignored("ADT trigger not handled by Ward"),
     };
     Ok(Mapped::Messages(vec![message]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partial_locations_read_as_emap_writes_them() {
-        let hl7 = Hl7::parse(
-            b"MSH|^~\\&|EPIC||||x||ADT^A02|1|P|2.4\rPV1|1|E|ED^^BAY1|||\"\"\r",
-            None,
-        )
-        .unwrap();
-        let pv1 = hl7.segment("PV1");
-        assert_eq!(location_string(pv1, 3).as_deref(), Some("ED^null^BAY1"));
-        assert_eq!(iv_location(pv1, 6), Iv::delete());
-        assert_eq!(iv_location(pv1, 4), Iv::Unknown);
-    }
 }

@@ -2,12 +2,14 @@
 //!
 //! [`map_message`] parses the exact bytes from the IDS and routes by MSH-9. The result is one of
 //! three outcomes, never a panic: interchange messages to publish, a message ignored by design
-//! (with the reason, counted per type), or an error (kept in the reader's error table). ADT
-//! messages map per trigger ([`adt`]); ORU^R01, ORM^O01 and ADT^A05 yield the ADT context their
-//! PID/PV1 segments imply. Labs, vitals, conditions, consults and advance decisions arrive with
+//! (with the reason, counted per type), or an error (kept in the reader's error table). Each HL7
+//! family maps in a module of its own, sharing the [`segments`] helpers: ADT messages per
+//! trigger ([`adt`]); ORU^R01, ORM^O01 and ADT^A05 yield the ADT context their PID/PV1 segments
+//! imply (`adt::implied`). Labs, vitals, conditions, consults and advance decisions arrive with
 //! their own issue on this machinery; until then those messages are ignored with that reason.
 
 mod adt;
+mod segments;
 pub mod site;
 
 use hl7::Message as Hl7;
@@ -75,7 +77,7 @@ pub fn map_message(
     let message_type = msh.value(9, 1, 1).unwrap_or_default();
     let trigger = msh.value(9, 1, 2).unwrap_or_default();
     let kind = format!("{message_type}^{trigger}");
-    let context = adt::Context {
+    let context = segments::Context {
         hl7: &hl7,
         source_message_id,
         site,
@@ -99,7 +101,7 @@ pub fn map_message(
 
 /// The ADT context a bystander PID/PV1 implies; dropped (not an error) when it cannot be built,
 /// so that the rest of such a message is unaffected.
-fn implied(context: &adt::Context<'_>, kind: &str) -> Result<Mapped, MapError> {
+fn implied(context: &segments::Context<'_>, kind: &str) -> Result<Mapped, MapError> {
     match adt::implied(context) {
         Ok(Some(message)) => Ok(Mapped::Messages(vec![message])),
         Ok(None) => Ok(Mapped::Ignored(Ignored {

@@ -4,7 +4,7 @@
 //! attached to the patient's live MRN. Its generic attributes (patient class, arrival method,
 //! source system) change only for a trusted message that is not older than the row, or when the
 //! row came from an untrusted source (V2, V9, C3, C10). Its presentation, admission and discharge
-//! come from the movement facts ([`crate::movements::visit_times`], V3–V8), so they do not depend
+//! come from the movement facts ([`super::movements::visit_times`], V3–V8), so they do not depend
 //! on arrival order. A change first copies the previous state to `hospital_visit_audit` (G3).
 
 use chrono::{DateTime, Utc};
@@ -13,9 +13,9 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgConnection, Postgres, Row as _};
 
-use crate::locations::{self, StoredFacts};
-use crate::movements::VisitTimes;
-use crate::{Context, ProcessError, reject};
+use super::locations::{self, StoredFacts};
+use super::movements::VisitTimes;
+use crate::engine::{Context, ProcessError, reject};
 
 /// What a hospital visit row holds, bar its keys and provenance.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -71,7 +71,7 @@ pub(crate) struct Visit {
     pub state: VisitState,
     /// Created by this message: its first state is not a previous state worth auditing.
     created: bool,
-    /// Its facts, when read together with it ([`crate::identity::patient_or_new`]).
+    /// Its facts, when read together with it ([`super::patient::patient_or_new`]).
     facts: Option<StoredFacts>,
 }
 
@@ -109,7 +109,7 @@ pub(crate) enum Prefetched {
     Read(Option<Box<Visit>>),
 }
 
-/// A `hospital_visit` row read through an outer join with its facts ([`crate::identity`]):
+/// A `hospital_visit` row read through an outer join with its facts ([`super::patient`]):
 /// columns prefixed `visit_` where they would clash, all null when there is no visit.
 #[derive(sqlx::FromRow)]
 pub(crate) struct MaybeRow {
@@ -361,7 +361,7 @@ impl Visit {
 }
 
 /// The state of `hospital_visit` copied to its audit table, `$1` being the visit id, `$11` the
-/// valid-until and `$12` the stored-until ([`crate::locations::record`] uses it too).
+/// valid-until and `$12` the stored-until ([`super::locations::record`] uses it too).
 pub(crate) const AUDIT_SQL: &str = "INSERT INTO hospital_visit_audit
      (hospital_visit_id, encounter, mrn_id, source_system, presentation_datetime,
       admission_datetime, discharge_datetime, patient_class, arrival_method,

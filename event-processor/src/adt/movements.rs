@@ -5,7 +5,7 @@
 //! and order-dependent repairs to converge when messages arrive out of order. Here the history is
 //! a pure function of the *set* of facts: every ordering of the same messages gives the same
 //! stays by construction, and a resent message (an identical fact) changes nothing. The database
-//! layer ([`crate::locations`]) stores the facts and writes the difference between the derived
+//! layer ([`super::locations`]) stores the facts and writes the difference between the derived
 //! stays and the live rows.
 //!
 //! How the facts combine, in event-time order (ties broken by kind, then location name):
@@ -28,6 +28,8 @@
 //! everything received, not given what had arrived when the row was first written.
 
 use chrono::{DateTime, Duration, Utc};
+
+use crate::engine::places::Place;
 
 /// What a movement did. The order is the tie-break for movements at the same instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,13 +62,6 @@ impl Kind {
             _ => return None,
         })
     }
-}
-
-/// A location: ordered by its string so that ties sort the same in every database.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Place {
-    pub name: String,
-    pub id: i64,
 }
 
 /// One received movement (a `star.visit_movement` row).

@@ -11,7 +11,7 @@
 //! alone, then the lanes go on. Within its transaction a lane is applied in waves (`waves`):
 //! each patient's first message, then each one's second, and so on, so that what a wave's
 //! messages read first is read ahead in one statement ([`ReadAhead`]) and what they write from
-//! movements is written in one statement when the wave ends ([`Writes`]). A lane is applied
+//! rows is written in one statement when the wave ends ([`Wave`]). A lane is applied
 //! without savepoints first and, only if a rule refuses one of its messages, again with a
 //! savepoint per message ([`apply_lane`]). A new place is created and committed on a
 //! connection of its own before the lane names it, so lanes never wait for each other's places.
@@ -26,10 +26,10 @@ use chrono::Utc;
 use interchange::{Message, PartitionKey};
 use sqlx::{PgConnection, PgPool};
 
-use crate::consumer::{apply_message_reading_ahead, dead_letter_rejected};
-use crate::read_ahead::ReadAhead;
-use crate::writes::Writes;
-use crate::{InLane, ProcessError, Processor};
+use super::dead_letters::{apply_message_reading_ahead, dead_letter_rejected};
+use super::read_ahead::ReadAhead;
+use super::writes::{self, Wave};
+use super::{InLane, ProcessError, Processor};
 
 /// What applying a run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub async fn apply_run(
     lanes: usize,
 ) -> Result<Applied, sqlx::Error> {
     let lanes = lanes.max(1);
-    let groups = Groups::of(pool, messages).await?;
+    let groups = Groups::of(processor, pool, messages).await?;
     let mut total = Applied::default();
     let mut segment: Vec<&Message> = Vec::new();
     for message in messages {
@@ -88,8 +88,12 @@ struct Groups {
 
 impl Groups {
     /// The groups of `messages`' keys, with the live MRNs the database knows for them.
-    async fn of(pool: &PgPool, messages: &[Message]) -> Result<Groups, sqlx::Error> {
-        let (mut groups, mut mrns) = Groups::named(messages);
+    async fn of(
+        processor: &Processor,
+        pool: &PgPool,
+        messages: &[Message],
+    ) -> Result<Groups, sqlx::Error> {
+        let (mut groups, mut mrns) = Groups::named(processor, messages);
         mrns.retain(|key| !key.starts_with("nhs:"));
         mrns.sort_unstable();
         mrns.dedup();
@@ -118,7 +122,7 @@ impl Groups {
     }
 
     /// The groups the messages' own keys make, and the patient keys they name.
-    fn named(messages: &[Message]) -> (Groups, Vec<String>) {
+    fn named(processor: &Processor, messages: &[Message]) -> (Groups, Vec<String>) {
         let mut groups = Groups::default();
         let mut mrns: Vec<String> = Vec::new();
         for message in messages {
@@ -131,7 +135,10 @@ impl Groups {
                 }
                 PartitionKey::Reference(_) => continue,
             };
-            for other in also_named(message) {
+            let named = processor
+                .keys_of(message)
+                .map(|(family, _)| processor.family(family).also_named(message));
+            for other in named.into_iter().flatten() {
                 groups.join(&key, &other);
             }
             mrns.push(key);
@@ -171,41 +178,6 @@ impl Groups {
 fn add(total: &mut Applied, more: Applied) {
     total.applied += more.applied;
     total.dead_lettered += more.dead_lettered;
-}
-
-/// The visits and NHS numbers a message names besides its partition key, as keys of their own
-/// (`visit:…`, `nhs:…`): a visit or NHS number named under two MRNs (a visit admitted under a
-/// duplicate record before the merge arrives, a message without an MRN) joins them.
-fn also_named(message: &Message) -> Vec<String> {
-    use interchange::Message as M;
-    let visit = |v: &Option<String>| {
-        v.as_ref()
-            .filter(|v| !v.is_empty())
-            .map(|v| format!("visit:{v}"))
-    };
-    let nhs = |n: &Option<String>| {
-        n.as_ref()
-            .filter(|n| !n.is_empty())
-            .map(|n| format!("nhs:{n}"))
-    };
-    let Some(adt) = message.adt() else {
-        return Vec::new();
-    };
-    let mut named = vec![visit(&adt.visit_number), nhs(&adt.nhs_number)];
-    match message {
-        M::MergePatient(m) => named.push(nhs(&m.previous_nhs_number)),
-        M::ChangePatientIdentifiers(m) => named.push(nhs(&m.previous_nhs_number)),
-        M::MoveVisitInformation(m) => {
-            named.push(nhs(&m.previous_nhs_number));
-            named.push(visit(&m.previous_visit_number));
-        }
-        M::SwapLocations(m) => {
-            named.push(nhs(&m.other_nhs_number));
-            named.push(visit(&m.other_visit_number));
-        }
-        _ => {}
-    }
-    named.into_iter().flatten().collect()
 }
 
 /// FNV-1a: stable across runs and builds (std's hasher is randomly seeded), so a patient keeps
@@ -282,13 +254,13 @@ async fn apply_lane_at_once(
 ) -> Result<Option<Applied>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let mut done = Applied::default();
-    let writes = Mutex::new(Writes::default());
+    let rows = Mutex::new(Wave::default());
     for (n, wave) in waves(groups, lane).iter().enumerate() {
         let mut read_ahead = read_wave(processor, &mut tx, wave, n == 0).await?;
         for (index, message) in wave.iter().enumerate() {
             // Refused before it read or wrote anything (e.g. a class not built yet): recorded
             // in place, nothing to roll back.
-            if let Err(rejection) = crate::prerequisites(message) {
+            if let Err(rejection) = processor.prerequisites(message) {
                 dead_letter_rejected(&mut tx, message, &rejection).await?;
                 done.dead_lettered += 1;
                 continue;
@@ -297,7 +269,7 @@ async fn apply_lane_at_once(
                 read_ahead: &mut read_ahead,
                 index,
                 pool,
-                wave: Some(&writes),
+                wave: Some(&rows),
             };
             match processor
                 .process_reading_ahead(&mut tx, message, Utc::now(), Some(lane))
@@ -314,7 +286,7 @@ async fn apply_lane_at_once(
             }
         }
         // The wave's rows, before the next wave reads.
-        crate::writes::take(&writes)?.flush(&mut tx).await?;
+        writes::take(&rows)?.flush(&mut tx).await?;
     }
     tx.commit().await?;
     Ok(Some(done))
@@ -378,7 +350,7 @@ async fn read_wave(
     wave: &[&Message],
     first: bool,
 ) -> Result<ReadAhead, sqlx::Error> {
-    let read_ahead = ReadAhead::read(&mut *tx, wave).await?;
+    let read_ahead = ReadAhead::read(processor, &mut *tx, wave).await?;
     if first {
         match read_ahead.schema_oid() {
             Some(oid) => processor.note_schema(oid),
@@ -477,7 +449,7 @@ mod tests {
             with(None, None, Some("999")),
             with(Some("U"), Some("V2"), Some("888")),
         ];
-        let (groups, mrns) = Groups::named(&run);
+        let (groups, mrns) = Groups::named(&crate::Processor::default(), &run);
         assert_eq!(groups.group_of(&run[0]), groups.group_of(&run[1]));
         assert_eq!(groups.group_of(&run[2]), groups.group_of(&run[3]));
         assert_ne!(groups.group_of(&run[0]), groups.group_of(&run[2]));

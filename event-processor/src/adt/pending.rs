@@ -13,9 +13,10 @@ use chrono::{DateTime, Utc};
 use interchange::adt::{CancelPendingTransfer, PendingTransfer, PendingType};
 use sqlx::PgConnection;
 
-use crate::locations::Planned;
-use crate::visits::Visit;
-use crate::{Context, ProcessError, locations};
+use super::locations::Planned;
+use super::visits::Visit;
+use crate::engine::places;
+use crate::engine::{Context, ProcessError};
 
 fn event_type(kind: PendingType) -> &'static str {
     match kind {
@@ -137,7 +138,7 @@ async fn rederive(
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
     let location_id = match destination.filter(|d| !d.is_empty()) {
-        Some(name) => Some(locations::place(conn, name, context).await?.id),
+        Some(name) => Some(places::place(conn, name, context).await?.id),
         None => None,
     };
     let rows: Vec<Row> = match known {

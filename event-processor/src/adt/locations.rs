@@ -2,146 +2,19 @@
 //!
 //! A movement or cancellation is stored once in `star.visit_movement` or
 //! `star.movement_cancellation`; the visit's stays are then derived from all of its facts
-//! ([`crate::movements`]) and the difference from the live `star.location_visit` rows is
+//! ([`super::movements`]) and the difference from the live `star.location_visit` rows is
 //! written, each change or deletion audited (G3). Nothing is written when nothing differs (G2).
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::Context;
-use crate::identity::NewPatient;
-use crate::movements::{self, Cancellation, Kind, Movement, Place, Stay};
-use crate::visits::{NewVisit, Visit};
-use crate::writes::{PatientRef, VisitRef};
-
-/// Location ids by string, and strings by id. A location row never changes or goes, so an id
-/// once read stays right — unless the transaction that created it rolls back. So a message notes
-/// the places it created ([`crate::Effects`]): if it is rejected (its savepoint rolled back) the
-/// processor forgets them; should a whole transaction roll back, the caller clears the cache
-/// ([`crate::Processor::forget_cached`]). Strings by id let a visit's facts be read with their
-/// location ids alone ([`StoredFacts::named`]).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PlaceCache(Arc<Mutex<Places>>);
-
-#[derive(Debug, Default)]
-struct Places {
-    by_name: HashMap<String, i64>,
-    by_id: HashMap<i64, String>,
-}
-
-impl PlaceCache {
-    fn get(&self, name: &str) -> Option<i64> {
-        self.0.lock().ok()?.by_name.get(name).copied()
-    }
-
-    fn put(&self, name: &str, id: i64) {
-        if let Ok(mut places) = self.0.lock() {
-            places.by_name.insert(name.to_owned(), id);
-            places.by_id.insert(id, name.to_owned());
-        }
-    }
-
-    /// Forgets these places (created by a message that was then rolled back).
-    pub(crate) fn forget(&self, names: &[String]) {
-        if let Ok(mut places) = self.0.lock() {
-            for name in names {
-                if let Some(id) = places.by_name.remove(name) {
-                    places.by_id.remove(&id);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn clear(&self) {
-        if let Ok(mut places) = self.0.lock() {
-            places.by_name.clear();
-            places.by_id.clear();
-        }
-    }
-
-    /// The place with this id, if known.
-    fn named(&self, id: i64) -> Option<Place> {
-        let places = self.0.lock().ok()?;
-        let name = places.by_id.get(&id)?;
-        Some(Place {
-            name: name.clone(),
-            id,
-        })
-    }
-
-    /// Which of `ids` are not known.
-    fn unknown(&self, ids: impl Iterator<Item = i64>) -> Vec<i64> {
-        let Ok(places) = self.0.lock() else {
-            return ids.collect();
-        };
-        let mut unknown: Vec<i64> = ids.filter(|id| !places.by_id.contains_key(id)).collect();
-        unknown.sort_unstable();
-        unknown.dedup();
-        unknown
-    }
-}
-
-/// The location with this string, created on first sight (G4).
-///
-/// In a lane a new place is created and committed at once on a connection of its own, so no
-/// lane ever holds a place id another lane's transaction might yet roll back: lanes naming the
-/// same new place neither wait for nor deadlock with each other, and a replay can load without
-/// the foreign keys to `location` (`replay::deferred`). A place named by a message that is then
-/// refused stays, as every other place seen: reference data, the same in the live schema and a
-/// replay. Outside a lane the place is created in the message's transaction.
-pub(crate) async fn place(
-    conn: &mut PgConnection,
-    name: &str,
-    context: &Context<'_>,
-) -> Result<Place, sqlx::Error> {
-    let cache = context.places;
-    let place = |id| Place {
-        name: name.to_owned(),
-        id,
-    };
-    if let Some(id) = cache.get(name) {
-        return Ok(place(id));
-    }
-    let mut own;
-    let (conn, committed) = match context.places_pool {
-        Some(pool) => {
-            own = pool.acquire().await?;
-            (&mut *own, true)
-        }
-        None => (conn, false),
-    };
-    // Another transaction may be creating the same location: insert-or-nothing, then read in a
-    // new statement (a new snapshot) to see its row once it commits.
-    for _ in 0..2 {
-        let found: Option<(i64, bool)> = sqlx::query_as(
-            "WITH found AS (
-                 SELECT location_id FROM location WHERE location_string = $1),
-             created AS (
-                 INSERT INTO location (location_string)
-                 SELECT $1 WHERE NOT EXISTS (SELECT FROM found)
-                 ON CONFLICT (location_string) DO NOTHING RETURNING location_id)
-             SELECT location_id, false FROM found
-             UNION ALL SELECT location_id, true FROM created",
-        )
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some((id, created)) = found {
-            if created
-                && !committed
-                && let Ok(mut effects) = context.effects.lock()
-            {
-                effects.created_places.push(name.to_owned());
-            }
-            cache.put(name, id);
-            return Ok(place(id));
-        }
-    }
-    Err(sqlx::Error::RowNotFound)
-}
+use super::movements::{self, Cancellation, Kind, Movement, Stay};
+use super::patient::NewPatient;
+use super::tables;
+use super::visits::{NewVisit, Visit};
+use crate::engine::Context;
+use crate::engine::places::{Place, PlaceCache};
+use crate::engine::writes::RowRef;
 
 /// Everything received for a visit, and the location visits derived from it so far.
 #[derive(Debug, Default)]
@@ -152,7 +25,7 @@ pub(crate) struct Facts {
     live: Vec<LiveStay>,
 }
 
-/// A `planned_movement` row as [`crate::pending`] pairs them.
+/// A `planned_movement` row as [`super::pending`] pairs them.
 #[derive(Debug, Clone)]
 pub(crate) struct Planned {
     pub planned_movement_id: i64,
@@ -242,7 +115,7 @@ pub(crate) fn fact_columns_sql(visit_id: &str, live: &str) -> String {
 }
 
 /// The columns of [`fact_columns_sql`], read in the same statement as the visit
-/// ([`crate::visits::MaybeRow`]) or alone ([`facts`]).
+/// ([`super::visits::MaybeRow`]) or alone ([`facts`]).
 #[derive(sqlx::FromRow)]
 pub(crate) struct FactColumns {
     fact_movements: Option<Vec<MovementRow>>,
@@ -257,7 +130,7 @@ pub(crate) struct StoredFacts {
     movements: Vec<MovementRow>,
     cancellations: Vec<CancellationRow>,
     live: Vec<LiveStay>,
-    /// The visit's `planned_movement` rows, by id ([`crate::pending`]).
+    /// The visit's `planned_movement` rows, by id ([`super::pending`]).
     pub planned: Vec<Planned>,
 }
 
@@ -466,12 +339,12 @@ impl Facts {
 /// from all its facts ([`movements::stays`]) and the difference from the live `location_visit`
 /// rows written — changed rows updated and removed rows deleted, each first copied to the audit
 /// table (G3), new stays inserted — and the visit saved with the times the facts give it
-/// (V3–V8), all as one message's part of a set-wise statement ([`crate::writes`]), whose parts
+/// (V3–V8), all as one message's part of a set-wise statement ([`crate::engine::writes`]), whose parts
 /// all see its snapshot, so audit rows hold the previous state. A fact stored already (a resent
 /// message) writes nothing (G2) and the visit comes back unsaved.
 ///
 /// `facts` must be all of the visit's facts, read under the visit's row lock
-/// ([`crate::visits::find`]), so that no other transaction can store this fact meanwhile.
+/// ([`super::visits::find`]), so that no other transaction can store this fact meanwhile.
 pub(crate) async fn record(
     conn: &mut PgConnection,
     mut visit: Visit,
@@ -500,20 +373,21 @@ pub(crate) async fn record(
     context
         .write(conn, |w| {
             match &fact {
-                Fact::Movement(m) => w.movement(VisitRef::Stored(id), m, context),
-                Fact::Cancellation(c) => w.cancellation(id, c, context),
+                Fact::Movement(m) => tables::movement(w, RowRef::Stored(id), m, context),
+                Fact::Cancellation(c) => tables::cancellation(w, id, c, context),
             }
             if let Some(change) = &change {
-                w.visit_change(id, change.state, change.valid_from, change.audit, context);
+                let (state, valid_from) = (change.state, change.valid_from);
+                tables::visit_change(w, id, state, valid_from, change.audit, context);
             }
             for (row, stay) in &changed {
-                w.stay_change(row.location_visit_id, stay, context);
+                tables::stay_change(w, row.location_visit_id, stay, context);
             }
             for row in &gone {
-                w.stay_delete(row.location_visit_id, context);
+                tables::stay_delete(w, row.location_visit_id, context);
             }
             for stay in &new {
-                w.stay_insert(VisitRef::Stored(id), stay, context);
+                tables::stay_insert(w, RowRef::Stored(id), stay, context);
             }
         })
         .await?;
@@ -541,12 +415,12 @@ pub(crate) async fn record_first(
         .write(conn, |w| {
             let owner = match patient {
                 Some(patient) => patient.add_to(w, context),
-                None => PatientRef::Stored(state.mrn_id),
+                None => RowRef::Stored(state.mrn_id),
             };
-            let new = w.new_visit(owner, &visit.encounter, &state, context);
-            w.movement(new, &movement, context);
+            let new = tables::new_visit(w, owner, &visit.encounter, &state, context);
+            tables::movement(w, new, &movement, context);
             for stay in &stays {
-                w.stay_insert(new, stay, context);
+                tables::stay_insert(w, new, stay, context);
             }
         })
         .await

@@ -12,8 +12,9 @@
 use interchange::adt::{ChangePatientIdentifiers, MergePatient, MoveVisitInformation};
 use sqlx::PgConnection;
 
-use crate::visits;
-use crate::{Context, ProcessError, demographics, identity, reject};
+use super::{demographics, visits};
+use crate::engine::identity;
+use crate::engine::{Context, ProcessError, reject};
 
 fn require_trusted(context: &Context<'_>, rule: &'static str) -> Result<(), ProcessError> {
     if context.trusted {

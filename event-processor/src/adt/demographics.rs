@@ -13,7 +13,8 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgConnection, Postgres};
 
-use crate::{Context, ProcessError};
+use crate::engine::writes::Value;
+use crate::engine::{Context, ProcessError};
 
 #[derive(Debug, Clone, PartialEq, Default, sqlx::FromRow)]
 pub(crate) struct Demographics {
@@ -31,6 +32,23 @@ pub(crate) struct Demographics {
 }
 
 impl Demographics {
+    /// Its values in [`COLUMNS`] order, for the set-wise writer ([`super::tables`]).
+    pub(crate) fn values(&self) -> [Value; 11] {
+        [
+            self.firstname.clone().into(),
+            self.middlename.clone().into(),
+            self.lastname.clone().into(),
+            self.date_of_birth.into(),
+            self.date_of_death.into(),
+            self.datetime_of_birth.into(),
+            self.datetime_of_death.into(),
+            self.alive.into(),
+            self.home_postcode.clone().into(),
+            self.sex.clone().into(),
+            self.ethnicity.clone().into(),
+        ]
+    }
+
     /// A new patient's demographics: what the message says (D1).
     pub(crate) fn first(adt: &AdtFields) -> Demographics {
         Demographics::default().updated_by(adt)
@@ -120,7 +138,7 @@ pub(crate) async fn update(
     update_from(conn, mrn_id, current, adt, context).await
 }
 
-/// [`update`] with the live row already read (and locked) by [`crate::identity::patient_or_new`].
+/// [`update`] with the live row already read (and locked) by [`super::patient::patient_or_new`].
 pub(crate) async fn update_from(
     conn: &mut PgConnection,
     mrn_id: i64,
@@ -200,71 +218,6 @@ async fn write(
 }
 
 /// Binds the eleven values in [`COLUMNS`] order.
-/// Demographics as the columns of an `unnest`, in [`COLUMNS`] order ([`crate::writes`]).
-#[derive(Debug, Default)]
-pub(crate) struct Columns {
-    firstname: Vec<Option<String>>,
-    middlename: Vec<Option<String>>,
-    lastname: Vec<Option<String>>,
-    date_of_birth: Vec<Option<NaiveDate>>,
-    date_of_death: Vec<Option<NaiveDate>>,
-    datetime_of_birth: Vec<Option<DateTime<Utc>>>,
-    datetime_of_death: Vec<Option<DateTime<Utc>>>,
-    alive: Vec<Option<bool>>,
-    home_postcode: Vec<Option<String>>,
-    sex: Vec<Option<String>>,
-    ethnicity: Vec<Option<String>>,
-}
-
-impl Columns {
-    /// The array types of the columns, in order.
-    pub(crate) const TYPES: [&'static str; 11] = [
-        "text[]",
-        "text[]",
-        "text[]",
-        "date[]",
-        "date[]",
-        "timestamptz[]",
-        "timestamptz[]",
-        "bool[]",
-        "text[]",
-        "text[]",
-        "text[]",
-    ];
-
-    pub(crate) fn push(&mut self, values: &Demographics) {
-        self.firstname.push(values.firstname.clone());
-        self.middlename.push(values.middlename.clone());
-        self.lastname.push(values.lastname.clone());
-        self.date_of_birth.push(values.date_of_birth);
-        self.date_of_death.push(values.date_of_death);
-        self.datetime_of_birth.push(values.datetime_of_birth);
-        self.datetime_of_death.push(values.datetime_of_death);
-        self.alive.push(values.alive);
-        self.home_postcode.push(values.home_postcode.clone());
-        self.sex.push(values.sex.clone());
-        self.ethnicity.push(values.ethnicity.clone());
-    }
-
-    pub(crate) fn bind<'q>(
-        &'q self,
-        query: Query<'q, Postgres, PgArguments>,
-    ) -> Query<'q, Postgres, PgArguments> {
-        query
-            .bind(&self.firstname)
-            .bind(&self.middlename)
-            .bind(&self.lastname)
-            .bind(&self.date_of_birth)
-            .bind(&self.date_of_death)
-            .bind(&self.datetime_of_birth)
-            .bind(&self.datetime_of_death)
-            .bind(&self.alive)
-            .bind(&self.home_postcode)
-            .bind(&self.sex)
-            .bind(&self.ethnicity)
-    }
-}
-
 pub(crate) fn bind_values<'q>(
     query: Query<'q, Postgres, PgArguments>,
     values: &'q Demographics,

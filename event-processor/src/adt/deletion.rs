@@ -13,7 +13,8 @@
 
 use sqlx::PgConnection;
 
-use crate::{Context, ProcessError, locations};
+use super::locations;
+use crate::engine::{Context, ProcessError};
 
 /// Deletes what A29 deletes for the live MRN `mrn_id` and every MRN merged into it.
 pub(crate) async fn delete_person(

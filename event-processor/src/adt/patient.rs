@@ -1,42 +1,25 @@
-//! Patient identity: finding or creating the MRN a message names, and the live MRN its data
-//! belongs to (rules M1–M6).
-//!
-//! M1 looks up by MRN; if not found and an NHS number is given, by NHS number among rows with no
-//! MRN; with no MRN at all, by NHS number. M2 refuses a message with neither. M3 creates a new
-//! MRN with an `mrn_to_live` row pointing to itself. M4 returns the live MRN. M5 lets a trusted
-//! source correct the NHS number or fill in the MRN of an NHS-number-only row; unlike EMAP (M6)
-//! such identifier changes are kept in `mrn_audit`.
+//! An ADT message's first read: its patient (identity, M1–M6, from the engine), that patient's
+//! demographics and the visit it names with the visit's facts, in one statement — for one
+//! message, or for a wave's at once (the read-ahead). A new patient is left unwritten
+//! ([`Live::New`]) so that it is written with the message's first other rows (D1, M3).
+
+use std::any::Any;
 
 use interchange::adt::AdtFields;
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgConnection, Postgres, Row};
 
-use crate::demographics::{self, Demographics};
-use crate::{Context, ProcessError, Touched, locations, reject, visits};
-
-#[derive(sqlx::FromRow)]
-struct MrnRow {
-    mrn_id: i64,
-    mrn: Option<String>,
-    nhs_number: Option<String>,
-    live_mrn_id: i64,
-}
-
-/// The live MRN id for the patient a message names, creating the MRN if it is new.
-pub(crate) async fn live_mrn(
-    conn: &mut PgConnection,
-    mrn: Option<&str>,
-    nhs_number: Option<&str>,
-    context: &Context<'_>,
-) -> Result<i64, ProcessError> {
-    let found = patient_or_new(conn, mrn, nhs_number, None, None, None, context).await?;
-    Ok(found.live.id(conn, context).await?)
-}
+use super::demographics::{self, Demographics};
+use super::{locations, tables, visits};
+use crate::engine::identity::{self, MaybeMrn};
+use crate::engine::read_ahead::Prefetched;
+use crate::engine::writes::{RowRef, Wave};
+use crate::engine::{Context, ProcessError, Touched};
 
 /// The patient a message names: its live MRN id and that MRN's demographics, and the visit with
 /// `encounter` with its facts, all read (and locked) in one round trip — or none, when
-/// `read_ahead` holds it ([`crate::read_ahead`]): most messages need nothing else read. A new
+/// `read_ahead` holds it (the engine's read-ahead): most messages need nothing else read. A new
 /// patient (with the demographics `adt` gives, if given: D1) is left unwritten ([`Live::New`]),
 /// so that it can be written with the message's first other rows.
 pub(crate) async fn patient_or_new(
@@ -48,11 +31,7 @@ pub(crate) async fn patient_or_new(
     read_ahead: Option<FoundRow>,
     context: &Context<'_>,
 ) -> Result<PatientOrNew, ProcessError> {
-    let mrn = mrn.filter(|m| !m.is_empty());
-    let nhs_number = nhs_number.filter(|n| !n.is_empty());
-    if mrn.is_none() && nhs_number.is_none() {
-        return Err(reject("M2", "the message names no MRN and no NHS number"));
-    }
+    let (mrn, nhs_number) = identity::named(mrn, nhs_number)?;
     let found = match read_ahead {
         Some(found) => found,
         None => find(conn, mrn, nhs_number, encounter).await?,
@@ -66,13 +45,9 @@ pub(crate) async fn patient_or_new(
     };
     match found.mrn.row() {
         Some(row) => {
-            context.touched(Touched::Mrn(row.mrn_id));
-            context.touched(Touched::Mrn(row.live_mrn_id));
-            if context.trusted {
-                correct_identifiers(conn, &row, mrn, nhs_number, context).await?;
-            }
+            let live = identity::found(conn, &row, mrn, nhs_number, context).await?;
             Ok(PatientOrNew {
-                live: Live::Existing(row.live_mrn_id),
+                live: Live::Existing(live),
                 demographics: Read::Found(found.demographics.current().map(Box::new)),
                 visit,
             })
@@ -148,13 +123,10 @@ impl NewPatient {
             .try_get(0)
     }
 
-    /// Adds the patient to `writes` (written with the message's first other rows).
-    pub(crate) fn add_to(
-        &self,
-        writes: &mut crate::writes::Writes,
-        context: &Context<'_>,
-    ) -> crate::writes::PatientRef {
-        writes.new_patient(
+    /// Adds the patient to `wave` (written with the message's first other rows).
+    pub(crate) fn add_to(&self, wave: &mut Wave, context: &Context<'_>) -> RowRef {
+        tables::new_patient(
+            wave,
             self.mrn.as_deref(),
             self.nhs_number.as_deref(),
             self.demographics.as_ref(),
@@ -187,25 +159,18 @@ impl NewPatient {
 static NO_DEMOGRAPHICS: std::sync::LazyLock<Demographics> =
     std::sync::LazyLock::new(Demographics::default);
 
-/// The CTEs writing a new patient — `created` (the `mrn` row, returning `mrn_id`), its first
-/// demographics if any, and its `mrn_to_live` row — with parameters `$1` MRN, `$2` NHS number,
-/// `$3` source system, `$4` stored-from, `$5` source message, `$6` valid-from, `$7` whether
-/// there are demographics, then `$8`–`$18` the demographics as [`demographics::bind_values`]
-/// binds them.
+/// The engine's CTEs writing a new patient ([`identity::CREATE_SQL`], `$1`–`$6`) and its first
+/// demographics if `$7`, from `$8`–`$18` as [`demographics::bind_values`] binds them.
 fn create_sql() -> String {
     let values: Vec<String> = (8..=18).map(|n| format!("${n}")).collect();
     format!(
-        "created AS (
-             INSERT INTO mrn (mrn, nhs_number, source_system, stored_from, source_ids_id)
-             VALUES ($1, $2, $3, $4, $5) RETURNING mrn_id),
+        "{create},
          demographics_created AS (
              INSERT INTO core_demographic
                  (mrn_id, {columns}, valid_from, stored_from, source_ids_id)
              SELECT mrn_id, {values}, $6, $4, $5
-             FROM created WHERE $7),
-         live_created AS (
-             INSERT INTO mrn_to_live (mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id)
-             SELECT mrn_id, mrn_id, $6, $4, $5 FROM created)",
+             FROM created WHERE $7)",
+        create = identity::CREATE_SQL,
         columns = demographics::COLUMNS,
         values = values.join(", "),
     )
@@ -219,31 +184,6 @@ pub(crate) enum Read {
     Created,
 }
 
-/// An `mrn` row read through an outer join: all null when there is none.
-#[derive(sqlx::FromRow)]
-struct MaybeMrn {
-    mrn_id: Option<i64>,
-    mrn: Option<String>,
-    nhs_number: Option<String>,
-    live_mrn_id: Option<i64>,
-}
-
-impl MaybeMrn {
-    /// The MRN id and live MRN id, if there is a row.
-    fn ids(&self) -> Option<(i64, i64)> {
-        Some((self.mrn_id?, self.live_mrn_id?))
-    }
-
-    fn row(self) -> Option<MrnRow> {
-        Some(MrnRow {
-            mrn_id: self.mrn_id?,
-            mrn: self.mrn,
-            nhs_number: self.nhs_number,
-            live_mrn_id: self.live_mrn_id?,
-        })
-    }
-}
-
 /// What [`patient_or_new`] reads: the MRN row, its live MRN's demographics and the visit with its
 /// facts, each all null when absent.
 #[derive(sqlx::FromRow)]
@@ -254,13 +194,21 @@ pub(crate) struct FoundRow {
     demographics: demographics::MaybeCurrent,
     #[sqlx(flatten)]
     visit: visits::MaybeRow,
-    /// Which star schema the statement ran in ([`crate::Processor::note_schema`]).
-    pub schema_oid: i64,
+    /// Which star schema the statement ran in ([`crate::engine::Processor::note_schema`]).
+    schema_oid: i64,
 }
 
-impl FoundRow {
+impl Prefetched for FoundRow {
+    fn schema_oid(&self) -> i64 {
+        self.schema_oid
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+
     /// The rows it holds: its MRN, the live MRN (whose demographics it holds) and the visit.
-    pub(crate) fn touches(&self) -> Vec<Touched> {
+    fn touches(&self) -> Vec<Touched> {
         let mut rows = Vec::new();
         if let Some(row) = self.mrn.ids() {
             rows.extend([Touched::Mrn(row.0), Touched::Mrn(row.1)]);
@@ -296,13 +244,7 @@ fn find_many_sql() -> String {
                 (SELECT coalesce(to_regclass('location')::oid, 0)::int8) AS schema_oid
          FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
               AS k (mrn, nhs_number, encounter, n)
-         LEFT JOIN LATERAL (
-             SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
-             FROM mrn m JOIN mrn_to_live t USING (mrn_id)
-             WHERE m.mrn = k.mrn
-                OR (m.nhs_number = k.nhs_number AND (k.mrn IS NULL OR m.mrn IS NULL))
-             ORDER BY m.mrn = k.mrn DESC NULLS LAST, m.mrn_id
-             LIMIT 1) found ON true
+         LEFT JOIN LATERAL ({find}) found ON true
          LEFT JOIN LATERAL (
              SELECT core_demographic_id, valid_from, {demographics} FROM core_demographic d
              WHERE d.mrn_id = found.live_mrn_id
@@ -311,6 +253,7 @@ fn find_many_sql() -> String {
              SELECT * FROM hospital_visit v WHERE v.encounter = k.encounter
              FOR UPDATE) visit ON true
          ORDER BY k.n",
+        find = identity::FIND_SQL,
         demographics = demographics::COLUMNS,
         visit = visits::maybe_row_sql(&format!(
             "({})",
@@ -319,7 +262,7 @@ fn find_many_sql() -> String {
     )
 }
 
-/// [`find`] for many messages at once ([`crate::read_ahead`]): one row per key, in order.
+/// [`find`] for many messages at once (the engine's read-ahead): one row per key, in order.
 pub(crate) async fn find_many(
     conn: &mut PgConnection,
     mrns: &[Option<&str>],
@@ -332,38 +275,4 @@ pub(crate) async fn find_many(
         .bind(encounters)
         .fetch_all(&mut *conn)
         .await
-}
-
-/// M5: a trusted message corrects the NHS number and fills in a missing MRN, keeping the
-/// previous identifiers in `mrn_audit`.
-async fn correct_identifiers(
-    conn: &mut PgConnection,
-    row: &MrnRow,
-    mrn: Option<&str>,
-    nhs_number: Option<&str>,
-    context: &Context<'_>,
-) -> Result<(), sqlx::Error> {
-    let new_mrn = row.mrn.as_deref().or(mrn);
-    let new_nhs = nhs_number.or(row.nhs_number.as_deref());
-    if new_mrn == row.mrn.as_deref() && new_nhs == row.nhs_number.as_deref() {
-        return Ok(());
-    }
-    sqlx::query(
-        "WITH audited AS (
-             INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
-                                         stored_from, stored_until, source_ids_id)
-             SELECT mrn_id, mrn, nhs_number, research_opt_out, source_system, stored_from, $4,
-                    source_ids_id
-             FROM mrn WHERE mrn_id = $1)
-         UPDATE mrn SET mrn = $2, nhs_number = $3, stored_from = $4, source_ids_id = $5
-         WHERE mrn_id = $1",
-    )
-    .bind(row.mrn_id)
-    .bind(new_mrn)
-    .bind(new_nhs)
-    .bind(context.stored_from)
-    .bind(context.source_ids_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }

@@ -1,0 +1,177 @@
+//! Patient identity, which every family needs: finding or creating the MRN a message names, and
+//! the live MRN its data belongs to (rules M1–M6).
+//!
+//! M1 looks up by MRN; if not found and an NHS number is given, by NHS number among rows with no
+//! MRN; with no MRN at all, by NHS number. M2 refuses a message with neither. M3 creates a new
+//! MRN with an `mrn_to_live` row pointing to itself. M4 returns the live MRN. M5 lets a trusted
+//! source correct the NHS number or fill in the MRN of an NHS-number-only row; unlike EMAP (M6)
+//! such identifier changes are kept in `mrn_audit`. A family that reads more with the patient
+//! in the same statement (ADT reads demographics and the visit) builds on [`FIND_SQL`],
+//! [`MaybeMrn`] and [`CREATE_SQL`].
+
+use sqlx::{PgConnection, Row};
+
+use super::{Context, ProcessError, Touched, reject};
+
+/// What a message names to find its patient and visit.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Keys<'a> {
+    /// Whether the message finds one patient that way (merges find two, their own way).
+    pub one_patient: bool,
+    pub mrn: Option<&'a str>,
+    pub nhs_number: Option<&'a str>,
+    /// The visit, read with the patient, when the message touches one.
+    pub encounter: Option<&'a str>,
+}
+
+/// An `mrn` row with its live MRN.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MrnRow {
+    pub mrn_id: i64,
+    pub mrn: Option<String>,
+    pub nhs_number: Option<String>,
+    pub live_mrn_id: i64,
+}
+
+/// An `mrn` row read through an outer join ([`FIND_SQL`]): all null when there is none.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MaybeMrn {
+    mrn_id: Option<i64>,
+    mrn: Option<String>,
+    nhs_number: Option<String>,
+    live_mrn_id: Option<i64>,
+}
+
+impl MaybeMrn {
+    /// The MRN id and live MRN id, if there is a row.
+    pub(crate) fn ids(&self) -> Option<(i64, i64)> {
+        Some((self.mrn_id?, self.live_mrn_id?))
+    }
+
+    pub(crate) fn row(self) -> Option<MrnRow> {
+        Some(MrnRow {
+            mrn_id: self.mrn_id?,
+            mrn: self.mrn,
+            nhs_number: self.nhs_number,
+            live_mrn_id: self.live_mrn_id?,
+        })
+    }
+}
+
+/// M1 as a lateral subquery over keys `k (mrn, nhs_number)`: by MRN; else by NHS number among
+/// rows with no MRN (any row when the message names no MRN). Yields [`MaybeMrn`]'s columns.
+pub(crate) const FIND_SQL: &str = "SELECT m.mrn_id, m.mrn, m.nhs_number, t.live_mrn_id
+     FROM mrn m JOIN mrn_to_live t USING (mrn_id)
+     WHERE m.mrn = k.mrn
+        OR (m.nhs_number = k.nhs_number AND (k.mrn IS NULL OR m.mrn IS NULL))
+     ORDER BY m.mrn = k.mrn DESC NULLS LAST, m.mrn_id
+     LIMIT 1";
+
+/// The CTEs writing a new patient (M3) — `created` (the `mrn` row, returning `mrn_id`) and its
+/// `mrn_to_live` row — with parameters `$1` MRN, `$2` NHS number, `$3` source system, `$4`
+/// stored-from, `$5` source message, `$6` valid-from.
+pub(crate) const CREATE_SQL: &str = "created AS (
+         INSERT INTO mrn (mrn, nhs_number, source_system, stored_from, source_ids_id)
+         VALUES ($1, $2, $3, $4, $5) RETURNING mrn_id),
+     live_created AS (
+         INSERT INTO mrn_to_live (mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id)
+         SELECT mrn_id, mrn_id, $6, $4, $5 FROM created)";
+
+/// M2: a message must name an MRN or an NHS number (empty ones count as none).
+pub(crate) fn named<'a>(
+    mrn: Option<&'a str>,
+    nhs_number: Option<&'a str>,
+) -> Result<(Option<&'a str>, Option<&'a str>), ProcessError> {
+    let mrn = mrn.filter(|m| !m.is_empty());
+    let nhs_number = nhs_number.filter(|n| !n.is_empty());
+    if mrn.is_none() && nhs_number.is_none() {
+        return Err(reject("M2", "the message names no MRN and no NHS number"));
+    }
+    Ok((mrn, nhs_number))
+}
+
+/// A found patient, for the message: noted as touched, identifiers corrected if the source is
+/// trusted (M5); returns the live MRN id (M4).
+pub(crate) async fn found(
+    conn: &mut PgConnection,
+    row: &MrnRow,
+    mrn: Option<&str>,
+    nhs_number: Option<&str>,
+    context: &Context<'_>,
+) -> Result<i64, sqlx::Error> {
+    context.touched(Touched::Mrn(row.mrn_id));
+    context.touched(Touched::Mrn(row.live_mrn_id));
+    if context.trusted {
+        correct_identifiers(conn, row, mrn, nhs_number, context).await?;
+    }
+    Ok(row.live_mrn_id)
+}
+
+/// The live MRN id for the patient a message names, creating the MRN (with no demographics) if
+/// it is new.
+pub(crate) async fn live_mrn(
+    conn: &mut PgConnection,
+    mrn: Option<&str>,
+    nhs_number: Option<&str>,
+    context: &Context<'_>,
+) -> Result<i64, ProcessError> {
+    let (mrn, nhs_number) = named(mrn, nhs_number)?;
+    let sql = format!(
+        "SELECT found.* FROM (SELECT $1::text AS mrn, $2::text AS nhs_number) k
+         LEFT JOIN LATERAL ({FIND_SQL}) found ON true"
+    );
+    let maybe: MaybeMrn = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(mrn)
+        .bind(nhs_number)
+        .fetch_one(&mut *conn)
+        .await?;
+    if let Some(row) = maybe.row() {
+        return Ok(found(conn, &row, mrn, nhs_number, context).await?);
+    }
+    let sql = format!("WITH {CREATE_SQL} SELECT mrn_id FROM created");
+    let id = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(mrn)
+        .bind(nhs_number)
+        .bind(context.source_system)
+        .bind(context.stored_from)
+        .bind(context.source_ids_id)
+        .bind(context.valid_from)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    Ok(id)
+}
+
+/// M5: a trusted message corrects the NHS number and fills in a missing MRN, keeping the
+/// previous identifiers in `mrn_audit`.
+async fn correct_identifiers(
+    conn: &mut PgConnection,
+    row: &MrnRow,
+    mrn: Option<&str>,
+    nhs_number: Option<&str>,
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    let new_mrn = row.mrn.as_deref().or(mrn);
+    let new_nhs = nhs_number.or(row.nhs_number.as_deref());
+    if new_mrn == row.mrn.as_deref() && new_nhs == row.nhs_number.as_deref() {
+        return Ok(());
+    }
+    sqlx::query(
+        "WITH audited AS (
+             INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
+                                         stored_from, stored_until, source_ids_id)
+             SELECT mrn_id, mrn, nhs_number, research_opt_out, source_system, stored_from, $4,
+                    source_ids_id
+             FROM mrn WHERE mrn_id = $1)
+         UPDATE mrn SET mrn = $2, nhs_number = $3, stored_from = $4, source_ids_id = $5
+         WHERE mrn_id = $1",
+    )
+    .bind(row.mrn_id)
+    .bind(new_mrn)
+    .bind(new_nhs)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
