@@ -41,7 +41,7 @@ pub(crate) async fn delete_person(
     .bind(context.stored_from)
     .execute(&mut *conn)
     .await?;
-    // X3: the visits, and everything hanging off them, children first.
+    // X3.
     let visits: Vec<i64> = sqlx::query_scalar(
         "SELECT hospital_visit_id FROM hospital_visit
          WHERE mrn_id IN (SELECT mrn_id FROM mrn_to_live WHERE live_mrn_id = $1)
@@ -52,10 +52,20 @@ pub(crate) async fn delete_person(
     .bind(context.valid_from)
     .fetch_all(&mut *conn)
     .await?;
+    delete_visits(conn, &visits, context).await?;
+    Ok(())
+}
+
+/// X3: these visits and everything hanging off them, children first, each audited.
+async fn delete_visits(
+    conn: &mut PgConnection,
+    visits: &[i64],
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
     if visits.is_empty() {
         return Ok(());
     }
-    locations::delete_stays(conn, "hospital_visit_id", &visits, context).await?;
+    locations::delete_stays(conn, "hospital_visit_id", visits, context).await?;
     sqlx::query(
         "WITH gone AS (
              DELETE FROM planned_movement WHERE hospital_visit_id = ANY($1) RETURNING *)
@@ -68,7 +78,7 @@ pub(crate) async fn delete_person(
                 $3, source_ids_id
          FROM gone",
     )
-    .bind(&visits)
+    .bind(visits)
     .bind(context.valid_from)
     .bind(context.stored_from)
     .execute(&mut *conn)
@@ -77,7 +87,7 @@ pub(crate) async fn delete_person(
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE hospital_visit_id = ANY($1)"
         )))
-        .bind(&visits)
+        .bind(visits)
         .execute(&mut *conn)
         .await?;
     }
@@ -95,7 +105,7 @@ pub(crate) async fn delete_person(
                 greatest(valid_from, $2), stored_from, $3, source_ids_id
          FROM gone",
     )
-    .bind(&visits)
+    .bind(visits)
     .bind(context.valid_from)
     .bind(context.stored_from)
     .execute(&mut *conn)

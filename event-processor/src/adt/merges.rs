@@ -85,9 +85,20 @@ async fn merge_into(
             retiring.push(created);
         }
     }
-    // I3: every row living on as a retiring MRN now lives on as the survivor, audited. The
-    // rows are named by `= ANY(ARRAY(…))`, not joined: the statement's cached generic plan
-    // otherwise hashes the whole table to find a handful of rows.
+    repoint(conn, &retiring, live, context).await?;
+    spread_opt_out(conn, live, context).await?;
+    Ok(())
+}
+
+/// I3: every row living on as a retiring MRN now lives on as the survivor, audited. The rows
+/// are named by `= ANY(ARRAY(…))`, not joined: the statement's cached generic plan otherwise
+/// hashes the whole table to find a handful of rows.
+async fn repoint(
+    conn: &mut PgConnection,
+    retiring: &[i64],
+    live: i64,
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH moved AS (
              SELECT mrn_to_live_id, mrn_id, live_mrn_id, valid_from, stored_from, source_ids_id
@@ -104,15 +115,23 @@ async fn merge_into(
              stored_from = $4, source_ids_id = $5
          WHERE t.mrn_to_live_id = ANY(ARRAY(SELECT mrn_to_live_id FROM moved))",
     )
-    .bind(&retiring)
+    .bind(retiring)
     .bind(live)
     .bind(context.valid_from)
     .bind(context.stored_from)
     .bind(context.source_ids_id)
     .execute(&mut *conn)
     .await?;
-    // I4: opted out anywhere in the merged set means opted out everywhere.
-    // Each merged MRN looked up by its key (joins let the generic plan scan every MRN).
+    Ok(())
+}
+
+/// I4: opted out anywhere in the merged set means opted out everywhere. Each merged MRN is
+/// looked up by its key (joins let the generic plan scan every MRN).
+async fn spread_opt_out(
+    conn: &mut PgConnection,
+    live: i64,
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH merged AS (
              SELECT t.mrn_id,

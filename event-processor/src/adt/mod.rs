@@ -183,19 +183,7 @@ async fn apply(
             cancellation(conn, message, adt, found, context).await
         }
         Message::PendingTransfer(_) | Message::CancelPendingTransfer(_) => {
-            let mrn_id = found.live.id(conn, context).await?;
-            let mut visit = visit_for(conn, mrn_id, adt, found.visit, context).await?;
-            match message {
-                Message::PendingTransfer(m) => {
-                    pending::request(conn, &mut visit, m, context).await?
-                }
-                Message::CancelPendingTransfer(m) => {
-                    pending::cancel(conn, &mut visit, m, context).await?;
-                }
-                _ => {}
-            }
-            visits::save(conn, visit, context).await?;
-            Ok(())
+            planned(conn, message, adt, found, context).await
         }
         Message::SwapLocations(m) => swap_locations(conn, m, adt, found, context).await,
         _ if is_movement => movement(conn, message, adt, found, context).await,
@@ -281,6 +269,25 @@ async fn cancellation(
     let mrn_id = found.live.id(conn, context).await?;
     let visit = visit_for(conn, mrn_id, adt, found.visit, context).await?;
     cancelled(conn, visit, kind, at, location, context).await
+}
+
+/// A15/A26 (P1–P3): the visit, its planned movements re-paired, the visit saved.
+async fn planned(
+    conn: &mut PgConnection,
+    message: &Message,
+    adt: &AdtFields,
+    found: Patient,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    let mrn_id = found.live.id(conn, context).await?;
+    let mut visit = visit_for(conn, mrn_id, adt, found.visit, context).await?;
+    match message {
+        Message::PendingTransfer(m) => pending::request(conn, &mut visit, m, context).await?,
+        Message::CancelPendingTransfer(m) => pending::cancel(conn, &mut visit, m, context).await?,
+        _ => {}
+    }
+    visits::save(conn, visit, context).await?;
+    Ok(())
 }
 
 /// A17 (S1, S2): both patients' visits found or created; a trusted source then swaps their

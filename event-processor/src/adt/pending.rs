@@ -14,6 +14,7 @@ use interchange::adt::{CancelPendingTransfer, PendingTransfer, PendingType};
 use sqlx::PgConnection;
 
 use super::locations::Planned;
+use super::tables;
 use super::visits::Visit;
 use crate::engine::places;
 use crate::engine::{Context, ProcessError};
@@ -153,6 +154,39 @@ async fn rederive(
             .collect(),
         None => read(conn, visit_id, kind, location_id).await?,
     };
+    let changes = replan(&rows, requested, cancelled);
+    context
+        .write(conn, |w| {
+            for (id, plan) in &changes.updated {
+                tables::plan_change(w, *id, plan.requested, plan.cancelled, context);
+            }
+            for id in &changes.deleted {
+                tables::plan_delete(w, *id, context);
+            }
+            for plan in &changes.inserted {
+                let at = (plan.requested, plan.cancelled);
+                tables::plan_insert(w, visit_id, location_id, kind, at, context);
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+/// How a visit's planned rows of one kind and place change when a request or cancellation is
+/// added: rows whose pairing still stands are left alone.
+#[derive(Debug, Default, PartialEq)]
+struct Changes {
+    /// Rows re-paired, by id: a row keeps its id if it keeps its request or its cancellation.
+    updated: Vec<(i64, Plan)>,
+    deleted: Vec<i64>,
+    inserted: Vec<Plan>,
+}
+
+fn replan(
+    rows: &[Row],
+    requested: Option<DateTime<Utc>>,
+    cancelled: Option<DateTime<Utc>>,
+) -> Changes {
     let requests: Vec<_> = rows
         .iter()
         .filter_map(|r| r.event_datetime)
@@ -165,7 +199,7 @@ async fn rederive(
         .collect();
     let mut plans = pair(requests, cancels);
     let mut unmatched = Vec::new();
-    for row in &rows {
+    for row in rows {
         let same = plans.iter().position(|p| {
             p.requested == row.event_datetime && p.cancelled == row.cancelled_datetime
         });
@@ -176,60 +210,21 @@ async fn rederive(
             None => unmatched.push(row),
         }
     }
-    // A row whose pairing changed keeps its id if it keeps its request or its cancellation.
+    let mut changes = Changes::default();
     for row in unmatched {
         let keeps = plans.iter().position(|p| {
             (row.event_datetime.is_some() && p.requested == row.event_datetime)
                 || (row.cancelled_datetime.is_some() && p.cancelled == row.cancelled_datetime)
         });
-        audit(conn, row.planned_movement_id, context).await?;
         match keeps {
-            Some(i) => {
-                let plan = plans.remove(i);
-                sqlx::query(
-                    "UPDATE planned_movement SET event_datetime = $2, cancelled_datetime = $3,
-                         cancelled = $4, valid_from = greatest(valid_from, $5), stored_from = $6,
-                         source_ids_id = $7
-                     WHERE planned_movement_id = $1",
-                )
-                .bind(row.planned_movement_id)
-                .bind(plan.requested)
-                .bind(plan.cancelled)
-                .bind(plan.cancelled.is_some())
-                .bind(context.valid_from)
-                .bind(context.stored_from)
-                .bind(context.source_ids_id)
-                .execute(&mut *conn)
-                .await?;
-            }
-            None => {
-                sqlx::query("DELETE FROM planned_movement WHERE planned_movement_id = $1")
-                    .bind(row.planned_movement_id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            Some(i) => changes
+                .updated
+                .push((row.planned_movement_id, plans.remove(i))),
+            None => changes.deleted.push(row.planned_movement_id),
         }
     }
-    for plan in plans {
-        sqlx::query(
-            "INSERT INTO planned_movement
-                 (hospital_visit_id, location_id, event_type, event_datetime, cancelled_datetime,
-                  cancelled, valid_from, stored_from, source_ids_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(visit_id)
-        .bind(location_id)
-        .bind(kind)
-        .bind(plan.requested)
-        .bind(plan.cancelled)
-        .bind(plan.cancelled.is_some())
-        .bind(context.valid_from)
-        .bind(context.stored_from)
-        .bind(context.source_ids_id)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    changes.inserted = plans;
+    changes
 }
 
 /// A visit's planned movements of one kind to one place, locked, by id.
@@ -250,30 +245,6 @@ async fn read(
     .bind(location_id)
     .fetch_all(&mut *conn)
     .await
-}
-
-/// G3: keeps the row's current state before it changes or goes.
-async fn audit(
-    conn: &mut PgConnection,
-    planned_movement_id: i64,
-    context: &Context<'_>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO planned_movement_audit
-             (planned_movement_id, hospital_visit_id, location_id, event_type, event_datetime,
-              cancelled_datetime, cancelled, valid_from, valid_until, stored_from, stored_until,
-              source_ids_id)
-         SELECT planned_movement_id, hospital_visit_id, location_id, event_type, event_datetime,
-                cancelled_datetime, cancelled, valid_from, greatest(valid_from, $2), stored_from,
-                $3, source_ids_id
-         FROM planned_movement WHERE planned_movement_id = $1",
-    )
-    .bind(planned_movement_id)
-    .bind(context.valid_from)
-    .bind(context.stored_from)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The ADT tables as the engine's set-wise writer sees them ([`crate::engine::writes`]), and the
 //! rows a message adds to its wave: a new patient with its first demographics (M3, D1), a new
 //! visit, movement facts and cancellations, a visit's new state (audited, G3) and location
-//! visits inserted, changed or removed (audited, G3).
+//! visits inserted, changed or removed (audited, G3), planned movements (P1–P3, audited).
 
 use chrono::{DateTime, Utc};
 
@@ -169,6 +169,32 @@ pub(crate) static LOCATION_VISIT: Table = Table {
     }),
 };
 
+static PLANNED_MOVEMENT: Table = Table {
+    name: "planned_movement",
+    key: "planned_movement_id",
+    columns: &[
+        Column::keep("hospital_visit_id", Kind::Ref(&HOSPITAL_VISIT)),
+        Column::keep("location_id", Kind::Int8),
+        Column::keep("event_type", Kind::Text),
+        Column::set("event_datetime", Kind::Timestamptz),
+        Column::set("cancelled_datetime", Kind::Timestamptz),
+        Column::set("cancelled", Kind::Bool),
+        Column {
+            name: "valid_from",
+            kind: Kind::Timestamptz,
+            on_update: OnUpdate::Expr("greatest(t.valid_from, {new})"),
+        },
+        PROVENANCE[1],
+        PROVENANCE[2],
+    ],
+    insert_or_nothing: false,
+    audit: Some(Audit {
+        table: "planned_movement_audit",
+        extra: &[],
+        valid_until: "greatest(t.valid_from, {until})",
+    }),
+};
+
 /// A new patient living on as itself (M3), with its first demographics if any (D1).
 pub(crate) fn new_patient(
     wave: &mut Wave,
@@ -318,4 +344,60 @@ pub(crate) fn stay_insert(wave: &mut Wave, visit: RowRef, stay: &Stay, context: 
     let valid = provenance(context.valid_from, context);
     let values = place.into_iter().chain(stay_values(stay)).chain(valid);
     wave.insert(&LOCATION_VISIT, values);
+}
+
+/// A plan's request and cancellation times as `planned_movement` columns.
+fn plan_values(requested: Option<DateTime<Utc>>, cancelled: Option<DateTime<Utc>>) -> [Value; 3] {
+    [
+        requested.into(),
+        cancelled.into(),
+        cancelled.is_some().into(),
+    ]
+}
+
+/// A stored planned movement re-paired (P2), its previous state audited.
+pub(crate) fn plan_change(
+    wave: &mut Wave,
+    id: i64,
+    requested: Option<DateTime<Utc>>,
+    cancelled: Option<DateTime<Utc>>,
+    context: &Context<'_>,
+) {
+    wave.audit(
+        &PLANNED_MOVEMENT,
+        id,
+        context.valid_from,
+        context.stored_from,
+    );
+    let values = plan_values(requested, cancelled);
+    let valid = provenance(context.valid_from, context);
+    wave.update(&PLANNED_MOVEMENT, id, values.into_iter().chain(valid));
+}
+
+/// A stored planned movement removed, its last state audited.
+pub(crate) fn plan_delete(wave: &mut Wave, id: i64, context: &Context<'_>) {
+    wave.audit(
+        &PLANNED_MOVEMENT,
+        id,
+        context.valid_from,
+        context.stored_from,
+    );
+    wave.delete(&PLANNED_MOVEMENT, id);
+}
+
+/// A new planned movement of `kind` to `location` for the stored visit `visit` (P1), with its
+/// request and cancellation times.
+pub(crate) fn plan_insert(
+    wave: &mut Wave,
+    visit: i64,
+    location: Option<i64>,
+    kind: &str,
+    (requested, cancelled): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    context: &Context<'_>,
+) {
+    let place = [RowRef::Stored(visit).into(), location.into(), kind.into()];
+    let values = plan_values(requested, cancelled);
+    let valid = provenance(context.valid_from, context);
+    let row = place.into_iter().chain(values).chain(valid);
+    wave.insert(&PLANNED_MOVEMENT, row);
 }

@@ -131,51 +131,12 @@ async fn consume(
 ) -> Result<(), lapin::Error> {
     let connection = Connection::connect(&config.amqp_url, ConnectionProperties::default()).await?;
     let channel = connection.create_channel().await?;
-    // The reader owns the queue and its arguments: only check that it exists.
-    channel
-        .queue_declare(
-            config.queue.as_str().into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    channel
-        .basic_qos(config.prefetch.max(1), BasicQosOptions::default())
-        .await?;
-    let mut deliveries = channel
-        .basic_consume(
-            config.queue.as_str().into(),
-            "ward-event-processor".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let mut deliveries = subscribe(&channel, config).await?;
     tracing::info!(queue = %config.queue, "Consuming interchange messages");
     loop {
-        let first = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            next = deliveries.next() => match next {
-                Some(delivery) => delivery?,
-                None => return Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
-                    lapin::ChannelState::Closed,
-                    "the consumer was cancelled",
-                ))),
-            },
+        let Some((started, batch)) = next_batch(&mut deliveries, config, shutdown).await? else {
+            return Ok(());
         };
-        let started = std::time::Instant::now();
-        let mut batch = vec![first];
-        // One deadline for the whole batch: waiting `batch_wait` for each next delivery would
-        // hold a trickle of messages until the batch was full.
-        let deadline = tokio::time::Instant::now() + config.batch_wait;
-        while batch.len() < config.batch_size.max(1) {
-            match tokio::time::timeout_at(deadline, deliveries.next()).await {
-                Ok(Some(delivery)) => batch.push(delivery?),
-                _ => break,
-            }
-        }
         let Some(last) = batch.last() else { continue };
         let last_tag = last.delivery_tag;
         match apply_batch(processor, pool, &batch, stats, config.lanes).await {
@@ -189,15 +150,11 @@ async fn consume(
             Err(error) => {
                 processor.forget_cached();
                 tracing::warn!(error = %error, batch = batch.len(), "Database failed; returning the batch to the queue");
-                channel
-                    .basic_nack(
-                        last_tag,
-                        BasicNackOptions {
-                            multiple: true,
-                            requeue: true,
-                        },
-                    )
-                    .await?;
+                let requeue = BasicNackOptions {
+                    multiple: true,
+                    requeue: true,
+                };
+                channel.basic_nack(last_tag, requeue).await?;
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -205,6 +162,65 @@ async fn consume(
             }
         }
     }
+}
+
+/// Consumes the queue, which the reader owns with its arguments: only checks that it exists.
+async fn subscribe(
+    channel: &lapin::Channel,
+    config: &ConsumerConfig,
+) -> Result<lapin::Consumer, lapin::Error> {
+    channel
+        .queue_declare(
+            config.queue.as_str().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .basic_qos(config.prefetch.max(1), BasicQosOptions::default())
+        .await?;
+    channel
+        .basic_consume(
+            config.queue.as_str().into(),
+            "ward-event-processor".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+}
+
+/// The next batch: the first delivery, then whatever arrives within `batch_wait` of it, up to
+/// `batch_size`, with when the first came; `None` on shutdown.
+async fn next_batch(
+    deliveries: &mut lapin::Consumer,
+    config: &ConsumerConfig,
+    shutdown: &CancellationToken,
+) -> Result<Option<(std::time::Instant, Vec<Delivery>)>, lapin::Error> {
+    let first = tokio::select! {
+        _ = shutdown.cancelled() => return Ok(None),
+        next = deliveries.next() => match next {
+            Some(delivery) => delivery?,
+            None => return Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
+                lapin::ChannelState::Closed,
+                "the consumer was cancelled",
+            ))),
+        },
+    };
+    let started = std::time::Instant::now();
+    let mut batch = vec![first];
+    // One deadline for the whole batch: waiting `batch_wait` for each next delivery would hold a
+    // trickle of messages until the batch was full.
+    let deadline = tokio::time::Instant::now() + config.batch_wait;
+    while batch.len() < config.batch_size.max(1) {
+        match tokio::time::timeout_at(deadline, deliveries.next()).await {
+            Ok(Some(delivery)) => batch.push(delivery?),
+            _ => break,
+        }
+    }
+    Ok(Some((started, batch)))
 }
 
 /// Applies a batch: undecodable deliveries straight to the dead-letter table, the rest in lanes

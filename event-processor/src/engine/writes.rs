@@ -629,3 +629,118 @@ pub(crate) fn take(wave: &Mutex<Wave>) -> Result<Wave, sqlx::Error> {
 pub(crate) fn poisoned<T>(_: std::sync::PoisonError<T>) -> sqlx::Error {
     sqlx::Error::Protocol("a lane's wave writes were poisoned".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static PARENT: Table = Table {
+        name: "parent",
+        key: "parent_id",
+        columns: &[Column::set("name", Kind::Text)],
+        insert_or_nothing: false,
+        audit: None,
+    };
+
+    static CHILD: Table = Table {
+        name: "child",
+        key: "child_id",
+        columns: &[
+            Column::keep("parent_id", Kind::Ref(&PARENT)),
+            Column {
+                name: "valid_from",
+                kind: Kind::Timestamptz,
+                on_update: OnUpdate::Expr("greatest(t.valid_from, {new})"),
+            },
+        ],
+        insert_or_nothing: true,
+        audit: Some(Audit {
+            table: "child_audit",
+            extra: &["note"],
+            valid_until: "greatest(t.valid_from, {until})",
+        }),
+    };
+
+    /// The statement `flush` would run for `wave`.
+    fn sql(wave: &mut Wave) -> String {
+        wave.parts
+            .sort_by_key(|p| (depth(p.table), p.table.name, p.op));
+        generate(&wave.parts)
+    }
+
+    #[test]
+    fn a_row_naming_a_new_row_joins_the_keys_taken_for_it_in_the_same_statement() {
+        let mut wave = Wave::default();
+        // Added child first: the statement still defines the parent's keys before using them.
+        let now = Utc::now();
+        wave.insert(&CHILD, [RowRef::Stored(7).into(), now.into()]);
+        let parent = wave.insert(&PARENT, ["p".into()]);
+        wave.insert(&CHILD, [parent.into(), now.into()]);
+        assert_eq!(parent, RowRef::New("parent", 1));
+        assert!(wave.error.is_none());
+        let sql = sql(&mut wave);
+        let keys = sql.find("parent_new AS").unwrap();
+        let child = sql.find("child_insert AS").unwrap();
+        assert!(keys < child, "{sql}");
+        assert!(
+            sql.contains("LEFT JOIN parent_new j_parent_id ON j_parent_id.ord = r.parent_id_new")
+        );
+        assert!(sql.contains("coalesce(r.parent_id_stored, j_parent_id.parent_id)"));
+        assert!(sql.contains("ON CONFLICT DO NOTHING"));
+        assert!(sql.contains("OVERRIDING SYSTEM VALUE"));
+    }
+
+    #[test]
+    fn rows_naming_only_stored_rows_take_no_keys_ahead() {
+        let mut wave = Wave::default();
+        wave.insert(&CHILD, [RowRef::Stored(7).into(), Utc::now().into()]);
+        let sql = sql(&mut wave);
+        assert!(!sql.contains("parent_new"), "{sql}");
+        assert!(sql.contains("r.parent_id_stored"));
+    }
+
+    #[test]
+    fn updates_keep_what_never_changes_and_audits_copy_the_stored_row() {
+        let mut wave = Wave::default();
+        let now = Utc::now();
+        wave.audit(&CHILD, 3, now, now);
+        wave.update(&CHILD, 3, [now.into()]);
+        wave.delete(&CHILD, 4);
+        assert!(wave.error.is_none());
+        let sql = sql(&mut wave);
+        assert!(
+            sql.contains("SET valid_from = greatest(t.valid_from, r.valid_from)"),
+            "{sql}"
+        );
+        assert!(!sql.contains("SET parent_id"), "{sql}");
+        assert!(sql.contains(
+            "INSERT INTO child_audit (child_id, parent_id, valid_from, note, valid_until, stored_until)"
+        ));
+        assert!(sql.contains("greatest(t.valid_from, r.valid_until)"));
+        assert!(sql.contains("DELETE FROM child WHERE child_id = ANY($"));
+    }
+
+    #[test]
+    fn values_that_do_not_fit_their_columns_are_refused() {
+        let mut short = Wave::default();
+        short.insert(&CHILD, [RowRef::Stored(7).into()]);
+        assert!(short.error.is_some());
+        let mut mistyped = Wave::default();
+        mistyped.insert(&PARENT, [Value::Bool(Some(true))]);
+        assert!(mistyped.error.is_some());
+        let mut unaudited = Wave::default();
+        unaudited.audit(&PARENT, 1, Utc::now(), Utc::now());
+        assert!(unaudited.error.is_some());
+    }
+
+    #[test]
+    fn a_shape_is_generated_once() {
+        let mut wave = Wave::default();
+        wave.insert(&PARENT, ["p".into()]);
+        let first = statement(&wave.parts);
+        let mut other = Wave::default();
+        other.insert(&PARENT, ["q".into()]);
+        other.insert(&PARENT, ["r".into()]);
+        assert!(Arc::ptr_eq(&first, &statement(&other.parts)));
+    }
+}
