@@ -313,18 +313,22 @@ impl Wave {
         &mut self.parts[index]
     }
 
-    fn push(&mut self, table: &'static Table, op: Op, values: Vec<Value>) -> i64 {
+    fn push(
+        &mut self,
+        table: &'static Table,
+        op: Op,
+        values: impl IntoIterator<Item = Value>,
+    ) -> i64 {
         let part = self.part(table, op);
-        let fits = values.len() == part.arrays.len();
-        let mut typed = fits;
-        if fits {
-            for (array, value) in part.arrays.iter_mut().zip(values) {
-                typed &= array.push(value);
-            }
+        let mut values = values.into_iter();
+        let mut fits = true;
+        for array in &mut part.arrays {
+            fits &= values.next().is_some_and(|value| array.push(value));
         }
+        fits &= values.next().is_none();
         part.rows += 1;
         let rows = part.rows;
-        if (!fits || !typed) && self.error.is_none() {
+        if !fits && self.error.is_none() {
             self.error = Some(format!(
                 "a {op:?} of {} was given values that do not fit its columns",
                 table.name
@@ -340,7 +344,7 @@ impl Wave {
         table: &'static Table,
         values: impl IntoIterator<Item = Value>,
     ) -> RowRef {
-        let n = self.push(table, Op::Insert, values.into_iter().collect());
+        let n = self.push(table, Op::Insert, values);
         RowRef::New(table.name, n)
     }
 
@@ -351,9 +355,7 @@ impl Wave {
         key: i64,
         values: impl IntoIterator<Item = Value>,
     ) {
-        let row = std::iter::once(Value::Int8(Some(key)))
-            .chain(values)
-            .collect();
+        let row = std::iter::once(Value::Int8(Some(key))).chain(values);
         self.push(table, Op::Update, row);
     }
 
@@ -369,13 +371,13 @@ impl Wave {
         if table.audit.is_none() && self.error.is_none() {
             self.error = Some(format!("{} has no audit table", table.name));
         }
-        let row = vec![key.into(), valid_until.into(), stored_until.into()];
+        let row = [key.into(), valid_until.into(), stored_until.into()];
         self.push(table, Op::Audit, row);
     }
 
     /// The stored row `key` goes.
     pub(crate) fn delete(&mut self, table: &'static Table, key: i64) {
-        self.push(table, Op::Delete, vec![key.into()]);
+        self.push(table, Op::Delete, [key.into()]);
     }
 
     /// Writes every row in one statement and empties the wave.
@@ -477,11 +479,12 @@ impl Placeholders {
     }
 }
 
-/// Where a part's rows come from: `unnest(…) WITH ORDINALITY AS r (…)` joined to the new rows
-/// its references name, and each column's value as an expression.
+/// Where a part's rows come from: `unnest(…) WITH ORDINALITY AS r (…)`, the joins to the new
+/// rows its references name, and each column's value as an expression of `r` and those joins.
 struct Source {
-    from: String,
-    /// The first array's placeholder, whose length is the part's number of rows.
+    unnest: String,
+    joins: String,
+    /// The first array's placeholder (a delete's keys).
     first: String,
     /// `(column, expression)` for each column the op takes.
     values: Vec<(&'static str, String)>,
@@ -528,18 +531,25 @@ impl Source {
         aliases.push("ord".to_owned());
         Source {
             first: args.first().cloned().unwrap_or_default(),
-            from: format!(
-                "unnest({}) WITH ORDINALITY AS r ({}){joins}",
+            unnest: format!(
+                "unnest({}) WITH ORDINALITY AS r ({})",
                 args.join(", "),
                 aliases.join(", ")
             ),
+            joins,
             values,
         }
+    }
+
+    /// The rows with their joins, as a `FROM` clause's items.
+    fn from(&self) -> String {
+        format!("{}{}", self.unnest, self.joins)
     }
 }
 
 /// An insert; when other rows of the wave name its new rows, they take their keys from the
-/// sequence first (`<table>_new`, numbered by `ord`), so those rows can join them.
+/// sequence first, with the rows (`<table>_new`, numbered by `ord`), so those rows can join
+/// them.
 fn insert_sql(part: &Part, source: &Source, named: bool) -> String {
     let table = part.table;
     let names: Vec<&str> = source.values.iter().map(|(c, _)| *c).collect();
@@ -555,24 +565,23 @@ fn insert_sql(part: &Part, source: &Source, named: bool) -> String {
             table.name,
             names.join(", "),
             exprs.join(", "),
-            source.from,
+            source.from(),
         );
     }
-    // The keys first, in order; the row's own references then join by `ord`.
     format!(
         "{0}_new AS (
-             SELECT ord, nextval((SELECT pg_get_serial_sequence('{0}', '{1}'))::regclass) AS {1}
-             FROM unnest({first}) WITH ORDINALITY AS s (v, ord) ORDER BY ord),
+             SELECT r.*, nextval((SELECT pg_get_serial_sequence('{0}', '{1}'))::regclass) AS {1}
+             FROM {4}),
          {0}_insert AS (
              INSERT INTO {0} ({1}, {2}) OVERRIDING SYSTEM VALUE
-             SELECT n.{1}, {3} FROM {4} JOIN {0}_new n ON n.ord = r.ord
+             SELECT r.{1}, {3} FROM {0}_new r{5}
              ORDER BY r.ord{conflict})",
         table.name,
         table.key,
         names.join(", "),
         exprs.join(", "),
-        source.from,
-        first = source.first,
+        source.unnest,
+        source.joins,
     )
 }
 
@@ -589,7 +598,7 @@ fn update_sql(part: &Part, source: &Source) -> String {
         "{0}_update AS (UPDATE {0} t SET {1} FROM {2} WHERE t.{3} = r.key)",
         table.name,
         sets.join(", "),
-        source.from,
+        source.from(),
         table.key
     )
 }
@@ -614,7 +623,7 @@ fn audit_sql(part: &Part, source: &Source) -> String {
         copied.join(", "),
         from_row.join(", "),
         audit.valid_until.replace("{until}", "r.valid_until"),
-        source.from,
+        source.from(),
         table.key,
     )
 }
