@@ -12,6 +12,7 @@
 
 mod deletion;
 mod demographics;
+mod facts;
 mod locations;
 mod merges;
 mod movements;

@@ -11,7 +11,7 @@ use sqlx::query::Query;
 use sqlx::{PgConnection, Postgres, Row};
 
 use super::demographics::{self, Demographics};
-use super::{locations, tables, visits};
+use super::{facts, tables, visits};
 use crate::engine::identity::{self, MaybeMrn};
 use crate::engine::read_ahead::Prefetched;
 use crate::engine::writes::{RowRef, Wave};
@@ -255,10 +255,7 @@ fn find_many_sql() -> String {
          ORDER BY k.n",
         find = identity::FIND_SQL,
         demographics = demographics::COLUMNS,
-        visit = visits::maybe_row_sql(&format!(
-            "({})",
-            locations::live_sql("visit.hospital_visit_id")
-        )),
+        visit = visits::maybe_row_sql(&format!("({})", facts::live_sql("visit.hospital_visit_id"))),
     )
 }
 

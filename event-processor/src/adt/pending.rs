@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use interchange::adt::{CancelPendingTransfer, PendingTransfer, PendingType};
 use sqlx::PgConnection;
 
-use super::locations::Planned;
+use super::facts::Planned;
 use super::tables;
 use super::visits::Visit;
 use crate::engine::places;

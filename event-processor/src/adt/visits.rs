@@ -13,7 +13,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgConnection, Postgres, Row as _};
 
-use super::locations::{self, StoredFacts};
+use super::facts::{self, StoredFacts};
 use super::movements::VisitTimes;
 use crate::engine::{Context, ProcessError, reject};
 
@@ -125,11 +125,11 @@ pub(crate) struct MaybeRow {
     discharge_destination: Option<String>,
     discharge_disposition: Option<String>,
     #[sqlx(flatten)]
-    facts: locations::FactColumns,
+    facts: facts::FactColumns,
 }
 
 /// The columns of [`MaybeRow`] from a `hospital_visit` aliased `visit`, its live location
-/// visits (locked) read from `live`, a table expression (see [`locations::live_sql`]).
+/// visits (locked) read from `live`, a table expression (see [`facts::live_sql`]).
 pub(crate) fn maybe_row_sql(live: &str) -> String {
     format!(
         "visit.hospital_visit_id, visit.valid_from AS visit_valid_from, \
@@ -137,7 +137,7 @@ pub(crate) fn maybe_row_sql(live: &str) -> String {
          visit.presentation_datetime, visit.admission_datetime, visit.discharge_datetime, \
          visit.patient_class, visit.arrival_method, visit.discharge_destination, \
          visit.discharge_disposition, {facts}",
-        facts = locations::fact_columns_sql("visit.hospital_visit_id", live)
+        facts = facts::fact_columns_sql("visit.hospital_visit_id", live)
     )
 }
 
@@ -233,7 +233,7 @@ pub(crate) enum Found {
 }
 
 /// A visit this message creates, not written yet: so that its first fact can be stored with it
-/// in one statement ([`locations::record_first`]).
+/// in one statement (`locations::record_first`).
 pub(crate) struct NewVisit {
     pub encounter: String,
     pub state: VisitState,
