@@ -175,3 +175,18 @@ async fn correct_identifiers(
     .await?;
     Ok(())
 }
+
+/// The visit with this encounter, if stored: the lookup context inference needs (a lab order
+/// names the visit it was placed in; the visit itself comes with the message's implied ADT).
+pub(crate) async fn visit_id(
+    conn: &mut PgConnection,
+    encounter: Option<&str>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let Some(encounter) = encounter.filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    sqlx::query_scalar("SELECT hospital_visit_id FROM hospital_visit WHERE encounter = $1")
+        .bind(encounter)
+        .fetch_optional(&mut *conn)
+        .await
+}

@@ -1,8 +1,8 @@
 //! The processor's own machinery, which knows no message family: the [`Processor`] that
 //! dispatches each message to the [`Family`] that applies it, the [`consumer`] of RabbitMQ
 //! batches, [`lanes`] and their waves, the [`read_ahead`], the set-wise [`writes`], the
-//! [`dead_letters`], patient [`identity`] (M1–M6, which every family needs) and [`places`]
-//! (G4). A family depends on this module; nothing here names a family (`crate::FAMILIES` is
+//! [`dead_letters`], patient [`identity`] (M1–M6, which every family needs), [`places`] (G4)
+//! and the [`reference`] rows every patient shares. A family depends on this module; nothing here names a family (`crate::FAMILIES` is
 //! the one table that lists them).
 //!
 //! Rules that belong to no family live here too: G3's requirement of a valid-from time, and the
@@ -15,6 +15,7 @@ pub(crate) mod identity;
 pub mod lanes;
 pub(crate) mod places;
 pub(crate) mod read_ahead;
+pub(crate) mod reference;
 pub(crate) mod writes;
 
 use std::sync::Arc;
@@ -139,8 +140,8 @@ pub(crate) struct Context<'a> {
     pub trusted_sources: &'a [String],
     /// Location ids already known.
     pub places: &'a PlaceCache,
-    /// Where a new place is created and committed by itself, when the message is applied in a
-    /// lane; else in the message's transaction.
+    /// Where a new reference row (a place, a lab battery) is created and committed by itself,
+    /// when the message is applied in a lane; else in the message's transaction ([`reference`]).
     pub places_pool: Option<&'a PgPool>,
     /// The wave's rows, written when it ends; without one, a message's rows are written at once.
     pub wave: Option<&'a Mutex<Wave>>,

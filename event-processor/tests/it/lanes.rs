@@ -102,7 +102,7 @@ async fn a_message_of_a_class_not_built_is_dead_lettered_in_its_lane() {
     let db = TestDb::migrated().await;
     let run = [
         hl7("A01 10:00 mrn=P visit=V at=WARD^A^1"),
-        interchange::lab::LabOrderMsg::default().into(),
+        interchange::form::FormMsg::default().into(),
         hl7("A02 11:00 mrn=P visit=V at=WARD^B^1 from=WARD^A^1"),
     ];
     let applied = apply_run(&Processor::default(), &db.pool, &run, 1)
@@ -118,7 +118,7 @@ async fn a_message_of_a_class_not_built_is_dead_lettered_in_its_lane() {
     assert_eq!(
         rows,
         [(
-            "uk.ac.ucl.rits.inform.interchange.lab.LabOrderMsg".to_owned(),
+            "uk.ac.ucl.rits.inform.interchange.form.FormMsg".to_owned(),
             "NOT-BUILT".to_owned()
         )]
     );

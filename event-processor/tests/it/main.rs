@@ -9,6 +9,7 @@ mod deletion;
 mod demographics;
 mod harness;
 mod identity;
+mod labs;
 mod lanes;
 mod locations;
 mod merges;

@@ -1,0 +1,129 @@
+//! The labs family: lab orders and the results they carry (`LabOrderMsg`), from any lab system.
+//!
+//! A lab message finds its patient through the engine's identity (M1–M6: an unknown MRN is
+//! created, as the message's implied ADT also does) and the visit it names, if stored (its
+//! context, C7, arrives as its own implied ADT message). Then: the battery (LB2,
+//! [`definitions`]), the sample (LB3, [`samples`]), the order or its cancellation (LB4–LB7,
+//! [`orders`]), each result with its test definition (LB2, LB8–LB10, [`results`]). LB1 (a
+//! message without a status change time is refused) is the engine's G3: the status change time
+//! is the message's valid-from. Not built yet: isolates and sensitivities (LB11), lab metadata
+//! (LB13).
+
+mod definitions;
+mod orders;
+mod results;
+mod samples;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use interchange::Message;
+use interchange::lab::LabOrderMsg;
+use sqlx::PgConnection;
+
+use crate::engine::identity::{self, Keys};
+use crate::engine::read_ahead::Prefetched;
+use crate::engine::{Context, Family, ProcessError, reject};
+
+/// The labs family.
+pub(crate) struct Labs;
+
+impl Family for Labs {
+    fn applies_to(&self, message: &Message) -> bool {
+        matches!(message, Message::LabOrderMsg(_))
+    }
+
+    fn keys<'m>(&self, message: &'m Message) -> Keys<'m> {
+        match message {
+            Message::LabOrderMsg(m) => Keys {
+                one_patient: true,
+                mrn: m.mrn.as_deref().filter(|m| !m.is_empty()),
+                nhs_number: None,
+                encounter: m.visit_number.as_deref().filter(|v| !v.is_empty()),
+            },
+            _ => Keys::default(),
+        }
+    }
+
+    fn also_named(&self, message: &Message) -> Vec<String> {
+        match message {
+            Message::LabOrderMsg(m) => m
+                .visit_number
+                .iter()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("visit:{v}"))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Labs read for themselves for now: nothing is read ahead.
+    fn read_ahead<'a>(
+        &'a self,
+        _conn: &'a mut PgConnection,
+        _keys: &'a [Keys<'a>],
+    ) -> BoxFuture<'a, Result<Vec<Box<dyn Prefetched>>, sqlx::Error>> {
+        async { Ok(Vec::new()) }.boxed()
+    }
+
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        message: &'a Message,
+        _found: Option<Box<dyn Prefetched>>,
+        context: &'a Context<'a>,
+    ) -> BoxFuture<'a, Result<(), ProcessError>> {
+        async move {
+            match message {
+                Message::LabOrderMsg(m) => apply(conn, m, context).await,
+                _ => Err(reject("NOT-BUILT", "not a lab message")),
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Applies a lab order with its results.
+async fn apply(
+    conn: &mut PgConnection,
+    m: &LabOrderMsg,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    let mrn_id = identity::live_mrn(conn, m.mrn.as_deref(), None, context).await?;
+    let specimen = m
+        .lab_specimen_number
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| reject("LB3", "a lab message without a specimen number"))?;
+    let (Some(code), Some(provider)) = (
+        m.test_battery_local_code
+            .as_deref()
+            .filter(|c| !c.is_empty()),
+        m.test_battery_coding_system
+            .as_deref()
+            .filter(|c| !c.is_empty()),
+    ) else {
+        return Err(reject(
+            "LB2",
+            "a lab message without its battery and lab system",
+        ));
+    };
+    let battery = definitions::battery(conn, code, provider, context).await?;
+    let sample = samples::sample(conn, mrn_id, specimen, m, context).await?;
+    let key = orders::Key { battery, sample };
+    if orders::is_cancellation(m) {
+        return orders::cancel(conn, key, m, context).await;
+    }
+    let visit = identity::visit_id(conn, m.visit_number.as_deref()).await?;
+    let order = orders::order(conn, key, visit, m, context).await?;
+    for r in &m.lab_result_msgs {
+        let Some(test_code) = r.test_item_local_code.as_deref().filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        let test_provider = r.test_item_coding_system.as_deref().unwrap_or(provider);
+        let department = m.lab_department.as_deref();
+        let test =
+            definitions::test(conn, battery, test_provider, test_code, department, context).await?;
+        results::result(conn, order, test, r, context).await?;
+    }
+    Ok(())
+}
