@@ -57,6 +57,7 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
          FROM {star}.location_visit lv JOIN {star}.location l USING (location_id)
          JOIN {star}.hospital_visit hv USING (hospital_visit_id)
          WHERE lv.discharge_datetime IS NULL AND hv.discharge_datetime IS NULL
+           AND hv.admission_datetime IS NOT NULL
          GROUP BY 1 ORDER BY 2 DESC, 1"
     )))
     .fetch_all(&pool)
@@ -68,13 +69,33 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     println!("  hospital visits       {visits}");
     println!("  current inpatients    {inpatients}");
     println!("  dead letters pending  {dead}");
-    println!("  patients in each ward now:");
+    // The same visits as "current inpatients" (admitted, not discharged), so the list adds up
+    // to that count; ED attendances and outpatient visits have no admission.
+    println!("  current inpatients by ward:");
     for (ward, n) in &wards {
         println!("    {ward:<10} {n}");
     }
-    println!("\nTry these in `psql postgres://ward:ward@127.0.0.1:5432/ward`:\n");
+    println!(
+        "\nTry these in `psql {}`:\n",
+        without_password(&args.database.database_url)
+    );
     println!("{EXAMPLES}");
     Ok(())
+}
+
+/// A database URL as it may be printed: its password, if any, left out (psql asks for it, or
+/// takes it from `PGPASSWORD` or `~/.pgpass`).
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = credentials
+        .split_once(':')
+        .map_or(credentials, |(user, _)| user);
+    format!("{scheme}://{user}@{host}")
 }
 
 /// Three queries an analyst can paste.
@@ -157,4 +178,25 @@ async fn queue_depth(amqp_url: &str, queue: &str) -> Result<u32, lapin::Error> {
         .await?;
     let _ = connection.close(200, "done".into()).await;
     Ok(declared.message_count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn a_printed_url_never_carries_the_password() {
+        assert_eq!(
+            without_password("postgres://ward:s3cr@t@db.site:5432/ward"),
+            "postgres://ward@db.site:5432/ward"
+        );
+        assert_eq!(
+            without_password("postgres://ward@127.0.0.1/ward"),
+            "postgres://ward@127.0.0.1/ward"
+        );
+        assert_eq!(
+            without_password("postgres:///ward?host=/run/postgresql"),
+            "postgres:///ward?host=/run/postgresql"
+        );
+    }
 }

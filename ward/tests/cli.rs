@@ -320,6 +320,25 @@ async fn up_runs_the_pipeline_for_simulate_summary_and_replay_and_stops_on_ctrl_
         said.contains("hospital_visit_as_of"),
         "example queries: {said}"
     );
+    // The per-ward list counts the same visits as "current inpatients", and the URL printed
+    // is the one in use, without its password.
+    let number = |line: &str| -> i64 { line.split_whitespace().last().unwrap().parse().unwrap() };
+    let inpatients = said
+        .lines()
+        .find(|l| l.trim_start().starts_with("current inpatients "))
+        .map(number)
+        .unwrap();
+    let by_ward: i64 = said
+        .lines()
+        .skip_while(|l| !l.contains("current inpatients by ward:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .map(number)
+        .sum();
+    assert_eq!(by_ward, inpatients, "{said}");
+    let database = db.url.rsplit('/').next().unwrap();
+    assert!(said.contains(&format!("/{database}`")), "{said}");
+    assert!(!said.contains(":ward@"), "a password printed: {said}");
 
     let replayed = ward(&["replay", "--database-url", &db.url, "--into", "star_cli"]);
     assert!(
