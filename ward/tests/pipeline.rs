@@ -289,3 +289,86 @@ async fn adt_over_mllp_gives_visits_locations_merges_and_cancels() {
     assert_eq!((times[2].1, times[2].2), (None, None));
     running.stop().await;
 }
+
+/// EMAP's WinPath order life cycle (NW, SC, SN, ORR NA, ORU) as a lab system sends it.
+fn winpath(file: &str) -> Bytes {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../testdata/UCLH-DHCT__emap/hl7-reader/src/test/resources/LabOrders/winpath/{file}"
+    ));
+    Bytes::from(std::fs::read(path).unwrap())
+}
+
+#[tokio::test]
+async fn winpath_orders_and_results_over_mllp_reach_the_lab_tables() {
+    let db = TestDb::migrated().await;
+    let running = start(&db).await;
+    running
+        .send(
+            [
+                "incremental_orders/01_orm_o01_nw.txt",
+                "incremental_orders/02_orm_o01_sc_mg.txt",
+                "incremental_orders/03_orm_o01_sn_telh.txt",
+                "incremental_orders/04_orr_o02_telh.txt",
+                "incremental_orders/05_oru_r01.txt",
+            ]
+            .map(winpath)
+            .to_vec(),
+        )
+        .await;
+    let pool = db.pool.clone();
+    wait_until("the magnesium result and the telephoned note", async || {
+        let results: Vec<(String, String, Option<f64>, Option<String>)> = sqlx::query_as(
+            "SELECT b.battery_code, d.test_lab_code, r.value_as_real, r.value_as_text
+             FROM star.lab_result r
+             JOIN star.lab_order o USING (lab_order_id)
+             JOIN star.lab_battery b USING (lab_battery_id)
+             JOIN star.lab_test_definition d USING (lab_test_definition_id)
+             ORDER BY 1, 2",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        results
+            == [
+                // LB9: a numeric result's value is in value_as_real alone.
+                ("MG".to_owned(), "MG".to_owned(), Some(0.83), None),
+                (
+                    "TELH".to_owned(),
+                    "DATP".to_owned(),
+                    None,
+                    Some("Previously known low result.".to_owned()),
+                ),
+            ]
+    })
+    .await;
+    // One sample for the patient, the MG and TELH orders on it, nothing refused.
+    let (samples, orders, dead): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM star.lab_sample), (SELECT count(*) FROM star.lab_order),
+                (SELECT count(*) FROM star.dead_letter)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((samples, orders, dead), (1, 2, 0));
+    let (mrn, received, clinical): (
+        String,
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<String>,
+    ) = sqlx::query_as(
+        "SELECT m.mrn, s.receipt_at_lab_datetime, o.clinical_information
+             FROM star.lab_sample s JOIN star.mrn m USING (mrn_id)
+             JOIN star.lab_order o USING (lab_sample_id)
+             JOIN star.lab_battery b USING (lab_battery_id) WHERE b.battery_code = 'MG'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(mrn, "40800000");
+    assert_eq!(
+        received.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2013-07-28T08:45:00+00:00"),
+        "SC's ORC-9 is when the lab received the sample"
+    );
+    assert_eq!(clinical.as_deref(), Some("unwell"));
+    running.stop().await;
+}

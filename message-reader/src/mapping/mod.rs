@@ -5,10 +5,11 @@
 //! (with the reason, counted per type), or an error (kept in the reader's error table). Each HL7
 //! family maps in a module of its own, sharing the [`segments`] helpers: ADT messages per
 //! trigger ([`adt`]); ORU^R01, ORM^O01 and ADT^A05 yield the ADT context their PID/PV1 segments
-//! imply (`adt::implied`). Labs, vitals, conditions, consults and advance decisions arrive with
+//! imply (`adt::implied`); lab orders and results map per lab system ([`labs`]). Labs, vitals, conditions, consults and advance decisions arrive with
 //! their own issue on this machinery; until then those messages are ignored with that reason.
 
 mod adt;
+mod labs;
 mod segments;
 pub mod site;
 
@@ -51,6 +52,9 @@ pub enum MapError {
         /// Which field, e.g. `PV1-2 patient class`.
         field: &'static str,
     },
+    /// Two fields that must agree do not (R3: ORC-2 and OBR-2).
+    #[error("inconsistent message: {0}")]
+    Inconsistent(&'static str),
     /// A date/time field does not parse.
     #[error("{field} is not a valid HL7 date/time: {error}")]
     BadDateTime {
@@ -91,12 +95,49 @@ pub fn map_message(
     match (message_type.as_str(), trigger.as_str()) {
         ("ADT", "A05") => implied(&context, &kind),
         ("ADT", _) => adt::map_adt(&context, &trigger, &kind),
-        ("ORU", "R01") | ("ORM", "O01") => implied(&context, &kind),
+        ("ORU", "R01") | ("ORM", "O01") | ("ORR", "O02") => {
+            lab(&context, &message_type, &kind, trigger != "O02")
+        }
         ("ORU" | "ORM" | "ORR" | "PPR", _) => {
             ignored("orders, results and problems are not mapped yet (planned)")
         }
         _ => ignored("message type not handled by Ward"),
     }
+}
+
+/// A lab message: its implied ADT context first (not for an ORR, which has none), then its
+/// orders. A lab system not configured yet still yields the implied ADT. An order that cannot
+/// be read fails the whole message, its implied ADT too (as EMAP: all or nothing per message).
+fn lab(
+    context: &segments::Context<'_>,
+    message_type: &str,
+    kind: &str,
+    with_context: bool,
+) -> Result<Mapped, MapError> {
+    let ignored = |reason: &str| {
+        Ok(Mapped::Ignored(Ignored {
+            kind: kind.to_owned(),
+            reason: reason.to_owned(),
+        }))
+    };
+    let Some(orders) = labs::orders(context, message_type)? else {
+        return match with_context {
+            true => implied(context, kind),
+            false => ignored("lab system not mapped yet (planned)"),
+        };
+    };
+    let mut messages = match with_context {
+        true => match implied(context, kind)? {
+            Mapped::Messages(messages) => messages,
+            Mapped::Ignored(_) => Vec::new(),
+        },
+        false => Vec::new(),
+    };
+    messages.extend(orders);
+    if messages.is_empty() {
+        return ignored("no order with an order control Ward maps");
+    }
+    Ok(Mapped::Messages(messages))
 }
 
 /// The ADT context a bystander PID/PV1 implies; dropped (not an error) when it cannot be built,

@@ -54,6 +54,25 @@ pub(crate) fn iv_text(segment: Option<&Segment>, n: usize, comp: usize) -> Iv<St
     Iv::from_hl7(text(segment, n, 1, comp).as_deref())
 }
 
+/// Sub-component `sub` (1-based) of component `comp` of field `n`'s first repetition, escapes
+/// decoded; `None` when empty.
+pub(crate) fn subcomponent(
+    hl7: &Hl7,
+    segment: Option<&Segment>,
+    n: usize,
+    comp: usize,
+    sub: usize,
+) -> Option<String> {
+    let raw = segment?.component_raw(n, 1, comp);
+    let delimiters = hl7.delimiters();
+    let part = match delimiters.subcomponent {
+        Some(sep) => raw.split(char::from(sep)).nth(sub.saturating_sub(1))?,
+        None if sub == 1 => raw,
+        None => return None,
+    };
+    (!part.is_empty()).then(|| hl7::message::decode_escapes(part, &delimiters))
+}
+
 /// A location field (PL) as EMAP writes it: `dept^room^bed`, with a missing part written
 /// `null`, so location strings match EMAP's star schema and the SQL written against it.
 pub(crate) fn location_string(segment: Option<&Segment>, n: usize) -> Option<String> {

@@ -3,7 +3,8 @@
 //! Which senders are trusted for ADT (EMAP hard-codes `EPIC`), the site's time zone (HL7 times
 //! without an offset are local time there), how ethnic group codes read (the NHS data
 //! dictionary's ethnic categories plus Epic's extra codes by default), and per-sender charset
-//! overrides for senders whose MSH-18 is wrong.
+//! overrides for senders whose MSH-18 is wrong, and how each lab system names itself in its
+//! orders and results.
 
 use std::collections::HashMap;
 
@@ -23,6 +24,8 @@ pub struct SiteConfig {
     pub ethnic_groups: HashMap<String, String>,
     /// Sending application (MSH-3) → charset to decode with, overriding its MSH-18.
     pub charset_overrides: HashMap<String, &'static Encoding>,
+    /// Battery coding systems (OBR-4.3) of WinPath orders and results, as the lab sends them.
+    pub winpath_coding_systems: Vec<String>,
 }
 
 impl Default for SiteConfig {
@@ -32,6 +35,7 @@ impl Default for SiteConfig {
             trusted_adt_senders: vec!["EPIC".to_owned()],
             ethnic_groups: parse_code_table(DEFAULT_ETHNIC_GROUPS).unwrap_or_default(),
             charset_overrides: HashMap::new(),
+            winpath_coding_systems: vec!["WinPath".to_owned()],
         }
     }
 }

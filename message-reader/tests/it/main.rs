@@ -4,5 +4,6 @@
 
 mod following;
 mod harness;
+mod lab_pairs;
 mod mapping;
 mod rules;

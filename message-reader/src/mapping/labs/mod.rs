@@ -1,0 +1,138 @@
+//! Lab orders and results (ORM^O01, ORR^O02, ORU^R01) → `LabOrderMsg`s, one per ORC/OBR group
+//! (R8), each lab system recognised by configuration ([`crate::SiteConfig`]): WinPath by its
+//! battery coding system (OBR-4.3, [`winpath`]). OBX results are read the same way for every
+//! system ([`results`]). Not mapped yet: CoPath, Bank Manager, BIO-CONNECT, ABL90, imaging, and
+//! WinPath isolates and sensitivities; such messages still yield their implied ADT.
+
+mod results;
+mod winpath;
+
+use std::collections::BTreeMap;
+
+use hl7::Segment;
+use interchange::Message;
+
+use super::MapError;
+use super::segments::{Context, text};
+
+/// One order of a lab message: its ORC (the last one before its OBR), its OBR with the NTEs
+/// that follow it, and its OBXs each with the NTEs that follow it.
+struct Group<'a> {
+    orc: Option<&'a Segment>,
+    obr: &'a Segment,
+    notes: Vec<String>,
+    results: Vec<(&'a Segment, Vec<String>)>,
+}
+
+/// The message's orders, in order.
+fn groups<'a>(context: &Context<'a>) -> Vec<Group<'a>> {
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    let mut orc = None;
+    for segment in context.hl7.segments() {
+        match segment.id() {
+            "ORC" => orc = Some(segment),
+            "OBR" => groups.push(Group {
+                orc: orc.or_else(|| groups.last().and_then(|g| g.orc)),
+                obr: segment,
+                notes: Vec::new(),
+                results: Vec::new(),
+            }),
+            "OBX" => {
+                if let Some(group) = groups.last_mut() {
+                    group.results.push((segment, Vec::new()));
+                }
+            }
+            "NTE" => {
+                let note = text(Some(segment), 3, 1, 1).unwrap_or_default();
+                if let Some(group) = groups.last_mut() {
+                    match group.results.last_mut() {
+                        Some((_, notes)) => notes.push(note),
+                        None => group.notes.push(note),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    groups
+}
+
+/// The lab orders of an ORM, ORR or ORU message, or `None` when no configured lab system
+/// sent it.
+pub(super) fn orders(
+    context: &Context<'_>,
+    message_type: &str,
+) -> Result<Option<Vec<Message>>, MapError> {
+    let groups = groups(context);
+    let Some(first) = groups.first() else {
+        return Ok(None);
+    };
+    let coding_system = text(Some(first.obr), 4, 1, 3).unwrap_or_default();
+    if context.site.winpath_coding_systems.contains(&coding_system) {
+        return winpath::orders(context, message_type, &groups).map(Some);
+    }
+    Ok(None)
+}
+
+/// Questions and their answers in an order's NTEs, as WinPath writes them: `question:-answer`
+/// or `question?-answer`; a line without a separator continues the answer before it (lines
+/// before the first question are comments). A question asked again keeps its last answer; an
+/// empty question is left out.
+fn questions(notes: &[String]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for note in notes {
+        let separator = [":-", "?-"]
+            .iter()
+            .filter_map(|sep| note.find(sep).map(|at| (at, *sep)))
+            .min();
+        match separator {
+            Some((at, sep)) => {
+                if let Some((q, a)) = current.take() {
+                    out.insert(q, a);
+                }
+                let keep = if sep == "?-" { at + 1 } else { at };
+                let question = note[..keep].trim().to_owned();
+                let answer = note[at + sep.len()..].trim().to_owned();
+                current = (!question.is_empty()).then_some((question, answer));
+            }
+            None => {
+                if let Some((_, answer)) = current.as_mut() {
+                    if !answer.is_empty() {
+                        answer.push('\n');
+                    }
+                    answer.push_str(note.trim());
+                }
+            }
+        }
+    }
+    if let Some((q, a)) = current {
+        out.insert(q, a);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::questions;
+
+    #[test]
+    fn winpath_notes_hold_questions_with_answers_that_may_run_on() {
+        let notes: Vec<String> = [
+            "A comment before any question",
+            "Clinical Details:nwnw-wunwell",
+            "Date of last transfusion:-",
+            "*** none",
+            "Print requisition?-Yes",
+            ":-no question",
+            "Clinical Details:-late preterm",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let q = questions(&notes);
+        assert_eq!(q.len(), 3, "{q:?}");
+        assert_eq!(q["Date of last transfusion"], "*** none");
+        assert_eq!(q["Print requisition?"], "Yes");
+        assert_eq!(q["Clinical Details"], "late preterm");
+    }
+}

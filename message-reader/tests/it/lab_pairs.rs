@@ -1,0 +1,180 @@
+//! Conformance with EMAP's reader for labs: EMAP's WinPath order and result pairs in
+//! `hl7_to_interchange_yaml.tsv` map to exactly the expected `LabOrderMsg`s, each expected
+//! order being EMAP's order defaults overlaid with the listed fields and each result the result
+//! defaults overlaid with its own (as EMAP's tests build them), compared field by field through
+//! the typed model, ignoring `sourceMessageId` and the implied ADT as EMAP's tests do.
+
+use std::path::{Path, PathBuf};
+
+use interchange::Message;
+use message_reader::{Mapped, SiteConfig, map_message};
+use serde_json::Value;
+
+fn emap() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/UCLH-DHCT__emap")
+}
+
+struct Pair {
+    hl7: String,
+    yaml: String,
+    overlays: Vec<String>,
+}
+
+/// The WinPath pairs without isolates or sensitivities (those come with LB11).
+fn winpath_pairs() -> Vec<Pair> {
+    let table = std::fs::read_to_string(emap().join("hl7_to_interchange_yaml.tsv")).unwrap();
+    table
+        .lines()
+        .skip(1)
+        .map(|line| line.split('\t').collect::<Vec<_>>())
+        .filter(|cols| cols[1].contains("/LabOrders/winpath/"))
+        .filter(|cols| !cols[3].contains("micro_isolate"))
+        .map(|cols| Pair {
+            hl7: cols[1].to_owned(),
+            yaml: cols[2].to_owned(),
+            overlays: match cols[3] {
+                "-" => Vec::new(),
+                list => list.split(',').map(str::to_owned).collect(),
+            },
+        })
+        .collect()
+}
+
+fn yaml(path: &str) -> Value {
+    serde_yaml::from_str(&std::fs::read_to_string(emap().join(path)).unwrap()).unwrap()
+}
+
+/// `base` with `over`'s top-level fields replacing its own.
+fn overlay(base: &Value, over: &Value) -> Value {
+    let mut out = base.clone();
+    if let (Some(out), Some(over)) = (out.as_object_mut(), over.as_object()) {
+        for (k, v) in over {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+/// The orders EMAP expects: each listed order over the order defaults, each of its results over
+/// the result defaults.
+fn expected(pair: &Pair) -> Vec<Value> {
+    let listed = yaml(&pair.yaml);
+    let items = match listed {
+        Value::Array(items) => items,
+        one => vec![one],
+    };
+    let order_defaults = pair.overlays.first().map(|p| yaml(p));
+    let result_defaults = pair.overlays.get(1).map(|p| yaml(p));
+    items
+        .iter()
+        .map(|item| {
+            let mut order = match &order_defaults {
+                Some(defaults) => overlay(defaults, item),
+                None => item.clone(),
+            };
+            // As EMAP's tests: each result also names its order's Epic number and takes the
+            // order's status change time as its result time, before its defaults.
+            let epic = match order.get("epicCareOrderNumber") {
+                Some(iv) if iv.get("status") == Some(&Value::from("SAVE")) => {
+                    iv.get("value").cloned()
+                }
+                _ => None,
+            };
+            let at = order.get("statusChangeTime").cloned();
+            if let (Some(defaults), Some(results)) = (
+                &result_defaults,
+                order.get_mut("labResultMsgs").and_then(Value::as_array_mut),
+            ) {
+                for result in results.iter_mut() {
+                    if let (Some(object), true) =
+                        (result.as_object_mut(), epic.is_some() || at.is_some())
+                    {
+                        for (key, value) in [("epicCareOrderNumber", &epic), ("resultTime", &at)] {
+                            match value {
+                                Some(v) => object.insert(key.to_owned(), v.clone()),
+                                None => object.remove(key),
+                            };
+                        }
+                    }
+                    *result = overlay(defaults, result);
+                }
+            }
+            comparable(&serde_json::from_value::<Message>(order).unwrap())
+        })
+        .collect()
+}
+
+/// A message as comparable JSON: through the typed model, without `sourceMessageId`.
+fn comparable(message: &Message) -> Value {
+    let mut value = serde_json::to_value(message).unwrap();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("sourceMessageId");
+    }
+    value
+}
+
+/// What the reader maps the file to, its implied ADT left out.
+fn actual(pair: &Pair) -> Result<Vec<Value>, String> {
+    let bytes = std::fs::read(emap().join(&pair.hl7)).unwrap();
+    let mut messages = hl7::split_messages(&bytes);
+    if messages.is_empty() {
+        messages.push(&bytes);
+    }
+    let mut out = Vec::new();
+    for message in messages {
+        match map_message(message, "42", &SiteConfig::default()) {
+            Ok(Mapped::Messages(list)) => out.extend(
+                list.iter()
+                    .filter(|m| !matches!(m, Message::ImpliedAdtMessage(_)))
+                    .map(comparable),
+            ),
+            Ok(Mapped::Ignored(ignored)) => return Err(format!("ignored: {}", ignored.reason)),
+            Err(error) => return Err(format!("error: {error}")),
+        }
+    }
+    Ok(out)
+}
+
+fn differences(expected: &Value, actual: &Value) -> Vec<String> {
+    let (Some(e), Some(a)) = (expected.as_object(), actual.as_object()) else {
+        return vec![format!("{expected} vs {actual}")];
+    };
+    let mut keys: Vec<&String> = e.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| e.get(*k) != a.get(*k))
+        .map(|k| format!("{k}: expected {:?}, got {:?}", e.get(k), a.get(k)))
+        .collect()
+}
+
+#[test]
+fn every_emap_winpath_pair_maps_to_the_expected_lab_orders() {
+    let pairs = winpath_pairs();
+    assert_eq!(pairs.len(), 13, "EMAP's WinPath pairs without isolates");
+    let mut failures = Vec::new();
+    for pair in &pairs {
+        let name = pair.hl7.rsplit("resources/").next().unwrap().to_owned();
+        let expected = expected(pair);
+        match actual(pair) {
+            Err(why) => failures.push(format!("{name}: {why}")),
+            Ok(actual) if actual.len() != expected.len() => failures.push(format!(
+                "{name}: {} orders, expected {}",
+                actual.len(),
+                expected.len()
+            )),
+            Ok(actual) => {
+                for (n, (e, a)) in expected.iter().zip(&actual).enumerate() {
+                    for difference in differences(e, a) {
+                        failures.push(format!("{name} order {n}: {difference}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences: {failures:#?}",
+        failures.len()
+    );
+}
