@@ -29,6 +29,15 @@ pub struct SiteArgs {
     /// (e.g. `LEGACY=windows-1252`).
     #[arg(long, env = "WARD_CHARSET_OVERRIDES", value_delimiter = ',')]
     charset_overrides: Vec<String>,
+
+    /// Battery coding systems (OBR-4.3) that mark an order or result as WinPath's.
+    #[arg(
+        long,
+        env = "WARD_WINPATH_CODING_SYSTEMS",
+        value_delimiter = ',',
+        default_value = "WinPath"
+    )]
+    winpath_coding_systems: Vec<String>,
 }
 
 impl SiteArgs {
@@ -37,6 +46,7 @@ impl SiteArgs {
         let mut site = SiteConfig {
             time_zone: self.time_zone,
             trusted_adt_senders: self.trusted_adt_senders.clone(),
+            winpath_coding_systems: self.winpath_coding_systems.clone(),
             ..SiteConfig::default()
         };
         if let Some(path) = &self.ethnic_groups {

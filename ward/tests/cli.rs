@@ -447,3 +447,39 @@ impl Drop for KillOnDrop {
             .status();
     }
 }
+
+#[test]
+fn which_lab_system_sent_an_order_is_site_configuration() {
+    let oru = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../testdata/UCLH-DHCT__emap/hl7-reader/src/test/resources/LabOrders/winpath/incremental_orders/05_oru_r01.txt",
+    );
+    let classes = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["convert"];
+        args.extend_from_slice(extra);
+        args.push(oru.to_str().unwrap());
+        let out = ward(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|line| {
+                let json: serde_json::Value = serde_json::from_str(line).unwrap();
+                json["@class"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('.')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    // R2: the implied ADT is dropped (PV1-2 `NH` is no patient class), the orders still flow.
+    assert_eq!(classes(&[]), ["LabOrderMsg", "LabOrderMsg"]);
+    // A site whose WinPath names itself otherwise: the orders are not WinPath's, and without
+    // its implied ADT the message is ignored, with the reason.
+    assert!(classes(&["--winpath-coding-systems", "WP"]).is_empty());
+}
