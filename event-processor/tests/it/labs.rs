@@ -451,3 +451,60 @@ async fn lab_messages_in_any_order_with_a_duplicate_give_the_same_order_and_resu
         assert_eq!(outcome, expected);
     }
 }
+
+#[tokio::test]
+async fn lab_orders_and_results_as_the_warehouse_held_them_at_a_stored_time() {
+    let db = TestDb::migrated().await;
+    let hb = |value, at| vec![numeric("HB", value, at)];
+    apply(
+        &db.pool,
+        &lab("RE 10:00 epic=E1", hb(120.0, "10:00")),
+        "2024-01-01T10:05:00Z",
+    )
+    .await
+    .unwrap();
+    apply(
+        &db.pool,
+        &lab("RE 11:00 epic=E1", hb(125.0, "11:00")),
+        "2024-01-01T11:05:00Z",
+    )
+    .await
+    .unwrap();
+    apply(
+        &db.pool,
+        &lab("NW 09:00 battery=U&E epic=E2", vec![]),
+        "2024-01-01T09:05:00Z",
+    )
+    .await
+    .unwrap();
+    apply(
+        &db.pool,
+        &lab("CA 12:00 battery=U&E epic=E2", vec![]),
+        "2024-01-01T12:05:00Z",
+    )
+    .await
+    .unwrap();
+    let hb_at = async |when: &str| -> Vec<f64> {
+        let values: Vec<Option<f64>> =
+            sqlx::query_scalar("SELECT value_as_real FROM star.lab_result_as_of($1)")
+                .bind(t(when))
+                .fetch_all(&db.pool)
+                .await
+                .unwrap();
+        values.into_iter().flatten().collect()
+    };
+    assert_eq!(hb_at("10:00").await, Vec::<f64>::new());
+    assert_eq!(hb_at("10:30").await, [120.0]);
+    assert_eq!(hb_at("11:30").await, [125.0]);
+    let orders_at = async |when: &str| -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM star.lab_order_as_of($1)")
+            .bind(t(when))
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    // The U&E order was believed from 09:05 until its cancellation was stored at 12:05.
+    assert_eq!(orders_at("09:30").await, 1);
+    assert_eq!(orders_at("11:30").await, 2);
+    assert_eq!(orders_at("12:30").await, 1);
+}
