@@ -11,6 +11,7 @@
 use bytes::Bytes;
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
+use crate::labs::{Admission, LabMessage};
 use crate::rng::Rng;
 
 /// What to simulate.
@@ -34,6 +35,9 @@ pub struct Config {
     pub cancels: f64,
     /// MSH-3, the sending application (a trusted source by default).
     pub sender: String,
+    /// Fraction of admissions with a lab episode: orders, the sample's receipt, results
+    /// ([`crate::labs`]); none by default, so an ADT-only feed stays as it was.
+    pub labs: f64,
 }
 
 impl Default for Config {
@@ -50,6 +54,7 @@ impl Default for Config {
             merges: 0.02,
             cancels: 0.03,
             sender: "EPIC".to_owned(),
+            labs: 0.0,
         }
     }
 }
@@ -110,6 +115,21 @@ struct Event {
     person: usize,
 }
 
+/// A message before its control id is known: an ADT event or a lab message.
+enum Draft {
+    Adt(Event),
+    Lab(LabMessage),
+}
+
+impl Draft {
+    fn time(&self) -> NaiveDateTime {
+        match self {
+            Draft::Adt(e) => e.time,
+            Draft::Lab(l) => l.time,
+        }
+    }
+}
+
 /// The feed for `config`, in delivery order.
 pub fn generate(config: &Config) -> Vec<SimMessage> {
     let mut rng = Rng::new(config.seed);
@@ -118,14 +138,64 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
     for person in 0..config.patients {
         journey(config, &mut rng, person, end, &mut events);
     }
-    events.retain(|e| e.time < end);
-    events.sort_by_key(|e| e.time);
-    let ordered: Vec<SimMessage> = events
+    // Labs draw from a generator of their own, so an ADT-only feed is the same with or without
+    // this code.
+    let mut lab_rng = Rng::new(config.seed ^ 0x1ab5_1ab5);
+    let mut labs = Vec::new();
+    if config.labs > 0.0 {
+        for e in events.iter().filter(|e| e.trigger == "A01") {
+            if lab_rng.chance(config.labs) {
+                let pid = pid(&e.record);
+                let admission = Admission {
+                    time: e.time,
+                    person: e.person,
+                    pid: &pid,
+                    visit: &e.visit,
+                    location: &e.location,
+                };
+                labs.extend(crate::labs::episode(
+                    &mut lab_rng,
+                    &admission,
+                    config.cancels,
+                ));
+            }
+        }
+    }
+    let mut drafts: Vec<Draft> = events
+        .into_iter()
+        .map(Draft::Adt)
+        .chain(labs.into_iter().map(Draft::Lab))
+        .filter(|d| d.time() < end)
+        .collect();
+    drafts.sort_by_key(Draft::time);
+    let ordered: Vec<SimMessage> = drafts
         .iter()
         .enumerate()
-        .map(|(n, e)| render(config, n, e))
+        .map(|(n, d)| match d {
+            Draft::Adt(e) => render(config, n, e),
+            Draft::Lab(l) => render_lab(config, n, l),
+        })
         .collect();
     deliver(config, &mut rng, ordered)
+}
+
+/// A lab message with its MSH segment.
+fn render_lab(config: &Config, n: usize, l: &LabMessage) -> SimMessage {
+    let control_id = format!("SIM{}-{n}", config.seed);
+    let text = format!(
+        "MSH|^~\\&|{}|SIMHOSP|WARD|SIMHOSP|{}||{}|{control_id}|P|2.3\r{}",
+        l.sender,
+        hl7_time(l.time),
+        l.message_type,
+        l.body
+    );
+    SimMessage {
+        control_id,
+        person: l.person,
+        trigger: l.trigger,
+        event_time: l.time,
+        bytes: Bytes::from(text),
+    }
 }
 
 /// Puts messages in delivery order: some late, some resent.
@@ -347,6 +417,19 @@ fn journey(
     }
 }
 
+/// A person's PID segment (without its CR).
+fn pid(r: &Record) -> String {
+    let identifiers = if r.nhs.is_empty() {
+        format!("{}^^^SIMHOSP^MRN", r.mrn)
+    } else {
+        format!("{}^^^SIMHOSP^MRN~{}^^^NHS^NH", r.mrn, r.nhs)
+    };
+    format!(
+        "PID|1||{identifiers}||{}^{}||{}|{}|||1 SYNTHETIC ROAD^^LONDON^^{}",
+        r.family, r.given, r.birth, r.sex, r.postcode
+    )
+}
+
 fn hl7_time(time: NaiveDateTime) -> String {
     time.format("%Y%m%d%H%M%S").to_string()
 }
@@ -361,12 +444,6 @@ fn render(config: &Config, n: usize, e: &Event) -> SimMessage {
         "A40" => "ADT_A39",
         _ => "ADT_A09",
     };
-    let r = &e.record;
-    let identifiers = if r.nhs.is_empty() {
-        format!("{}^^^SIMHOSP^MRN", r.mrn)
-    } else {
-        format!("{}^^^SIMHOSP^MRN~{}^^^NHS^NH", r.mrn, r.nhs)
-    };
     let mut pv1 = vec![String::new(); 46];
     pv1[1] = "1".to_owned();
     pv1[2] = e.class.to_owned();
@@ -378,15 +455,10 @@ fn render(config: &Config, n: usize, e: &Event) -> SimMessage {
     pv1[45] = e.discharged.map(hl7_time).unwrap_or_default();
     let mut text = format!(
         "MSH|^~\\&|{sender}|SIMHOSP|WARD|SIMHOSP|{time}||ADT^{trigger}^{structure}|{control_id}|P|2.5\r\
-         EVN|{trigger}|{time}||||{time}\r\
-         PID|1||{identifiers}||{family}^{given}||{birth}|{sex}|||1 SYNTHETIC ROAD^^LONDON^^{postcode}\r",
+         EVN|{trigger}|{time}||||{time}\r{pid}\r",
         sender = config.sender,
         trigger = e.trigger,
-        family = r.family,
-        given = r.given,
-        birth = r.birth,
-        sex = r.sex,
-        postcode = r.postcode,
+        pid = pid(&e.record),
     );
     if e.trigger == "A40" {
         text.push_str(&format!("MRG|{}^^^SIMHOSP^MRN\r", e.merged_mrn));
@@ -459,6 +531,32 @@ mod tests {
         assert!(
             feed.iter()
                 .all(|m| !["A11", "A12", "A13", "A40"].contains(&m.trigger))
+        );
+    }
+
+    #[test]
+    fn labs_are_asked_for_and_follow_their_admissions() {
+        assert!(generate(&small()).iter().all(|m| m.trigger != "R01"));
+        let feed = generate(&Config {
+            labs: 0.5,
+            ..small()
+        });
+        let labs: Vec<&SimMessage> = feed
+            .iter()
+            .filter(|m| ["O01", "R01"].contains(&m.trigger))
+            .collect();
+        assert!(labs.len() > 100, "{} lab messages", labs.len());
+        for lab in &labs {
+            let text = String::from_utf8_lossy(&lab.bytes).into_owned();
+            assert!(text.contains("^WinPath|"), "{text}");
+            let admitted = feed.iter().any(|m| {
+                m.person == lab.person && m.trigger == "A01" && m.event_time <= lab.event_time
+            });
+            assert!(admitted, "a lab for a patient never admitted: {text}");
+        }
+        assert!(
+            labs.iter()
+                .any(|m| String::from_utf8_lossy(&m.bytes).contains("ORC|CA|"))
         );
     }
 

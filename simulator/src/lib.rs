@@ -1,4 +1,5 @@
-//! `ward simulate`'s engine: a seeded synthetic hospital ADT feed ([`feed`]), sent over MLLP on
+//! `ward simulate`'s engine: a seeded synthetic hospital ADT feed ([`feed`]), with WinPath lab
+//! orders and results if asked (`labs`), sent over MLLP on
 //! several connections waiting for each ACK ([`send`]) or written to a file.
 //!
 //! It exists so that a newcomer sees Ward working on realistic traffic, the determinism test has
@@ -6,6 +7,7 @@
 //! has a feed to push. It knows HL7 only as text it writes; nothing here is used by Ward's stages.
 
 pub mod feed;
+mod labs;
 pub mod rng;
 pub mod send;
 

@@ -42,6 +42,11 @@ pub struct SimulateArgs {
     #[arg(long, env = "WARD_SIM_CANCELS", default_value_t = 0.03)]
     cancels: f64,
 
+    /// Fraction of admissions with blood tests: WinPath orders, sample receipt and results
+    /// (0 for an ADT-only feed).
+    #[arg(long, env = "WARD_SIM_LABS", default_value_t = 0.5)]
+    labs: f64,
+
     /// MSH-3 of the messages.
     #[arg(long, env = "WARD_SIM_SENDER", default_value = "EPIC")]
     sender: String,
@@ -70,6 +75,7 @@ impl SimulateArgs {
             ("--duplicates", self.duplicates),
             ("--merges", self.merges),
             ("--cancels", self.cancels),
+            ("--labs", self.labs),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 anyhow::bail!("{name} must be a fraction between 0 and 1, not {rate}");
@@ -85,6 +91,7 @@ impl SimulateArgs {
             merges: self.merges,
             cancels: self.cancels,
             sender: self.sender.clone(),
+            labs: self.labs,
         })
     }
 }

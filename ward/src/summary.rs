@@ -40,14 +40,15 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
         settle(&pool, &args.broker.amqp_url, &args.queue, wait).await?;
     }
     let star = args.star.star_schema.name();
-    let counts: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let counts: (i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT (SELECT count(*) FROM ids.message),
                 (SELECT count(*) FROM ids.message WHERE duplicate_of IS NOT NULL),
                 (SELECT count(DISTINCT live_mrn_id) FROM {star}.mrn_to_live),
                 (SELECT count(*) FROM {star}.hospital_visit),
                 (SELECT count(*) FROM {star}.hospital_visit
                   WHERE admission_datetime IS NOT NULL AND discharge_datetime IS NULL),
-                (SELECT count(*) FROM {star}.dead_letter WHERE retried_at IS NULL)"
+                (SELECT count(*) FROM {star}.dead_letter WHERE retried_at IS NULL),
+                (SELECT count(*) FROM {star}.lab_result)"
     )))
     .fetch_one(&pool)
     .await
@@ -62,12 +63,13 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     )))
     .fetch_all(&pool)
     .await?;
-    let (messages, resent, patients, visits, inpatients, dead) = counts;
+    let (messages, resent, patients, visits, inpatients, dead, results) = counts;
     println!("Ward holds (schema {star}):");
     println!("  messages received     {messages} ({resent} resends)");
     println!("  patients              {patients}");
     println!("  hospital visits       {visits}");
     println!("  current inpatients    {inpatients}");
+    println!("  lab results           {results}");
     println!("  dead letters pending  {dead}");
     // The same visits as "current inpatients" (admitted, not discharged), so the list adds up
     // to that count; ED attendances and outpatient visits have no admission.

@@ -1,17 +1,24 @@
 //! Lab reference data (LB2): batteries by (code, lab system), test definitions by (lab system,
-//! test code) with the lab department overwritten (audited) whenever it changes, and the battery
-//! elements linking them. Created as reference rows ([`crate::engine::reference`]), so lanes
-//! naming the same new battery never wait for each other.
+//! test code) with their lab department, and the battery elements linking them. Created as
+//! reference rows ([`crate::engine::reference`]), so lanes naming the same new battery never wait
+//! for each other.
+//!
+//! Patients' messages are applied in parallel, so the order in which two patients' messages
+//! reach a shared row is not fixed; a reference row must therefore be a function of the set of
+//! messages naming it. Each keeps the earliest message (by hospital time, then IDS id) as its
+//! provenance, and a test the department of the latest message that named one. EMAP overwrites
+//! the department with whichever message arrived last (and audits it), which makes it depend on
+//! arrival order; Ward keeps no audit of reference rows for the same reason.
 
 use sqlx::PgConnection;
 
 use crate::engine::Context;
 use crate::engine::reference::Connection;
 
-/// Finds or creates a row with `sql`, whose parameters are `texts`, then `ids`, then the
-/// message's valid-from, stored-from and source id; reads again in a new statement when another
-/// transaction created the row meanwhile.
-async fn find_or_create(
+/// Runs the upsert `sql` (its parameters `texts`, then `ids`, then the message's valid-from,
+/// stored-from and source id), which returns the row's id; reads again in a new statement when
+/// another transaction created the row meanwhile.
+async fn upsert(
     conn: &mut PgConnection,
     context: &Context<'_>,
     sql: &'static str,
@@ -47,19 +54,25 @@ pub(crate) async fn battery(
     provider: &str,
     context: &Context<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let sql = "WITH found AS (
-             SELECT lab_battery_id FROM lab_battery WHERE battery_code = $1 AND lab_provider = $2),
-         created AS (
-             INSERT INTO lab_battery (battery_code, lab_provider, valid_from, stored_from,
-                                      source_ids_id)
-             SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT FROM found)
-             ON CONFLICT DO NOTHING RETURNING lab_battery_id)
-         SELECT lab_battery_id FROM found UNION ALL SELECT lab_battery_id FROM created";
-    find_or_create(conn, context, sql, &[Some(code), Some(provider)], &[]).await
+    let sql = "WITH up AS (
+             INSERT INTO lab_battery AS t (battery_code, lab_provider, valid_from, stored_from,
+                                           source_ids_id)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (battery_code, lab_provider) DO UPDATE
+                 SET valid_from = excluded.valid_from, stored_from = excluded.stored_from,
+                     source_ids_id = excluded.source_ids_id
+                 WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
+                     < (t.valid_from, coalesce(t.source_ids_id, ''))
+             RETURNING lab_battery_id)
+         SELECT lab_battery_id FROM up
+         UNION ALL
+         SELECT lab_battery_id FROM lab_battery
+         WHERE battery_code = $1 AND lab_provider = $2 AND NOT EXISTS (SELECT FROM up)";
+    upsert(conn, context, sql, &[Some(code), Some(provider)], &[]).await
 }
 
-/// The test `code` of lab system `provider`, created on first sight, linked to `battery` (LB2).
-/// Its lab department is overwritten, audited, when a message names another.
+/// The test `code` of lab system `provider`, created on first sight, with the department of
+/// the latest message naming one, and linked to `battery` (LB2).
 pub(crate) async fn test(
     conn: &mut PgConnection,
     battery: i64,
@@ -68,63 +81,60 @@ pub(crate) async fn test(
     department: Option<&str>,
     context: &Context<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let sql = "WITH found AS (
-             SELECT lab_test_definition_id FROM lab_test_definition
-             WHERE lab_provider = $1 AND test_lab_code = $2),
-         created AS (
-             INSERT INTO lab_test_definition (lab_provider, test_lab_code, lab_department,
-                                              valid_from, stored_from, source_ids_id)
-             SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT FROM found)
-             ON CONFLICT DO NOTHING RETURNING lab_test_definition_id)
-         SELECT lab_test_definition_id FROM found
-         UNION ALL SELECT lab_test_definition_id FROM created";
-    let texts = [Some(provider), Some(code), department];
-    let id = find_or_create(conn, context, sql, &texts, &[]).await?;
-    let element = "WITH created AS (
-             INSERT INTO lab_battery_element (lab_battery_id, lab_test_definition_id, valid_from,
-                                              stored_from, source_ids_id)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING lab_battery_element_id)
-         SELECT lab_battery_element_id FROM created
-         UNION ALL SELECT lab_battery_element_id FROM lab_battery_element
-         WHERE lab_battery_id = $1 AND lab_test_definition_id = $2";
-    find_or_create(conn, context, element, &[], &[battery, id]).await?;
-    if let Some(department) = department.filter(|d| !d.is_empty()) {
-        change_department(conn, id, department, context).await?;
-    }
+    let sql = "WITH up AS (
+             INSERT INTO lab_test_definition AS t (lab_provider, test_lab_code, lab_department,
+                 lab_department_valid_from, valid_from, stored_from, source_ids_id)
+             VALUES ($1, $2, $3, CASE WHEN $3::text IS NULL THEN NULL ELSE $4 END, $4, $5, $6)
+             ON CONFLICT (lab_provider, test_lab_code) DO UPDATE SET
+                 lab_department = CASE WHEN newer_department THEN excluded.lab_department
+                                       ELSE t.lab_department END,
+                 lab_department_valid_from = CASE WHEN newer_department
+                     THEN excluded.lab_department_valid_from ELSE t.lab_department_valid_from END,
+                 valid_from = CASE WHEN earlier THEN excluded.valid_from ELSE t.valid_from END,
+                 stored_from = excluded.stored_from,
+                 source_ids_id = CASE WHEN earlier THEN excluded.source_ids_id
+                                      ELSE t.source_ids_id END
+                 WHERE newer_department OR earlier
+             RETURNING lab_test_definition_id)
+         SELECT lab_test_definition_id FROM up
+         UNION ALL
+         SELECT lab_test_definition_id FROM lab_test_definition
+         WHERE lab_provider = $1 AND test_lab_code = $2 AND NOT EXISTS (SELECT FROM up)";
+    // `newer_department` and `earlier` are spelled out where they are used.
+    let newer_department = "(excluded.lab_department IS NOT NULL AND (t.lab_department IS NULL \
+        OR (excluded.lab_department_valid_from, excluded.lab_department) \
+           > (t.lab_department_valid_from, t.lab_department)))";
+    let earlier = "((excluded.valid_from, coalesce(excluded.source_ids_id, '')) \
+        < (t.valid_from, coalesce(t.source_ids_id, '')))";
+    let sql: &'static str = STATEMENTS
+        .get_or_init(|| {
+            sql.replace("newer_department", newer_department)
+                .replace("earlier", earlier)
+        })
+        .as_str();
+    let texts = [
+        Some(provider),
+        Some(code),
+        department.filter(|d| !d.is_empty()),
+    ];
+    let id = upsert(conn, context, sql, &texts, &[]).await?;
+    let element = "WITH up AS (
+             INSERT INTO lab_battery_element AS t (lab_battery_id, lab_test_definition_id,
+                                                   valid_from, stored_from, source_ids_id)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (lab_battery_id, lab_test_definition_id) DO UPDATE
+                 SET valid_from = excluded.valid_from, stored_from = excluded.stored_from,
+                     source_ids_id = excluded.source_ids_id
+                 WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
+                     < (t.valid_from, coalesce(t.source_ids_id, ''))
+             RETURNING lab_battery_element_id)
+         SELECT lab_battery_element_id FROM up
+         UNION ALL
+         SELECT lab_battery_element_id FROM lab_battery_element
+         WHERE lab_battery_id = $1 AND lab_test_definition_id = $2 AND NOT EXISTS (SELECT FROM up)";
+    upsert(conn, context, element, &[], &[battery, id]).await?;
     Ok(id)
 }
 
-/// LB2: the department a test was last reported by, the previous state audited.
-async fn change_department(
-    conn: &mut PgConnection,
-    id: i64,
-    department: &str,
-    context: &Context<'_>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "WITH changing AS (
-             SELECT * FROM lab_test_definition
-             WHERE lab_test_definition_id = $1 AND lab_department IS DISTINCT FROM $2
-             FOR UPDATE),
-         audited AS (
-             INSERT INTO lab_test_definition_audit
-                 (lab_test_definition_id, lab_provider, lab_department, test_lab_code,
-                  test_standard_code, standardised_vocabulary, name, valid_from, valid_until,
-                  stored_from, stored_until, source_ids_id)
-             SELECT lab_test_definition_id, lab_provider, lab_department, test_lab_code,
-                    test_standard_code, standardised_vocabulary, name, valid_from,
-                    greatest(valid_from, $3), stored_from, $4, source_ids_id
-             FROM changing)
-         UPDATE lab_test_definition t SET lab_department = $2,
-             valid_from = greatest(t.valid_from, $3), stored_from = $4, source_ids_id = $5
-         FROM changing c WHERE t.lab_test_definition_id = c.lab_test_definition_id",
-    )
-    .bind(id)
-    .bind(department)
-    .bind(context.valid_from)
-    .bind(context.stored_from)
-    .bind(context.source_ids_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
+/// The test definition statement, with its conditions written out once.
+static STATEMENTS: std::sync::OnceLock<String> = std::sync::OnceLock::new();

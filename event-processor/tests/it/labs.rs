@@ -104,31 +104,78 @@ async fn lb1_a_lab_message_without_a_status_change_time_is_refused() {
 async fn lb2_batteries_and_tests_are_shared_and_a_test_takes_its_latest_department() {
     let db = TestDb::migrated().await;
     let hb = |at| vec![numeric("HB", 140.0, at)];
+    // The latest message by hospital time names BLOOD; it arrives in the middle.
     processed(&db.pool, &lab("RE 10:00 mrn=A dept=HAEM", hb("10:00")))
-        .await
-        .unwrap();
-    processed(&db.pool, &lab("RE 11:00 mrn=B dept=HAEM", hb("11:00")))
         .await
         .unwrap();
     processed(&db.pool, &lab("RE 12:00 mrn=C dept=BLOOD", hb("12:00")))
         .await
         .unwrap();
+    processed(&db.pool, &lab("RE 11:00 mrn=B dept=HAEM", hb("11:00")))
+        .await
+        .unwrap();
+    processed(&db.pool, &lab("RE 13:00 mrn=D", hb("13:00")))
+        .await
+        .unwrap();
     assert_eq!(count(&db.pool, "lab_battery").await, 1);
     assert_eq!(count(&db.pool, "lab_test_definition").await, 1);
     assert_eq!(count(&db.pool, "lab_battery_element").await, 1);
-    assert_eq!(count(&db.pool, "lab_order").await, 3);
-    let department: Option<String> =
-        sqlx::query_scalar("SELECT lab_department FROM star.lab_test_definition")
+    assert_eq!(count(&db.pool, "lab_order").await, 4);
+    let (department, first): (Option<String>, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("SELECT lab_department, valid_from FROM star.lab_test_definition")
             .fetch_one(&db.pool)
             .await
             .unwrap();
     assert_eq!(department.as_deref(), Some("BLOOD"));
-    let audited: Vec<Option<String>> =
-        sqlx::query_scalar("SELECT lab_department FROM star.lab_test_definition_audit")
-            .fetch_all(&db.pool)
-            .await
-            .unwrap();
-    assert_eq!(audited, [Some("HAEM".to_owned())]);
+    assert_eq!(first, t("10:00"), "the earliest message that named it");
+}
+
+/// A reference row: which table, a test's department, valid-from and source message.
+type SharedRow = (
+    String,
+    Option<String>,
+    chrono::DateTime<chrono::Utc>,
+    Option<String>,
+);
+
+#[tokio::test]
+async fn lb2_shared_rows_are_the_same_whatever_order_patients_messages_arrive_in() {
+    let messages = [
+        lab(
+            "RE 10:00 mrn=A dept=HAEM",
+            vec![numeric("HB", 140.0, "10:00")],
+        ),
+        lab(
+            "RE 11:00 mrn=B dept=BLOOD",
+            vec![numeric("HB", 141.0, "11:00")],
+        ),
+        lab("RE 09:00 mrn=C", vec![numeric("HB", 142.0, "09:00")]),
+    ];
+    let mut seen = Vec::new();
+    for order in crate::harness::permutations(messages.len()) {
+        let db = TestDb::migrated().await;
+        for i in order {
+            processed(&db.pool, &messages[i]).await.unwrap();
+        }
+        let rows: Vec<SharedRow> = sqlx::query_as(
+            "SELECT 'battery', NULL, valid_from, source_ids_id FROM star.lab_battery
+                 UNION ALL
+                 SELECT 'test', lab_department, valid_from, source_ids_id
+                 FROM star.lab_test_definition
+                 UNION ALL
+                 SELECT 'element', NULL, valid_from, source_ids_id FROM star.lab_battery_element
+                 ORDER BY 1",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        seen.push(rows);
+    }
+    assert_eq!(seen.len(), 6);
+    assert!(seen.iter().all(|rows| *rows == seen[0]), "{seen:#?}");
+    // Ordered battery, element, test.
+    assert_eq!(seen[0][2].1.as_deref(), Some("BLOOD"));
+    assert_eq!(seen[0][0].2, t("09:00"));
 }
 
 #[tokio::test]

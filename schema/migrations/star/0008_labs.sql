@@ -1,6 +1,10 @@
 -- Labs (EMAP's names and columns): batteries and test definitions (reference data, shared by
 -- every patient), samples per patient, orders of a battery on a sample, results of a test in an
--- order. Every temporal table has its _audit twin as in 0001. An order cancelled before it was
+-- order. Every per-patient temporal table has its _audit twin as in 0001. Reference rows are
+-- a function of the set of messages naming them, not of their arrival order (patients' messages
+-- are applied in parallel, so the order across patients is not fixed): each keeps the earliest
+-- message that named it as its provenance, and a test its latest department; they have no
+-- audit twin, since their history would depend on that order. An order cancelled before it was
 -- seen is kept in lab_order_cancellation (not as a fake audit row, as movement_cancellation
 -- does for visits), so that a later copy of the cancelled order is refused (LB5, LB6).
 
@@ -19,14 +23,15 @@ COMMENT ON COLUMN star.lab_battery.lab_battery_id IS 'Surrogate key.';
 COMMENT ON COLUMN star.lab_battery.battery_code IS 'The battery''s code in its lab system (OBR-4.1).';
 COMMENT ON COLUMN star.lab_battery.battery_name IS 'Its name, from lab metadata when received.';
 COMMENT ON COLUMN star.lab_battery.lab_provider IS 'The lab system (coding system) the code belongs to, e.g. WIN_PATH.';
-COMMENT ON COLUMN star.lab_battery.valid_from IS 'Hospital time of the message that created or last named it.';
+COMMENT ON COLUMN star.lab_battery.valid_from IS 'Hospital time of the earliest message that named it (so the row is the same whatever order messages arrive in).';
 COMMENT ON COLUMN star.lab_battery.stored_from IS 'When the warehouse stored this state.';
-COMMENT ON COLUMN star.lab_battery.source_ids_id IS 'The message (IDS id) that created or last changed this row.';
+COMMENT ON COLUMN star.lab_battery.source_ids_id IS 'The message (IDS id) of valid_from.';
 
 CREATE TABLE star.lab_test_definition (
     lab_test_definition_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     lab_provider            text NOT NULL,
     lab_department          text,
+    lab_department_valid_from timestamptz,
     test_lab_code           text NOT NULL,
     test_standard_code      text,
     standardised_vocabulary text,
@@ -39,45 +44,15 @@ CREATE TABLE star.lab_test_definition (
 COMMENT ON TABLE star.lab_test_definition IS 'A lab test whose results are reported, per lab system: e.g. HB from WinPath.';
 COMMENT ON COLUMN star.lab_test_definition.lab_test_definition_id IS 'Surrogate key.';
 COMMENT ON COLUMN star.lab_test_definition.lab_provider IS 'The lab system (coding system) the code belongs to.';
-COMMENT ON COLUMN star.lab_test_definition.lab_department IS 'The lab department that last reported it (OBR-24).';
+COMMENT ON COLUMN star.lab_test_definition.lab_department IS 'The lab department (OBR-24) of the latest message, by hospital time, that named one.';
+COMMENT ON COLUMN star.lab_test_definition.lab_department_valid_from IS 'Hospital time of that message. Not in EMAP, which keeps the department of whichever message arrived last, so its value depended on arrival order.';
 COMMENT ON COLUMN star.lab_test_definition.test_lab_code IS 'The test''s code in its lab system (OBX-3.1).';
 COMMENT ON COLUMN star.lab_test_definition.test_standard_code IS 'A standard code for the test (e.g. LOINC) when known.';
 COMMENT ON COLUMN star.lab_test_definition.standardised_vocabulary IS 'The vocabulary of test_standard_code.';
 COMMENT ON COLUMN star.lab_test_definition.name IS 'Its name, from lab metadata when received.';
-COMMENT ON COLUMN star.lab_test_definition.valid_from IS 'Hospital time of the message that created or last changed it.';
+COMMENT ON COLUMN star.lab_test_definition.valid_from IS 'Hospital time of the earliest message that named it.';
 COMMENT ON COLUMN star.lab_test_definition.stored_from IS 'When the warehouse stored this state.';
-COMMENT ON COLUMN star.lab_test_definition.source_ids_id IS 'The message (IDS id) that created or last changed this row.';
-
-CREATE TABLE star.lab_test_definition_audit (
-    lab_test_definition_audit_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    lab_test_definition_id  bigint NOT NULL,
-    lab_provider            text NOT NULL,
-    lab_department          text,
-    test_lab_code           text NOT NULL,
-    test_standard_code      text,
-    standardised_vocabulary text,
-    name                    text,
-    valid_from              timestamptz NOT NULL,
-    valid_until             timestamptz NOT NULL,
-    stored_from             timestamptz NOT NULL,
-    stored_until            timestamptz NOT NULL,
-    source_ids_id           text
-);
-CREATE INDEX lab_test_definition_audit_id_idx ON star.lab_test_definition_audit (lab_test_definition_id);
-COMMENT ON TABLE star.lab_test_definition_audit IS 'Previous states of lab_test_definition rows.';
-COMMENT ON COLUMN star.lab_test_definition_audit.lab_test_definition_audit_id IS 'Surrogate key.';
-COMMENT ON COLUMN star.lab_test_definition_audit.lab_test_definition_id IS 'The lab_test_definition row this was a state of.';
-COMMENT ON COLUMN star.lab_test_definition_audit.lab_provider IS 'As in lab_test_definition.';
-COMMENT ON COLUMN star.lab_test_definition_audit.lab_department IS 'As in lab_test_definition.';
-COMMENT ON COLUMN star.lab_test_definition_audit.test_lab_code IS 'As in lab_test_definition.';
-COMMENT ON COLUMN star.lab_test_definition_audit.test_standard_code IS 'As in lab_test_definition.';
-COMMENT ON COLUMN star.lab_test_definition_audit.standardised_vocabulary IS 'As in lab_test_definition.';
-COMMENT ON COLUMN star.lab_test_definition_audit.name IS 'As in lab_test_definition.';
-COMMENT ON COLUMN star.lab_test_definition_audit.valid_from IS 'Hospital time from which this state held.';
-COMMENT ON COLUMN star.lab_test_definition_audit.valid_until IS 'Hospital time of the message that replaced it.';
-COMMENT ON COLUMN star.lab_test_definition_audit.stored_from IS 'When the warehouse stored this state.';
-COMMENT ON COLUMN star.lab_test_definition_audit.stored_until IS 'When the warehouse replaced it.';
-COMMENT ON COLUMN star.lab_test_definition_audit.source_ids_id IS 'The message (IDS id) that produced this state.';
+COMMENT ON COLUMN star.lab_test_definition.source_ids_id IS 'The message (IDS id) of valid_from.';
 
 CREATE TABLE star.lab_battery_element (
     lab_battery_element_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -93,9 +68,9 @@ COMMENT ON TABLE star.lab_battery_element IS 'Which tests a battery has been see
 COMMENT ON COLUMN star.lab_battery_element.lab_battery_element_id IS 'Surrogate key.';
 COMMENT ON COLUMN star.lab_battery_element.lab_battery_id IS 'The battery.';
 COMMENT ON COLUMN star.lab_battery_element.lab_test_definition_id IS 'A test it reports.';
-COMMENT ON COLUMN star.lab_battery_element.valid_from IS 'Hospital time of the message that first linked them.';
+COMMENT ON COLUMN star.lab_battery_element.valid_from IS 'Hospital time of the earliest message that linked them.';
 COMMENT ON COLUMN star.lab_battery_element.stored_from IS 'When the warehouse stored it.';
-COMMENT ON COLUMN star.lab_battery_element.source_ids_id IS 'The message (IDS id) that first linked them.';
+COMMENT ON COLUMN star.lab_battery_element.source_ids_id IS 'The message (IDS id) of valid_from.';
 
 CREATE TABLE star.lab_sample (
     lab_sample_id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
