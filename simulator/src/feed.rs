@@ -117,7 +117,7 @@ struct Event {
 
 /// A message before its control id is known: an ADT event or a lab message.
 enum Draft {
-    Adt(Event),
+    Adt(Box<Event>),
     Lab(LabMessage),
 }
 
@@ -163,7 +163,7 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
     }
     let mut drafts: Vec<Draft> = events
         .into_iter()
-        .map(Draft::Adt)
+        .map(|e| Draft::Adt(Box::new(e)))
         .chain(labs.into_iter().map(Draft::Lab))
         .filter(|d| d.time() < end)
         .collect();

@@ -58,7 +58,8 @@ async fn through_the_live_pipeline(db: &TestDb, feed: &[simulator::SimMessage]) 
 /// ADT and an order per ORC/OBR group; a resend to none).
 async fn interchange_messages(pool: &PgPool) -> usize {
     use message_reader::reader::{Row, Triage, triage};
-    let rows: Vec<(i64, Vec<u8>, Option<i64>, Option<String>)> =
+    type Stored = (i64, Vec<u8>, Option<i64>, Option<String>);
+    let rows: Vec<Stored> =
         sqlx::query_as("SELECT id, payload, duplicate_of, header_error FROM ids.message")
             .fetch_all(pool)
             .await
