@@ -55,6 +55,10 @@ pub struct ProcessArgs {
     /// Simulated patients (about 2.4 messages each).
     #[arg(long, default_value_t = 42_000)]
     patients: usize,
+
+    /// Fraction of admissions with WinPath blood tests in the feed (0: the ADT mix alone).
+    #[arg(long, default_value_t = 0.0)]
+    labs: f64,
 }
 
 /// Flags of `ward bench read`.
@@ -144,15 +148,22 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
         seed: 5,
         patients: args.patients,
         hours: 24 * 30,
+        labs: args.labs,
         ..simulator::Config::default()
     });
     let site = message_reader::SiteConfig::default();
     let mut outgoing: Vec<Outgoing> = Vec::with_capacity(feed.len());
+    // Per message: its results, if it is a lab order.
+    let mut lab: Vec<Option<usize>> = Vec::with_capacity(feed.len());
     for (n, sim) in feed.iter().enumerate() {
         let ids_id = n as i64 + 1;
         if let Ok(message_reader::Mapped::Messages(messages)) =
             message_reader::map_message(&sim.bytes, &ids_id.to_string(), &site)
         {
+            lab.extend(messages.iter().map(|message| match message {
+                interchange::Message::LabOrderMsg(order) => Some(order.lab_result_msgs.len()),
+                _ => None,
+            }));
             outgoing.extend(messages.into_iter().map(|message| Outgoing {
                 body: message.to_json(),
                 class: message.class_name(),
@@ -162,7 +173,10 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
         }
     }
     outgoing.truncate(args.messages);
+    lab.truncate(args.messages);
     let messages = outgoing.len();
+    let lab_orders = lab.iter().flatten().count();
+    let lab_results: usize = lab.iter().flatten().sum();
     let mut publisher = Publisher::new(args.broker.amqp_url.clone(), topology.clone(), 512);
     publisher
         .publish_all(&outgoing, &CancellationToken::new())
@@ -198,7 +212,7 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
             .map_or_else(|| "> 5000".to_owned(), |s| format!("≤ {:.0}", s * 1e3))
     };
     println!(
-        "event-processor: {messages} simulated ADT messages for {} patients from a quorum queue (all ADT rules)",
+        "event-processor: {messages} simulated messages for {} patients from a quorum queue (all ADT rules; {lab_orders} WinPath lab orders with {lab_results} results)",
         args.patients
     );
     println!(
