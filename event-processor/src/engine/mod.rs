@@ -140,6 +140,8 @@ pub(crate) struct Context<'a> {
     pub trusted_sources: &'a [String],
     /// Location ids already known.
     pub places: &'a PlaceCache,
+    /// Other reference rows already known ([`reference::Cache`]).
+    pub reference: &'a reference::Cache,
     /// Where a new reference row (a place, a lab battery) is created and committed by itself,
     /// when the message is applied in a lane; else in the message's transaction ([`reference`]).
     pub places_pool: Option<&'a PgPool>,
@@ -206,6 +208,7 @@ pub struct Processor {
     config: Config,
     families: Families,
     places: PlaceCache,
+    reference: reference::Cache,
     /// Which star schema the cache describes: the oid of its `location` table.
     schema: Arc<AtomicU32>,
 }
@@ -226,6 +229,7 @@ impl Processor {
             config,
             families,
             places: PlaceCache::default(),
+            reference: reference::Cache::default(),
             schema: Arc::default(),
         }
     }
@@ -288,6 +292,7 @@ impl Processor {
     /// forgets what it created by itself.)
     pub fn forget_cached(&self) {
         self.places.clear();
+        self.reference.clear();
     }
 
     /// Applies one message inside the caller's transaction. `stored_from` is the processing time
@@ -321,6 +326,7 @@ impl Processor {
                 .is_some_and(|s| self.config.trusted_sources.iter().any(|t| t == s)),
             trusted_sources: &self.config.trusted_sources,
             places: &self.places,
+            reference: &self.reference,
             places_pool: lane.as_ref().map(|lane| lane.pool),
             wave: lane.as_ref().and_then(|lane| lane.wave),
             effects: Mutex::default(),

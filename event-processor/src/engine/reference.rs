@@ -5,10 +5,49 @@
 //! named by a message that is then refused stays, as every other reference row seen — the same
 //! in the live schema and a replay. Outside a lane it is created in the message's transaction.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres};
 
 use super::Context;
+
+/// A reference row as last written or read: its id and the times its values hang on (its
+/// provenance's valid-from and source, and one more a family may use, such as when a test's
+/// department was given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cached {
+    pub id: i64,
+    pub valid_from: DateTime<Utc>,
+    pub source: Option<String>,
+    pub also: Option<DateTime<Utc>>,
+}
+
+/// Reference rows by table and key, so a message that would change nothing in a row spares
+/// its round trips. Only rows committed on their own connection (in a lane) are kept, so no
+/// cached id can be rolled back; the processor clears the cache with its places.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cache(Arc<Mutex<HashMap<(&'static str, String), Cached>>>);
+
+impl Cache {
+    pub(crate) fn get(&self, table: &'static str, key: &str) -> Option<Cached> {
+        self.0.lock().ok()?.get(&(table, key.to_owned())).cloned()
+    }
+
+    pub(crate) fn put(&self, table: &'static str, key: String, row: Cached) {
+        if let Ok(mut rows) = self.0.lock() {
+            rows.insert((table, key), row);
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut rows) = self.0.lock() {
+            rows.clear();
+        }
+    }
+}
 
 /// The connection a reference row is created on.
 pub(crate) enum Connection<'c> {
@@ -28,6 +67,11 @@ impl Connection<'_> {
             Some(pool) => Connection::Own(pool.acquire().await?),
             None => Connection::Message(conn),
         })
+    }
+
+    /// Whether what is written here is committed at once (and so may be cached).
+    pub(crate) fn commits(&self) -> bool {
+        matches!(self, Connection::Own(_))
     }
 
     pub(crate) fn get(&mut self) -> &mut PgConnection {

@@ -10,37 +10,81 @@
 //! the department with whichever message arrived last (and audits it), which makes it depend on
 //! arrival order; Ward keeps no audit of reference rows for the same reason.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::engine::Context;
-use crate::engine::reference::Connection;
+use crate::engine::reference::{Cached, Connection};
+
+/// What an upsert returns: the row's id, valid-from, source and other time.
+type Returned = (i64, DateTime<Utc>, Option<String>, Option<DateTime<Utc>>);
+
+/// A reference row's key: its table and what identifies it there.
+struct Key {
+    table: &'static str,
+    key: String,
+}
+
+/// Whether `context`'s message could change the cached row: it is earlier than the row's
+/// provenance, or (`department_at`) names a department no older than the row's.
+fn could_change(
+    cached: &Cached,
+    department_at: Option<DateTime<Utc>>,
+    context: &Context<'_>,
+) -> bool {
+    let source = |s: Option<&str>| s.unwrap_or_default().to_owned();
+    let earlier = (context.valid_from, source(context.source_ids_id))
+        < (cached.valid_from, source(cached.source.as_deref()));
+    let department = match (department_at, cached.also) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(at), Some(known)) => at >= known,
+    };
+    earlier || department
+}
 
 /// Runs the upsert `sql` (its parameters `texts`, then `ids`, then the message's valid-from,
-/// stored-from and source id), which returns the row's id; reads again in a new statement when
-/// another transaction created the row meanwhile.
+/// stored-from and source id), which returns the row's id, provenance and other time; reads
+/// again in a new statement when another transaction created the row meanwhile. A row the
+/// message cannot change is taken from the cache without a round trip.
 async fn upsert(
     conn: &mut PgConnection,
     context: &Context<'_>,
-    sql: &'static str,
-    texts: &[Option<&str>],
-    ids: &[i64],
+    key: Key,
+    (sql, texts, ids): (&'static str, &[Option<&str>], &[i64]),
+    department_at: Option<DateTime<Utc>>,
 ) -> Result<i64, sqlx::Error> {
+    if context.places_pool.is_some()
+        && let Some(cached) = context.reference.get(key.table, &key.key)
+        && !could_change(&cached, department_at, context)
+    {
+        return Ok(cached.id);
+    }
     let mut reference = Connection::of(conn, context).await?;
     for _ in 0..2 {
-        let mut query = sqlx::query_scalar(sql);
+        let mut query = sqlx::query_as(sql);
         for text in texts {
             query = query.bind(*text);
         }
         for id in ids {
             query = query.bind(*id);
         }
-        let found: Option<i64> = query
+        let found: Option<Returned> = query
             .bind(context.valid_from)
             .bind(context.stored_from)
             .bind(context.source_ids_id)
             .fetch_optional(reference.get())
             .await?;
-        if let Some(id) = found {
+        if let Some((id, valid_from, source, also)) = found {
+            if reference.commits() {
+                let row = Cached {
+                    id,
+                    valid_from,
+                    source,
+                    also,
+                };
+                context.reference.put(key.table, key.key, row);
+            }
             return Ok(id);
         }
     }
@@ -63,12 +107,23 @@ pub(crate) async fn battery(
                      source_ids_id = excluded.source_ids_id
                  WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
                      < (t.valid_from, coalesce(t.source_ids_id, ''))
-             RETURNING lab_battery_id)
-         SELECT lab_battery_id FROM up
+             RETURNING lab_battery_id, valid_from, source_ids_id)
+         SELECT *, NULL::timestamptz FROM up
          UNION ALL
-         SELECT lab_battery_id FROM lab_battery
+         SELECT lab_battery_id, valid_from, source_ids_id, NULL FROM lab_battery
          WHERE battery_code = $1 AND lab_provider = $2 AND NOT EXISTS (SELECT FROM up)";
-    upsert(conn, context, sql, &[Some(code), Some(provider)], &[]).await
+    let key = Key {
+        table: "lab_battery",
+        key: format!("{provider}\u{1f}{code}"),
+    };
+    upsert(
+        conn,
+        context,
+        key,
+        (sql, &[Some(code), Some(provider)], &[]),
+        None,
+    )
+    .await
 }
 
 /// The test `code` of lab system `provider`, created on first sight, with the department of
@@ -95,10 +150,12 @@ pub(crate) async fn test(
                  source_ids_id = CASE WHEN earlier THEN excluded.source_ids_id
                                       ELSE t.source_ids_id END
                  WHERE newer_department OR earlier
-             RETURNING lab_test_definition_id)
-         SELECT lab_test_definition_id FROM up
+             RETURNING lab_test_definition_id, valid_from, source_ids_id,
+                       lab_department_valid_from)
+         SELECT * FROM up
          UNION ALL
-         SELECT lab_test_definition_id FROM lab_test_definition
+         SELECT lab_test_definition_id, valid_from, source_ids_id, lab_department_valid_from
+         FROM lab_test_definition
          WHERE lab_provider = $1 AND test_lab_code = $2 AND NOT EXISTS (SELECT FROM up)";
     // `newer_department` and `earlier` are spelled out where they are used.
     let newer_department = "(excluded.lab_department IS NOT NULL AND (t.lab_department IS NULL \
@@ -112,12 +169,14 @@ pub(crate) async fn test(
                 .replace("earlier", earlier)
         })
         .as_str();
-    let texts = [
-        Some(provider),
-        Some(code),
-        department.filter(|d| !d.is_empty()),
-    ];
-    let id = upsert(conn, context, sql, &texts, &[]).await?;
+    let department = department.filter(|d| !d.is_empty());
+    let texts = [Some(provider), Some(code), department];
+    let key = Key {
+        table: "lab_test_definition",
+        key: format!("{provider}\u{1f}{code}"),
+    };
+    let department_at = department.map(|_| context.valid_from);
+    let id = upsert(conn, context, key, (sql, &texts, &[]), department_at).await?;
     let element = "WITH up AS (
              INSERT INTO lab_battery_element AS t (lab_battery_id, lab_test_definition_id,
                                                    valid_from, stored_from, source_ids_id)
@@ -127,12 +186,16 @@ pub(crate) async fn test(
                      source_ids_id = excluded.source_ids_id
                  WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
                      < (t.valid_from, coalesce(t.source_ids_id, ''))
-             RETURNING lab_battery_element_id)
-         SELECT lab_battery_element_id FROM up
+             RETURNING lab_battery_element_id, valid_from, source_ids_id)
+         SELECT *, NULL::timestamptz FROM up
          UNION ALL
-         SELECT lab_battery_element_id FROM lab_battery_element
+         SELECT lab_battery_element_id, valid_from, source_ids_id, NULL FROM lab_battery_element
          WHERE lab_battery_id = $1 AND lab_test_definition_id = $2 AND NOT EXISTS (SELECT FROM up)";
-    upsert(conn, context, element, &[], &[battery, id]).await?;
+    let key = Key {
+        table: "lab_battery_element",
+        key: format!("{battery}:{id}"),
+    };
+    upsert(conn, context, key, (element, &[], &[battery, id]), None).await?;
     Ok(id)
 }
 
