@@ -4,15 +4,11 @@
 //! defaults overlaid with its own (as EMAP's tests build them), compared field by field through
 //! the typed model, ignoring `sourceMessageId` and the implied ADT as EMAP's tests do.
 
-use std::path::{Path, PathBuf};
-
 use interchange::Message;
 use message_reader::{Mapped, SiteConfig, map_message};
 use serde_json::Value;
 
-fn emap() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/UCLH-DHCT__emap")
-}
+use crate::pairs::{comparable, differences, emap};
 
 struct Pair {
     hl7: String,
@@ -104,15 +100,6 @@ fn expected(pair: &Pair) -> Vec<Value> {
         .collect()
 }
 
-/// A message as comparable JSON: through the typed model, without `sourceMessageId`.
-fn comparable(message: &Message) -> Value {
-    let mut value = serde_json::to_value(message).unwrap();
-    if let Some(object) = value.as_object_mut() {
-        object.remove("sourceMessageId");
-    }
-    value
-}
-
 /// What the reader maps the file to, its implied ADT left out.
 fn actual(pair: &Pair) -> Result<Vec<Value>, String> {
     let bytes = std::fs::read(emap().join(&pair.hl7)).unwrap();
@@ -133,19 +120,6 @@ fn actual(pair: &Pair) -> Result<Vec<Value>, String> {
         }
     }
     Ok(out)
-}
-
-fn differences(expected: &Value, actual: &Value) -> Vec<String> {
-    let (Some(e), Some(a)) = (expected.as_object(), actual.as_object()) else {
-        return vec![format!("{expected} vs {actual}")];
-    };
-    let mut keys: Vec<&String> = e.keys().chain(a.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter(|k| e.get(*k) != a.get(*k))
-        .map(|k| format!("{k}: expected {:?}, got {:?}", e.get(k), a.get(k)))
-        .collect()
 }
 
 #[test]

@@ -6,4 +6,5 @@ mod following;
 mod harness;
 mod lab_pairs;
 mod mapping;
+mod pairs;
 mod rules;

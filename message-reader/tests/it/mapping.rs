@@ -9,9 +9,7 @@ use interchange::Message;
 use message_reader::{Mapped, SiteConfig, map_message};
 use serde_json::Value;
 
-fn emap() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/UCLH-DHCT__emap")
-}
+use crate::pairs::{comparable, differences, emap};
 
 struct Pair {
     hl7: String,
@@ -31,28 +29,6 @@ fn adt_pairs() -> Vec<Pair> {
             yaml: cols[2].to_owned(),
             exactly_one: cols[4].contains("exactly 1"),
         })
-        .collect()
-}
-
-/// The message as comparable JSON: through the typed model, without `sourceMessageId`.
-fn comparable(message: &Message) -> Value {
-    let mut value = serde_json::to_value(message).unwrap();
-    if let Some(object) = value.as_object_mut() {
-        object.remove("sourceMessageId");
-    }
-    value
-}
-
-fn differences(expected: &Value, actual: &Value) -> Vec<String> {
-    let (Some(e), Some(a)) = (expected.as_object(), actual.as_object()) else {
-        return vec![format!("{expected} vs {actual}")];
-    };
-    let mut keys: Vec<&String> = e.keys().chain(a.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter(|k| e.get(*k) != a.get(*k))
-        .map(|k| format!("{k}: expected {:?}, got {:?}", e.get(k), a.get(k)))
         .collect()
 }
 
