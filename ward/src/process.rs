@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use event_processor::Processor;
-use event_processor::consumer::{ConsumerConfig, ConsumerStats};
+use event_processor::consumer::{ConsumerConfig, ConsumerStats, ProcessorExposition};
 
 use crate::DatabaseArgs;
 
@@ -38,6 +39,14 @@ pub struct ProcessArgs {
     #[arg(long, env = "WARD_PROCESS_LANES", default_value_t = ConsumerConfig::DEFAULT_LANES)]
     lanes: usize,
 
+    /// Address serving the processor's Prometheus metrics and health check.
+    #[arg(
+        long,
+        env = "WARD_PROCESSOR_METRICS_ADDR",
+        default_value = "127.0.0.1:9466"
+    )]
+    metrics_addr: std::net::SocketAddr,
+
     /// Reprocess the pending rows of star.dead_letter, then exit.
     #[arg(long)]
     retry_dead_letters: bool,
@@ -63,13 +72,17 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         lanes: args.lanes,
         ..ConsumerConfig::new(args.broker.amqp_url, args.queue)
     };
-    event_processor::consumer::run(
-        config,
-        processor,
-        pool,
-        Arc::new(ConsumerStats::default()),
-        crate::shutdown_on_signal(),
-    )
-    .await;
+    let http = tokio::net::TcpListener::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("Failed to bind the metrics port {}", args.metrics_addr))?;
+    let stats = Arc::new(ConsumerStats::default());
+    let shutdown = crate::shutdown_on_signal();
+    let exposition = Arc::new(ProcessorExposition {
+        stats: Arc::clone(&stats),
+        pool: pool.clone(),
+    });
+    let metrics = telemetry::serve(http, exposition, shutdown.clone());
+    let consumer = event_processor::consumer::run(config, processor, pool, stats, shutdown);
+    tokio::join!(consumer, metrics);
     Ok(())
 }

@@ -49,6 +49,14 @@ pub struct UpArgs {
         default_value = "127.0.0.1:9465"
     )]
     reader_metrics_addr: SocketAddr,
+
+    /// Address serving the processor's Prometheus metrics and health check.
+    #[arg(
+        long,
+        env = "WARD_PROCESSOR_METRICS_ADDR",
+        default_value = "127.0.0.1:9466"
+    )]
+    processor_metrics_addr: SocketAddr,
 }
 
 /// Runs every stage until Ctrl-C or SIGTERM, or until one of them fails.
@@ -67,6 +75,14 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             format!(
                 "Failed to bind the reader's metrics port {}",
                 args.reader_metrics_addr
+            )
+        })?;
+    let processor_http = TcpListener::bind(args.processor_metrics_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "Failed to bind the processor's metrics port {}",
+                args.processor_metrics_addr
             )
         })?;
     // The reader declares the queues the processor consumes: connect it first.
@@ -117,13 +133,20 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         args.star.star_schema.clone(),
     );
     let processor_shutdown = shutdown.clone();
+    let processor_stats = Arc::new(ConsumerStats::default());
+    let processor_exposition = Arc::new(event_processor::consumer::ProcessorExposition {
+        stats: Arc::clone(&processor_stats),
+        pool: crate::connect(&args.database.database_url, &args.star.star_schema, 1).await?,
+    });
+    let processor_metrics =
+        telemetry::serve(processor_http, processor_exposition, shutdown.clone());
     let processor = crate::on_own_thread("processor", move || async move {
         let pool = crate::connect(&url, &star, 5).await?;
         event_processor::consumer::run(
             consumer,
             event_processor::Processor::new(processor_config),
             pool,
-            Arc::new(ConsumerStats::default()),
+            processor_stats,
             processor_shutdown,
         )
         .await;
@@ -148,7 +171,13 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         stop_all.cancel();
         outcome
     };
-    let (_, read, processed, _) = tokio::join!(listener, reader, processor, reader_metrics);
+    let (_, read, processed, _, _) = tokio::join!(
+        listener,
+        reader,
+        processor,
+        reader_metrics,
+        processor_metrics
+    );
     read.context("The reader failed")?;
     processed
         .and_then(|inner| inner)

@@ -261,6 +261,7 @@ async fn up_runs_the_pipeline_for_simulate_summary_and_replay_and_stops_on_ctrl_
     let dlq = testkit::unique_name("ward.test.up.dlq");
     let dlx = testkit::unique_name("ward.test.up.dlx");
     let mllp = format!("127.0.0.1:{}", free_port());
+    let processor_metrics = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
         .args(["up", "--database-url", &db.url, "--queue", &queue])
         .args(["--dead-letter-queue", &dlq, "--dead-letter-exchange", &dlx])
@@ -270,6 +271,7 @@ async fn up_runs_the_pipeline_for_simulate_summary_and_replay_and_stops_on_ctrl_
             "--reader-metrics-addr",
             &format!("127.0.0.1:{}", free_port()),
         ])
+        .args(["--processor-metrics-addr", &processor_metrics])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -320,6 +322,19 @@ async fn up_runs_the_pipeline_for_simulate_summary_and_replay_and_stops_on_ctrl_
         said.contains("hospital_visit_as_of"),
         "example queries: {said}"
     );
+    // The processor serves its counts like the other stages.
+    let metrics = http_get(&processor_metrics, "/metrics");
+    let applied: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("event_processor_applied_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_default();
+    assert!(applied > 100, "{metrics}");
+    assert!(
+        metrics.contains("event_processor_batch_seconds_bucket"),
+        "{metrics}"
+    );
+    assert!(http_get(&processor_metrics, "/health").contains("200"));
     // The per-ward list counts the same visits as "current inpatients", and the URL printed
     // is the one in use, without its password.
     let number = |line: &str| -> i64 { line.split_whitespace().last().unwrap().parse().unwrap() };
@@ -482,4 +497,18 @@ fn which_lab_system_sent_an_order_is_site_configuration() {
     // A site whose WinPath names itself otherwise: the orders are not WinPath's, and without
     // its implied ADT the message is ignored, with the reason.
     assert!(classes(&["--winpath-coding-systems", "WP"]).is_empty());
+}
+
+/// The response to a plain HTTP GET, status line included.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    out
 }

@@ -98,6 +98,69 @@ impl Default for ConsumerStats {
     }
 }
 
+impl ConsumerStats {
+    /// The counts in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(2048);
+        let counters = [
+            (
+                "event_processor_applied_total",
+                "Interchange messages applied to the star schema.",
+                &self.applied,
+            ),
+            (
+                "event_processor_dead_lettered_total",
+                "Interchange messages refused into star.dead_letter.",
+                &self.dead_lettered,
+            ),
+            (
+                "event_processor_batches_total",
+                "Batches committed.",
+                &self.batches,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            telemetry::render_counter(&mut out, name, help, counter.load(Ordering::Relaxed));
+        }
+        self.batch_seconds.render(
+            &mut out,
+            "event_processor_batch_seconds",
+            "Seconds from a batch's first delivery to its commit.",
+        );
+        telemetry::render_gauge(
+            &mut out,
+            "event_processor_committed_ids_id",
+            "The highest IDS id committed to the star schema (compare with message_reader_position for the lag).",
+            i64::try_from(self.committed_source_id.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+        );
+        out
+    }
+}
+
+/// The processor's exposition on its metrics port: its counts, and the star schema answering
+/// as health.
+pub struct ProcessorExposition {
+    /// What is counted.
+    pub stats: Arc<ConsumerStats>,
+    /// The star schema's database.
+    pub pool: PgPool,
+}
+
+impl telemetry::Exposition for ProcessorExposition {
+    fn render(&self) -> String {
+        self.stats.render()
+    }
+
+    fn healthy(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1 FROM dead_letter LIMIT 1")
+                .execute(&self.pool)
+                .await
+                .is_ok()
+        })
+    }
+}
+
 /// Consumes until `shutdown`, reconnecting to the broker and retrying the database as needed.
 pub async fn run(
     config: ConsumerConfig,
