@@ -96,6 +96,7 @@ impl Family for Adt {
         &'a self,
         conn: &'a mut PgConnection,
         message: &'a Message,
+        keys: &'a Keys<'a>,
         found: Option<Box<dyn ReadAhead>>,
         context: &'a Context<'a>,
     ) -> BoxFuture<'a, Result<(), ProcessError>> {
@@ -103,12 +104,11 @@ impl Family for Adt {
             let Some(adt) = message.adt() else {
                 return Err(reject("NOT-BUILT", "not an ADT message"));
             };
-            let keys = self.keys(message);
             let found = found.and_then(|row| {
                 let row: Box<dyn Any + Send> = row.into_any();
                 row.downcast::<FoundRow>().ok().map(|row| *row)
             });
-            apply(conn, message, adt, &keys, found, context).await
+            apply(conn, message, adt, keys, found, context).await
         }
         .boxed()
     }

@@ -55,12 +55,13 @@ pub(crate) trait Family: Sync {
         keys: &'a [Keys<'a>],
     ) -> BoxFuture<'a, Result<Vec<Box<dyn Prefetched>>, sqlx::Error>>;
 
-    /// Applies `message` inside the caller's transaction; `found` is its read-ahead row, if it
-    /// still holds.
+    /// Applies `message` (which names `keys`) inside the caller's transaction; `found` is its
+    /// read-ahead row, if it still holds.
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,
         message: &'a Message,
+        keys: &'a Keys<'a>,
         found: Option<Box<dyn Prefetched>>,
         context: &'a Context<'a>,
     ) -> BoxFuture<'a, Result<(), ProcessError>>;
@@ -347,7 +348,7 @@ impl Processor {
         {
             writes::take(wave)?.flush(conn).await?;
         }
-        let outcome = family.apply(conn, message, found, &context).await;
+        let outcome = family.apply(conn, message, &keys, found, &context).await;
         let effects = context.effects.into_inner().unwrap_or_default();
         if let Some(ahead) = read_ahead {
             ahead.note(&keys, &effects.touched);

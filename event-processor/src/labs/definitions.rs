@@ -136,39 +136,7 @@ pub(crate) async fn test(
     department: Option<&str>,
     context: &Context<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let sql = "WITH up AS (
-             INSERT INTO lab_test_definition AS t (lab_provider, test_lab_code, lab_department,
-                 lab_department_valid_from, valid_from, stored_from, source_ids_id)
-             VALUES ($1, $2, $3, CASE WHEN $3::text IS NULL THEN NULL ELSE $4 END, $4, $5, $6)
-             ON CONFLICT (lab_provider, test_lab_code) DO UPDATE SET
-                 lab_department = CASE WHEN newer_department THEN excluded.lab_department
-                                       ELSE t.lab_department END,
-                 lab_department_valid_from = CASE WHEN newer_department
-                     THEN excluded.lab_department_valid_from ELSE t.lab_department_valid_from END,
-                 valid_from = CASE WHEN earlier THEN excluded.valid_from ELSE t.valid_from END,
-                 stored_from = excluded.stored_from,
-                 source_ids_id = CASE WHEN earlier THEN excluded.source_ids_id
-                                      ELSE t.source_ids_id END
-                 WHERE newer_department OR earlier
-             RETURNING lab_test_definition_id, valid_from, source_ids_id,
-                       lab_department_valid_from)
-         SELECT * FROM up
-         UNION ALL
-         SELECT lab_test_definition_id, valid_from, source_ids_id, lab_department_valid_from
-         FROM lab_test_definition
-         WHERE lab_provider = $1 AND test_lab_code = $2 AND NOT EXISTS (SELECT FROM up)";
-    // `newer_department` and `earlier` are spelled out where they are used.
-    let newer_department = "(excluded.lab_department IS NOT NULL AND (t.lab_department IS NULL \
-        OR (excluded.lab_department_valid_from, excluded.lab_department) \
-           > (t.lab_department_valid_from, t.lab_department)))";
-    let earlier = "((excluded.valid_from, coalesce(excluded.source_ids_id, '')) \
-        < (t.valid_from, coalesce(t.source_ids_id, '')))";
-    let sql: &'static str = STATEMENTS
-        .get_or_init(|| {
-            sql.replace("newer_department", newer_department)
-                .replace("earlier", earlier)
-        })
-        .as_str();
+    let sql = TEST_SQL;
     let department = department.filter(|d| !d.is_empty());
     let texts = [Some(provider), Some(code), department];
     let key = Key {
@@ -199,5 +167,53 @@ pub(crate) async fn test(
     Ok(id)
 }
 
-/// The test definition statement, with its conditions written out once.
-static STATEMENTS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// Whether the message names a department given later than the row's (ties by name).
+macro_rules! newer_department {
+    () => {
+        "(excluded.lab_department IS NOT NULL AND (t.lab_department IS NULL \
+         OR (excluded.lab_department_valid_from, excluded.lab_department) \
+            > (t.lab_department_valid_from, t.lab_department)))"
+    };
+}
+
+/// Whether the message is earlier than the row's provenance (ties by source id).
+macro_rules! earlier {
+    () => {
+        "((excluded.valid_from, coalesce(excluded.source_ids_id, '')) \
+         < (t.valid_from, coalesce(t.source_ids_id, '')))"
+    };
+}
+
+/// A test definition created, or given a later department or an earlier provenance; its id,
+/// provenance and department time returned.
+const TEST_SQL: &str = concat!(
+    "WITH up AS (
+         INSERT INTO lab_test_definition AS t (lab_provider, test_lab_code, lab_department,
+             lab_department_valid_from, valid_from, stored_from, source_ids_id)
+         VALUES ($1, $2, $3, CASE WHEN $3::text IS NULL THEN NULL ELSE $4 END, $4, $5, $6)
+         ON CONFLICT (lab_provider, test_lab_code) DO UPDATE SET
+             lab_department = CASE WHEN ",
+    newer_department!(),
+    " THEN excluded.lab_department ELSE t.lab_department END,
+             lab_department_valid_from = CASE WHEN ",
+    newer_department!(),
+    " THEN excluded.lab_department_valid_from ELSE t.lab_department_valid_from END,
+             valid_from = CASE WHEN ",
+    earlier!(),
+    " THEN excluded.valid_from ELSE t.valid_from END,
+             stored_from = excluded.stored_from,
+             source_ids_id = CASE WHEN ",
+    earlier!(),
+    " THEN excluded.source_ids_id ELSE t.source_ids_id END
+             WHERE ",
+    newer_department!(),
+    " OR ",
+    earlier!(),
+    "
+         RETURNING lab_test_definition_id, valid_from, source_ids_id, lab_department_valid_from)
+     SELECT * FROM up
+     UNION ALL
+     SELECT lab_test_definition_id, valid_from, source_ids_id, lab_department_valid_from
+     FROM lab_test_definition
+     WHERE lab_provider = $1 AND test_lab_code = $2 AND NOT EXISTS (SELECT FROM up)"
+);

@@ -18,6 +18,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use interchange::Message;
 use interchange::lab::LabOrderMsg;
+use interchange::value::Iv;
 use sqlx::PgConnection;
 
 use crate::engine::identity::{self, Keys};
@@ -69,6 +70,7 @@ impl Family for Labs {
         &'a self,
         conn: &'a mut PgConnection,
         message: &'a Message,
+        _keys: &'a Keys<'a>,
         _found: Option<Box<dyn Prefetched>>,
         context: &'a Context<'a>,
     ) -> BoxFuture<'a, Result<(), ProcessError>> {
@@ -79,6 +81,17 @@ impl Family for Labs {
             }
         }
         .boxed()
+    }
+}
+
+/// `value` applied to `current` when the message is not older than the row, or the row holds
+/// nothing yet: an older message fills what a row lacks and never replaces what it holds, so
+/// every arrival order gives the same row.
+fn fill<T: Clone>(value: &Iv<T>, current: Option<T>, newer: bool) -> Option<T> {
+    if newer || current.is_none() {
+        value.clone().apply_to(current)
+    } else {
+        current
     }
 }
 

@@ -12,6 +12,7 @@ use interchange::lab::LabOrderMsg;
 use interchange::value::Iv;
 use sqlx::PgConnection;
 
+use super::fill;
 use crate::engine::{Context, ProcessError, reject};
 
 /// An order's values.
@@ -61,7 +62,6 @@ impl Order {
         current: Option<Order>,
         newer: bool,
     ) -> Order {
-        let is_new = current.is_none();
         let c = current.unwrap_or(Order {
             hospital_visit_id: None,
             order_datetime: None,
@@ -70,28 +70,15 @@ impl Order {
             internal_lab_number: None,
             source_system: None,
         });
-        let fills = newer || is_new;
-        let fill = |v: Option<&str>, c: Option<String>| match v {
-            Some(v) if fills || c.is_none() => Some(v.to_owned()),
-            _ => c,
-        };
+        let given = |v: Option<&str>| v.map_or(Iv::Unknown, |v| Iv::Save(v.to_owned()));
         Order {
             hospital_visit_id: c.hospital_visit_id.or(visit),
-            order_datetime: filled(&m.order_date_time, c.order_datetime, newer),
-            request_datetime: filled(&m.requested_date_time, c.request_datetime, newer),
-            clinical_information: filled(&m.clinical_information, c.clinical_information, newer),
-            internal_lab_number: fill(epic_number(m), c.internal_lab_number),
-            source_system: fill(m.source_system.as_deref(), c.source_system),
+            order_datetime: fill(&m.order_date_time, c.order_datetime, newer),
+            request_datetime: fill(&m.requested_date_time, c.request_datetime, newer),
+            clinical_information: fill(&m.clinical_information, c.clinical_information, newer),
+            internal_lab_number: fill(&given(epic_number(m)), c.internal_lab_number, newer),
+            source_system: fill(&given(m.source_system.as_deref()), c.source_system, newer),
         }
-    }
-}
-
-/// `value` applied to `current` when the message is not older, or the row holds nothing yet.
-fn filled<T: Clone>(value: &Iv<T>, current: Option<T>, newer: bool) -> Option<T> {
-    if newer || current.is_none() {
-        value.clone().apply_to(current)
-    } else {
-        current
     }
 }
 

@@ -10,6 +10,7 @@ use interchange::lab::LabOrderMsg;
 use interchange::value::Iv;
 use sqlx::PgConnection;
 
+use super::fill;
 use crate::engine::Context;
 
 /// A sample's values.
@@ -28,15 +29,6 @@ struct Stored {
     valid_from: DateTime<Utc>,
     #[sqlx(flatten)]
     sample: Sample,
-}
-
-/// `value` applied to `current` when `allowed` (or the row holds nothing yet).
-fn fill<T: Clone>(value: &Iv<T>, current: Option<T>, allowed: bool) -> Option<T> {
-    if allowed || current.is_none() {
-        value.clone().apply_to(current)
-    } else {
-        current
-    }
 }
 
 impl Sample {
