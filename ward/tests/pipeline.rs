@@ -372,3 +372,61 @@ async fn winpath_orders_and_results_over_mllp_reach_the_lab_tables() {
     assert_eq!(clinical.as_deref(), Some("unwell"));
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_culture_with_isolates_and_sensitivities_reaches_the_micro_tables_in_any_order() {
+    let db = TestDb::migrated().await;
+    let running = start(&db).await;
+    // EMAP's incremental culture, the later report first.
+    running
+        .send(
+            ["isolate_inc_2.txt", "isolate_inc_1.txt"]
+                .map(winpath)
+                .to_vec(),
+        )
+        .await;
+    let pool = db.pool.clone();
+    let expected: Vec<(String, String, String, String, String)> = [
+        ("1", "STAHAE", "Heavy growth of", "VCI", "R"),
+        ("1", "STAHAE", "Heavy growth of", "VDP", "S"),
+        ("1", "STAHAE", "Heavy growth of", "VSX", "R"),
+        ("2", "ENTFAM", "Light growth of", "VM", "R"),
+    ]
+    .map(|(a, b, c, d, e)| (a.into(), b.into(), c.into(), d.into(), e.into()))
+    .to_vec();
+    wait_until("both reports applied", async || {
+        let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM star.dead_letter")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(dead, 0, "nothing refused");
+        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT i.lab_internal_id, i.isolate_code, i.quantity, s.agent, s.sensitivity
+             FROM star.lab_isolate i JOIN star.lab_sensitivity s USING (lab_isolate_id)
+             ORDER BY 1, 4",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let status: Option<String> = sqlx::query_scalar(
+            "SELECT r.value_as_text FROM star.lab_result r
+             JOIN star.lab_test_definition d USING (lab_test_definition_id)
+             WHERE d.test_lab_code = 'FSTA'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        // The first report comes second and older: it adds nothing the later one lacks.
+        rows == expected && status.as_deref() == Some("COMPLETE - LAST UPDATED: 23/09/20")
+    })
+    .await;
+    // VDP was S in both reports: reported with the first.
+    let vdp: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "SELECT reporting_datetime FROM star.lab_sensitivity WHERE agent = 'VDP'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(vdp.to_rfc3339(), "2020-09-12T12:13:00+00:00");
+    running.stop().await;
+}

@@ -4,12 +4,13 @@
 //! created, as the message's implied ADT also does) and the visit it names, if stored (its
 //! context, C7, arrives as its own implied ADT message). Then: the battery (LB2,
 //! [`definitions`]), the sample (LB3, [`samples`]), the order or its cancellation (LB4–LB7,
-//! [`orders`]), each result with its test definition (LB2, LB8–LB10, [`results`]). LB1 (a
-//! message without a status change time is refused) is the engine's G3: the status change time
-//! is the message's valid-from. Not built yet: isolates and sensitivities (LB11), lab metadata
-//! (LB13).
+//! [`orders`]), each result with its test definition (LB2, LB8–LB10, [`results`]) and its
+//! microbiology isolate with their sensitivities (LB11, [`isolates`]). LB1 (a message without
+//! a status change time is refused) is the engine's G3: the status change time is the
+//! message's valid-from. Not built yet: lab metadata (LB13).
 
 mod definitions;
+mod isolates;
 mod orders;
 mod results;
 mod samples;
@@ -136,7 +137,10 @@ async fn apply(
         let department = m.lab_department.as_deref();
         let test =
             definitions::test(conn, battery, test_provider, test_code, department, context).await?;
-        results::result(conn, order, test, r, context).await?;
+        let result = results::result(conn, order, test, r, context).await?;
+        if let Some(isolate) = &r.lab_isolate {
+            isolates::isolate(conn, result, isolate, results::at(r, context), context).await?;
+        }
     }
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! is not earlier than the stored `result_last_modified_datetime`, which advances only when
 //! something changed (LB8). The value goes in the column its mime type names (LB9): NUMERIC →
 //! `value_as_real` with `result_operator`, TEXT → `value_as_text`, PDF → `value_as_bytes`,
-//! LAB_ISOLATE → none. Results a later message leaves out stay (LB10). A change is audited
-//! first (G3).
+//! LAB_ISOLATE → none (its organism is in `lab_isolate`, [`super::isolates`]). Results a later
+//! message leaves out stay (LB10). A change is audited first (G3).
 
 use chrono::{DateTime, Utc};
 use interchange::lab::{LabResultMsg, LabResultStatus, ValueType};
@@ -121,15 +121,21 @@ impl Values {
     }
 }
 
-/// The result `r` of test `test` in order `order`, created or updated (LB8–LB10).
+/// When the result `r` says it was produced: its result time, else the message's.
+pub(crate) fn at(r: &LabResultMsg, context: &Context<'_>) -> DateTime<Utc> {
+    r.result_time.unwrap_or(context.valid_from)
+}
+
+/// The result `r` of test `test` in order `order`, created or updated (LB8–LB10); its id,
+/// whether or not the message changed it.
 pub(crate) async fn result(
     conn: &mut PgConnection,
     order: i64,
     test: i64,
     r: &LabResultMsg,
     context: &Context<'_>,
-) -> Result<(), sqlx::Error> {
-    let at = r.result_time.unwrap_or(context.valid_from);
+) -> Result<i64, sqlx::Error> {
+    let at = at(r, context);
     let stored: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT lab_result_id, result_last_modified_datetime, {COLUMNS}
          FROM lab_result WHERE lab_order_id = $1 AND lab_test_definition_id = $2 FOR UPDATE"
@@ -140,11 +146,13 @@ pub(crate) async fn result(
     .await?;
     let (id, new) = match stored {
         // LB8: an older result never overwrites a newer one.
-        Some(stored) if at < stored.result_last_modified_datetime => return Ok(()),
+        Some(stored) if at < stored.result_last_modified_datetime => {
+            return Ok(stored.lab_result_id);
+        }
         Some(stored) => {
             let new = Values::from_message(r, Some(stored.result.clone()));
             if new == stored.result {
-                return Ok(());
+                return Ok(stored.lab_result_id);
             }
             (Some(stored.lab_result_id), new)
         }
@@ -153,11 +161,43 @@ pub(crate) async fn result(
     write(conn, id, order, test, at, &new, context).await
 }
 
+/// LB11: a change to the result's isolate at `at` is a change to the result, so its last
+/// modified time moves on to `at` (audited) if it is earlier.
+pub(crate) async fn touch(
+    conn: &mut PgConnection,
+    id: i64,
+    at: DateTime<Utc>,
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH audited AS (
+             INSERT INTO lab_result_audit (lab_result_id, lab_order_id, lab_test_definition_id,
+                 result_last_modified_datetime, {COLUMNS}, valid_from, valid_until, stored_from,
+                 stored_until, source_ids_id)
+             SELECT lab_result_id, lab_order_id, lab_test_definition_id,
+                    result_last_modified_datetime, {COLUMNS}, valid_from,
+                    greatest(valid_from, $3), stored_from, $4, source_ids_id
+             FROM lab_result WHERE lab_result_id = $1 AND result_last_modified_datetime < $2)
+         UPDATE lab_result SET result_last_modified_datetime = $2,
+             valid_from = greatest(valid_from, $3), stored_from = $4, source_ids_id = $5
+         WHERE lab_result_id = $1 AND result_last_modified_datetime < $2"
+    )))
+    .bind(id)
+    .bind(at)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The columns of [`Values`], in order.
 const COLUMNS: &str = "abnormal_flag, mime_type, value_as_text, value_as_real, value_as_bytes, \
     result_operator, range_high, range_low, result_status, units, comment";
 
-/// Inserts the result, or updates the stored one `id` with its previous state audited.
+/// Inserts the result, or updates the stored one `id` with its previous state audited; the
+/// result's id.
 async fn write(
     conn: &mut PgConnection,
     id: Option<i64>,
@@ -166,14 +206,16 @@ async fn write(
     at: DateTime<Utc>,
     new: &Values,
     context: &Context<'_>,
-) -> Result<(), sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
+    // $1 is the stored id (null for a new result): both statements bind the same parameters.
     let sql = match id {
         None => format!(
             "INSERT INTO lab_result (lab_order_id, lab_test_definition_id,
                  result_last_modified_datetime, {COLUMNS}, valid_from, stored_from,
                  source_ids_id)
-             VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     $18)"
+             SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
+             WHERE $1::bigint IS NULL
+             RETURNING lab_result_id"
         ),
         Some(_) => format!(
             "WITH audited AS (
@@ -189,10 +231,11 @@ async fn write(
                  result_operator = $10, range_high = $11, range_low = $12, result_status = $13,
                  units = $14, comment = $15, valid_from = greatest(valid_from, $16),
                  stored_from = $17, source_ids_id = $18
-             WHERE lab_result_id = $1"
+             WHERE lab_result_id = $1
+             RETURNING lab_result_id"
         ),
     };
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(order)
         .bind(test)
@@ -211,7 +254,6 @@ async fn write(
         .bind(context.valid_from)
         .bind(context.stored_from)
         .bind(context.source_ids_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+        .fetch_one(&mut *conn)
+        .await
 }

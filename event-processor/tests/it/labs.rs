@@ -1,4 +1,5 @@
-//! Labs (LB1–LB10): batteries, test definitions, samples, orders, cancellations and results,
+//! Labs (LB1–LB11): batteries, test definitions, samples, orders, cancellations, results and
+//! microbiology isolates with their sensitivities,
 //! applied as the consumer applies them, against a real database.
 
 use event_processor::lanes::apply_run;
@@ -554,4 +555,162 @@ async fn lab_orders_and_results_as_the_warehouse_held_them_at_a_stored_time() {
     assert_eq!(orders_at("09:30").await, 1);
     assert_eq!(orders_at("11:30").await, 2);
     assert_eq!(orders_at("12:30").await, 1);
+}
+
+/// A culture result: isolate `id` of `organism` with `quantity`, and sensitivities as
+/// `agent=flag` words, reported at `at`.
+fn isolate(
+    id: &str,
+    organism: &str,
+    quantity: &str,
+    sensitivities: &str,
+    at: &str,
+) -> LabResultMsg {
+    LabResultMsg {
+        mime_type: Some(ValueType::LabIsolate),
+        test_item_local_code: Some("ISOLATE".to_owned()),
+        test_item_coding_system: Some("WIN_PATH".to_owned()),
+        observation_sub_id: Some(id.to_owned()),
+        abnormal_flag: Iv::Save("A".to_owned()),
+        result_status: Some(LabResultStatus::Final),
+        result_time: Some(t(at)),
+        lab_isolate: Some(interchange::lab::LabIsolateMsg {
+            isolate_id: Some(id.to_owned()),
+            isolate_code: Some(organism.to_owned()),
+            isolate_name: Some(format!("{organism} (name)")),
+            quantity: Iv::Save(quantity.to_owned()),
+            sensitivities: sensitivities
+                .split_whitespace()
+                .map(|s| {
+                    let (agent, flag) = s.split_once('=').unwrap();
+                    LabResultMsg {
+                        mime_type: Some(ValueType::Text),
+                        test_item_local_code: Some(agent.to_owned()),
+                        string_value: match agent {
+                            "-" => Iv::Unknown,
+                            _ => Iv::Save(agent.to_owned()),
+                        },
+                        abnormal_flag: Iv::Save(flag.to_owned()),
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Isolates with their sensitivities: `(isolate id, organism, quantity, agent, flag, reported)`.
+async fn cultures(
+    pool: &PgPool,
+) -> Vec<(
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    chrono::DateTime<chrono::Utc>,
+)> {
+    sqlx::query_as(
+        "SELECT i.lab_internal_id, i.isolate_code, i.quantity, s.agent, s.sensitivity,
+                s.reporting_datetime
+         FROM star.lab_isolate i JOIN star.lab_sensitivity s USING (lab_isolate_id)
+         ORDER BY 1, 4",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn lb11_isolates_and_sensitivities_are_kept_per_result_and_agent() {
+    let db = TestDb::migrated().await;
+    let culture = |at: &str, quantity, sensitivities| {
+        lab(
+            &format!("RE {at} battery=BC"),
+            vec![isolate("1", "STAAUR", quantity, sensitivities, at)],
+        )
+    };
+    processed(
+        &db.pool,
+        &culture("10:00", "Light growth of", "VM=S VF=S -=R"),
+    )
+    .await
+    .unwrap();
+    let first = cultures(&db.pool).await;
+    assert_eq!(
+        first.len(),
+        2,
+        "a sensitivity without an agent is skipped: {first:?}"
+    );
+    assert_eq!(first[0].3, "VF");
+    assert_eq!(first[0].5, t("10:00"));
+    // Later: more growth, amoxicillin resistant, flucloxacillin unchanged.
+    processed(&db.pool, &culture("12:00", "Heavy growth of", "VM=R VF=S"))
+        .await
+        .unwrap();
+    let later = cultures(&db.pool).await;
+    assert_eq!(later.len(), 2);
+    assert_eq!(later[0].2.as_deref(), Some("Heavy growth of"));
+    assert_eq!(
+        (later[0].4.as_deref(), later[0].5),
+        (Some("S"), t("10:00")),
+        "VF unchanged keeps its reporting time"
+    );
+    assert_eq!(
+        (later[1].4.as_deref(), later[1].5),
+        (Some("R"), t("12:00")),
+        "VM changed"
+    );
+    assert_eq!(count(&db.pool, "lab_isolate").await, 1);
+    assert_eq!(count(&db.pool, "lab_isolate_audit").await, 1);
+    assert_eq!(count(&db.pool, "lab_sensitivity_audit").await, 1);
+    let touched: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT result_last_modified_datetime FROM star.lab_result")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(touched, t("12:00"), "a changed isolate moves its result on");
+    // An older report changes nothing it holds.
+    processed(
+        &db.pool,
+        &culture("11:00", "Moderate growth of", "VM=S VF=S"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cultures(&db.pool).await, later);
+}
+
+#[tokio::test]
+async fn lb11_a_culture_reported_in_any_order_ends_the_same() {
+    let reports = [
+        ("10:00", "Light growth of", "VM=S VF=S"),
+        ("11:00", "Light growth of", "VM=S VF=S VC=I"),
+        ("12:00", "Heavy growth of", "VM=R VF=S VC=I"),
+    ];
+    let mut finals = Vec::new();
+    for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1], [0, 2, 1]] {
+        let db = TestDb::migrated().await;
+        for i in order {
+            let (at, quantity, sensitivities) = reports[i];
+            let m = lab(
+                &format!("RE {at} battery=BC"),
+                vec![isolate("1", "STAAUR", quantity, sensitivities, at)],
+            );
+            processed(&db.pool, &m).await.unwrap();
+        }
+        finals.push(cultures(&db.pool).await);
+    }
+    let expected = finals[0].clone();
+    assert_eq!(expected.len(), 3);
+    // VF was S from the first report; VM turned R at noon; VC first came at 11.
+    let reported: Vec<_> = expected.iter().map(|c| (c.3.as_str(), c.5)).collect();
+    assert_eq!(
+        reported,
+        [("VC", t("11:00")), ("VF", t("10:00")), ("VM", t("12:00"))]
+    );
+    for (n, other) in finals.iter().enumerate() {
+        assert_eq!(other, &expected, "ordering {n}");
+    }
 }

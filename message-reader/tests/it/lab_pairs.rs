@@ -16,7 +16,7 @@ struct Pair {
     overlays: Vec<String>,
 }
 
-/// The WinPath pairs without isolates or sensitivities (those come with LB11).
+/// EMAP's WinPath pairs.
 fn winpath_pairs() -> Vec<Pair> {
     let table = std::fs::read_to_string(emap().join("hl7_to_interchange_yaml.tsv")).unwrap();
     table
@@ -24,7 +24,6 @@ fn winpath_pairs() -> Vec<Pair> {
         .skip(1)
         .map(|line| line.split('\t').collect::<Vec<_>>())
         .filter(|cols| cols[1].contains("/LabOrders/winpath/"))
-        .filter(|cols| !cols[3].contains("micro_isolate"))
         .map(|cols| Pair {
             hl7: cols[1].to_owned(),
             yaml: cols[2].to_owned(),
@@ -51,25 +50,41 @@ fn overlay(base: &Value, over: &Value) -> Value {
     out
 }
 
-/// The orders EMAP expects: each listed order over the order defaults, each of its results over
-/// the result defaults.
+/// The pair's defaults file ending in `suffix` (and not in `not`), parsed.
+fn defaults(pair: &Pair, suffix: &str, not: Option<&str>) -> Option<Value> {
+    pair.overlays
+        .iter()
+        .find(|p| p.ends_with(suffix) && not.is_none_or(|n| !p.ends_with(n)))
+        .map(|p| yaml(p))
+}
+
+/// The orders EMAP expects, built as EMAP's test factory builds them: a sequence step is its
+/// file over `orm_defaults` (the file wins); a result file's order, each of its results and
+/// each isolate and sensitivity is *read over* by its defaults (Jackson's reader for updating:
+/// the defaults win), each result first taking its order's Epic number and status change time.
 fn expected(pair: &Pair) -> Vec<Value> {
     let listed = yaml(&pair.yaml);
     let items = match listed {
         Value::Array(items) => items,
         one => vec![one],
     };
-    let order_defaults = pair.overlays.first().map(|p| yaml(p));
-    let result_defaults = pair.overlays.get(1).map(|p| yaml(p));
+    let orm = defaults(pair, "orm_defaults.yaml", None);
+    let order_defaults = defaults(pair, "_order_defaults.yaml", None);
+    let result_defaults = defaults(
+        pair,
+        "_result_defaults.yaml",
+        Some("_micro_result_defaults.yaml"),
+    );
+    let isolate_defaults = defaults(pair, "_micro_isolate_defaults.yaml", None);
+    let sensitivity_defaults = defaults(pair, "_micro_result_defaults.yaml", None);
     items
         .iter()
         .map(|item| {
-            let mut order = match &order_defaults {
-                Some(defaults) => overlay(defaults, item),
-                None => item.clone(),
+            let mut order = match (&orm, &order_defaults) {
+                (Some(orm), _) => overlay(orm, item),
+                (None, Some(defaults)) => overlay(item, defaults),
+                (None, None) => item.clone(),
             };
-            // As EMAP's tests: each result also names its order's Epic number and takes the
-            // order's status change time as its result time, before its defaults.
             let epic = match order.get("epicCareOrderNumber") {
                 Some(iv) if iv.get("status") == Some(&Value::from("SAVE")) => {
                     iv.get("value").cloned()
@@ -92,7 +107,22 @@ fn expected(pair: &Pair) -> Vec<Value> {
                             };
                         }
                     }
-                    *result = overlay(defaults, result);
+                    *result = overlay(result, defaults);
+                    if let (Some(isolate), Some(defaults)) =
+                        (result.get_mut("labIsolate"), &isolate_defaults)
+                    {
+                        *isolate = overlay(isolate, defaults);
+                        if let (Some(sensitivities), Some(defaults)) = (
+                            isolate
+                                .get_mut("sensitivities")
+                                .and_then(Value::as_array_mut),
+                            &sensitivity_defaults,
+                        ) {
+                            for sensitivity in sensitivities.iter_mut() {
+                                *sensitivity = overlay(sensitivity, defaults);
+                            }
+                        }
+                    }
                 }
             }
             comparable(&serde_json::from_value::<Message>(order).unwrap())
@@ -125,7 +155,7 @@ fn actual(pair: &Pair) -> Result<Vec<Value>, String> {
 #[test]
 fn every_emap_winpath_pair_maps_to_the_expected_lab_orders() {
     let pairs = winpath_pairs();
-    assert_eq!(pairs.len(), 13, "EMAP's WinPath pairs without isolates");
+    assert_eq!(pairs.len(), 16, "EMAP's WinPath pairs");
     let mut failures = Vec::new();
     for pair in &pairs {
         let name = pair.hl7.rsplit("resources/").next().unwrap().to_owned();

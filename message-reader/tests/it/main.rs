@@ -5,6 +5,7 @@
 mod following;
 mod harness;
 mod lab_pairs;
+mod lab_rules;
 mod mapping;
 mod pairs;
 mod rules;

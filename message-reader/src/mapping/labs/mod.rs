@@ -1,9 +1,10 @@
 //! Lab orders and results (ORM^O01, ORR^O02, ORU^R01) → `LabOrderMsg`s, one per ORC/OBR group
 //! (R8), each lab system recognised by configuration ([`crate::SiteConfig`]): WinPath by its
 //! battery coding system (OBR-4.3, [`winpath`]). OBX results are read the same way for every
-//! system ([`results`]). Not mapped yet: CoPath, Bank Manager, BIO-CONNECT, ABL90, imaging, and
-//! WinPath isolates and sensitivities; such messages still yield their implied ADT.
+//! system ([`results`]). Not mapped yet: CoPath, Bank Manager, BIO-CONNECT, ABL90 and imaging;
+//! such messages still yield their implied ADT.
 
+mod isolates;
 mod results;
 mod winpath;
 

@@ -4,14 +4,15 @@
 //! OBR-22). R3: ORC-2 must equal OBR-2 or the message is refused; the specimen number is the
 //! first 9 characters of ORC-3 (else ORC-4); orders with an order control outside RE, NW, SC,
 //! SN, NA, CA, CR and OC are left out. A cancellation (CA, CR, OC) sends Epic's order number as
-//! a delete. Only ORU messages carry results.
+//! a delete. Only ORU messages carry results; microbiology isolates and their sensitivities
+//! are gathered as [`isolates`] describes (R4).
 
 use chrono::{DateTime, Utc};
 use interchange::Message;
 use interchange::lab::{LabOrderMsg, LabResultMsg};
 use interchange::value::Iv;
 
-use super::{Group, results};
+use super::{Group, isolates, results};
 use crate::mapping::MapError;
 use crate::mapping::segments::{Context, subcomponent, text};
 
@@ -27,10 +28,13 @@ pub(super) fn orders(
     let mut out = Vec::new();
     for group in groups {
         if let Some(order) = order(context, message_type, group)? {
-            out.push(order.into());
+            out.push(order);
         }
     }
-    Ok(out)
+    Ok(isolates::reparent(out)
+        .into_iter()
+        .map(Message::from)
+        .collect())
 }
 
 fn order(
@@ -59,16 +63,19 @@ fn order(
     let msh = context.hl7.segment("MSH");
     let result_time = context.instant(obr, 22, "OBR-22 status change time")?;
     let results = if message_type == "ORU" {
-        group
-            .results
-            .iter()
-            .map(|(obx, notes)| LabResultMsg {
+        let epic = text(obr, 2, 1, 1).unwrap_or_default();
+        let mut read = Vec::with_capacity(group.results.len());
+        for (obx, notes) in &group.results {
+            let result = LabResultMsg {
                 // Each result names its order, so sensitivities can find their isolate.
-                epic_care_order_number: Some(text(obr, 2, 1, 1).unwrap_or_default()),
+                epic_care_order_number: Some(epic.clone()),
                 result_time,
                 ..results::result(obx, notes)
-            })
-            .collect()
+            };
+            let isolate = isolates::isolate(obx, &result, &epic)?;
+            read.push((result, isolate));
+        }
+        isolates::merge(read)?
     } else {
         Vec::new()
     };
@@ -101,7 +108,9 @@ fn order(
         visit_number: visit_number(context),
         test_battery_local_code: text(obr, 4, 1, 1),
         test_battery_coding_system: Some("WIN_PATH".to_owned()),
-        parent_observation_identifier: Some(text(obr, 26, 1, 1).unwrap_or_default()),
+        parent_observation_identifier: Some(
+            subcomponent(context.hl7, obr, 26, 1, 1).unwrap_or_default(),
+        ),
         parent_sub_id: Some(text(obr, 26, 1, 2).unwrap_or_default()),
         clinical_information: text(obr, 13, 1, 1)
             .or_else(|| text(obr, 31, 1, 2))
