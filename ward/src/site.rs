@@ -38,6 +38,30 @@ pub struct SiteArgs {
         default_value = "WinPath"
     )]
     winpath_coding_systems: Vec<String>,
+
+    /// Filler namespaces (OBR-3.2) or battery coding systems (OBR-4.3) that mark an order or
+    /// result as CoPath's (histopathology).
+    #[arg(
+        long,
+        env = "WARD_COPATH_CODES",
+        value_delimiter = ',',
+        default_value = "CoPathPlus,CPEAP"
+    )]
+    copath_codes: Vec<String>,
+
+    /// The battery every CoPath order is stored under: CoPath renames an order's battery as it
+    /// goes (Epic's UH, CoPath's H), but a request has one specimen number.
+    #[arg(long, env = "WARD_COPATH_BATTERY", default_value = "UH")]
+    copath_battery: String,
+
+    /// Battery coding systems (OBR-4.3) that mark a result as an imaging report (PACS).
+    #[arg(
+        long,
+        env = "WARD_IMAGING_CODING_SYSTEMS",
+        value_delimiter = ',',
+        default_value = "PACS"
+    )]
+    imaging_coding_systems: Vec<String>,
 }
 
 impl SiteArgs {
@@ -47,6 +71,9 @@ impl SiteArgs {
             time_zone: self.time_zone,
             trusted_adt_senders: self.trusted_adt_senders.clone(),
             winpath_coding_systems: self.winpath_coding_systems.clone(),
+            copath_codes: self.copath_codes.clone(),
+            copath_battery: self.copath_battery.clone(),
+            imaging_coding_systems: self.imaging_coding_systems.clone(),
             ..SiteConfig::default()
         };
         if let Some(path) = &self.ethnic_groups {

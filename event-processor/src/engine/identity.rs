@@ -176,6 +176,41 @@ async fn correct_identifiers(
     Ok(())
 }
 
+/// The visit with this encounter of patient `mrn_id`, created as a minimal visit (encounter,
+/// patient, source) when not stored yet: context inference (C7). A lab message's implied ADT
+/// usually creates it first, but that ADT is refused when its patient class is unknown (R2),
+/// and the lab message still names the visit its order was placed in. ADT from a trusted
+/// source later fills the visit in, as it does a visit an implied ADT created.
+pub(crate) async fn visit_or_minimal(
+    conn: &mut PgConnection,
+    mrn_id: i64,
+    encounter: Option<&str>,
+    context: &Context<'_>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let Some(encounter) = encounter.filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    if let Some(id) = visit_id(conn, Some(encounter)).await? {
+        return Ok(Some(id));
+    }
+    sqlx::query_scalar(
+        "INSERT INTO hospital_visit (mrn_id, encounter, source_system, valid_from, stored_from,
+             source_ids_id)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (encounter) DO UPDATE SET encounter = EXCLUDED.encounter
+         RETURNING hospital_visit_id",
+    )
+    .bind(mrn_id)
+    .bind(encounter)
+    .bind(context.source_system.unwrap_or("unknown"))
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .fetch_one(&mut *conn)
+    .await
+    .map(Some)
+}
+
 /// The visit with this encounter, if stored: the lookup context inference needs (a lab order
 /// names the visit it was placed in; the visit itself comes with the message's implied ADT).
 pub(crate) async fn visit_id(

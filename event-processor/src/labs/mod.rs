@@ -1,8 +1,9 @@
 //! The labs family: lab orders and the results they carry (`LabOrderMsg`), from any lab system.
 //!
 //! A lab message finds its patient through the engine's identity (M1–M6: an unknown MRN is
-//! created, as the message's implied ADT also does) and the visit it names, if stored (its
-//! context, C7, arrives as its own implied ADT message). Then: the battery (LB2,
+//! created, as the message's implied ADT also does) and the visit it names (its context, C7,
+//! usually arrives as its own implied ADT message; a minimal visit is created when that ADT was
+//! refused or comes later). Then: the battery (LB2,
 //! [`definitions`]), the sample (LB3, [`samples`]), the order or its cancellation (LB4–LB7,
 //! [`orders`]), each result with its test definition (LB2, LB8–LB10, [`results`]) and its
 //! microbiology isolate with their sensitivities (LB11, [`isolates`]). LB1 (a message without
@@ -127,7 +128,8 @@ async fn apply(
     if orders::is_cancellation(m) {
         return orders::cancel(conn, key, m, context).await;
     }
-    let visit = identity::visit_id(conn, m.visit_number.as_deref()).await?;
+    let visit =
+        identity::visit_or_minimal(conn, mrn_id, m.visit_number.as_deref(), context).await?;
     let order = orders::order(conn, key, visit, m, context).await?;
     for r in &m.lab_result_msgs {
         let Some(test_code) = r.test_item_local_code.as_deref().filter(|c| !c.is_empty()) else {

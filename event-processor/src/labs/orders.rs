@@ -112,7 +112,9 @@ pub(crate) async fn order(
         let new = Order::from_message(m, visit, None, true);
         return Ok(insert(conn, key, &new, context).await?);
     };
-    let newer = context.valid_from >= stored.valid_from;
+    // Strictly newer: of messages with the same time the first keeps what it set, since a
+    // message that changes nothing does not move the order's valid-from.
+    let newer = context.valid_from > stored.valid_from;
     let new = Order::from_message(m, visit, Some(stored.order.clone()), newer);
     if new != stored.order {
         update(conn, stored.lab_order_id, &new, context).await?;
@@ -120,18 +122,21 @@ pub(crate) async fn order(
     Ok(stored.lab_order_id)
 }
 
-/// LB6: a cancellation of this battery on this sample with the same Epic number and order
-/// time was received.
+/// LB6: a cancellation of this battery on this sample with the same Epic number (and order
+/// time, where both know it) was received.
 async fn was_cancelled(
     conn: &mut PgConnection,
     key: Key,
     m: &LabOrderMsg,
 ) -> Result<bool, sqlx::Error> {
+    // A cancellation rarely knows the order time (a CA carries none): the times must agree
+    // only where both are known.
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT FROM lab_order_cancellation
              WHERE lab_battery_id = $1 AND lab_sample_id = $2
                AND internal_lab_number IS NOT DISTINCT FROM $3
-               AND order_datetime IS NOT DISTINCT FROM $4)",
+               AND (order_datetime IS NULL OR $4::timestamptz IS NULL
+                    OR order_datetime = $4))",
     )
     .bind(key.battery)
     .bind(key.sample)

@@ -26,6 +26,14 @@ pub struct SiteConfig {
     pub charset_overrides: HashMap<String, &'static Encoding>,
     /// Battery coding systems (OBR-4.3) of WinPath orders and results, as the lab sends them.
     pub winpath_coding_systems: Vec<String>,
+    /// Filler namespaces (OBR-3.2) or battery coding systems (OBR-4.3) of CoPath orders and
+    /// results.
+    pub copath_codes: Vec<String>,
+    /// The battery every CoPath order is stored under (CoPath renames batteries as an order
+    /// goes; a request has one specimen number).
+    pub copath_battery: String,
+    /// Battery coding systems (OBR-4.3) of imaging reports.
+    pub imaging_coding_systems: Vec<String>,
 }
 
 impl Default for SiteConfig {
@@ -36,6 +44,9 @@ impl Default for SiteConfig {
             ethnic_groups: parse_code_table(DEFAULT_ETHNIC_GROUPS).unwrap_or_default(),
             charset_overrides: HashMap::new(),
             winpath_coding_systems: vec!["WinPath".to_owned()],
+            copath_codes: vec!["CoPathPlus".to_owned(), "CPEAP".to_owned()],
+            copath_battery: "UH".to_owned(),
+            imaging_coding_systems: vec!["PACS".to_owned()],
         }
     }
 }

@@ -1,9 +1,12 @@
 //! Lab orders and results (ORM^O01, ORR^O02, ORU^R01) → `LabOrderMsg`s, one per ORC/OBR group
 //! (R8), each lab system recognised by configuration ([`crate::SiteConfig`]): WinPath by its
-//! battery coding system (OBR-4.3, [`winpath`]). OBX results are read the same way for every
-//! system ([`results`]). Not mapped yet: CoPath, Bank Manager, BIO-CONNECT, ABL90 and imaging;
-//! such messages still yield their implied ADT.
+//! battery coding system (OBR-4.3, [`winpath`]), CoPath by its filler namespace (OBR-3.2) or
+//! coding system ([`copath`]), imaging reports by theirs ([`imaging`]). WinPath's OBX results
+//! are read by [`results`]. Not mapped yet: Bank Manager, BIO-CONNECT and ABL90; such messages
+//! still yield their implied ADT.
 
+mod copath;
+mod imaging;
 mod isolates;
 mod results;
 mod winpath;
@@ -68,11 +71,32 @@ pub(super) fn orders(
     let Some(first) = groups.first() else {
         return Ok(None);
     };
+    let site = context.site;
     let coding_system = text(Some(first.obr), 4, 1, 3).unwrap_or_default();
-    if context.site.winpath_coding_systems.contains(&coding_system) {
+    let filler_namespace = text(Some(first.obr), 3, 1, 2).unwrap_or_default();
+    if site.winpath_coding_systems.contains(&coding_system) {
         return winpath::orders(context, message_type, &groups).map(Some);
     }
+    if site.copath_codes.contains(&filler_namespace) || site.copath_codes.contains(&coding_system) {
+        return copath::orders(context, message_type, &groups).map(Some);
+    }
+    if site.imaging_coding_systems.contains(&coding_system) {
+        return imaging::orders(context, message_type, &groups).map(Some);
+    }
     Ok(None)
+}
+
+/// The order controls WinPath and CoPath orders carry; others are left out (R3).
+const CONTROLS: [&str; 8] = ["RE", "NW", "SC", "SN", "NA", "CA", "CR", "OC"];
+
+/// Questions as CoPath and imaging write them, one NTE each: `question<separator>answer`, the
+/// answer being everything after the first separator. Notes without one are comments.
+fn simple_questions(notes: &[String], separator: &str) -> BTreeMap<String, String> {
+    notes
+        .iter()
+        .filter_map(|note| note.trim().split_once(separator))
+        .map(|(q, a)| (q.to_owned(), a.to_owned()))
+        .collect()
 }
 
 /// Questions and their answers in an order's NTEs, as WinPath writes them: `question:-answer`

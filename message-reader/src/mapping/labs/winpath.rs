@@ -12,12 +12,9 @@ use interchange::Message;
 use interchange::lab::{LabOrderMsg, LabResultMsg};
 use interchange::value::Iv;
 
-use super::{Group, isolates, results};
+use super::{CONTROLS, Group, isolates, results};
 use crate::mapping::MapError;
 use crate::mapping::segments::{Context, subcomponent, text};
-
-/// The order controls WinPath orders carry.
-const CONTROLS: [&str; 8] = ["RE", "NW", "SC", "SN", "NA", "CA", "CR", "OC"];
 
 /// Every order of the message.
 pub(super) fn orders(
