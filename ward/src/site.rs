@@ -62,6 +62,33 @@ pub struct SiteArgs {
         default_value = "PACS"
     )]
     imaging_coding_systems: Vec<String>,
+
+    /// OBR-4.4 values that mark an order or result as Bank Manager's (blood bank).
+    #[arg(
+        long,
+        env = "WARD_BANK_MANAGER_CODES",
+        value_delimiter = ',',
+        default_value = "Profiles"
+    )]
+    bank_manager_codes: Vec<String>,
+
+    /// Sending applications (MSH-3) of BIO-CONNECT point-of-care results.
+    #[arg(
+        long,
+        env = "WARD_BIO_CONNECT_SENDERS",
+        value_delimiter = ',',
+        default_value = "BIO-CONNECT"
+    )]
+    bio_connect_senders: Vec<String>,
+
+    /// Sending applications (MSH-3) of ABL90 FLEX blood gas results (ORU^R30).
+    #[arg(
+        long,
+        env = "WARD_ABL90_SENDERS",
+        value_delimiter = ',',
+        default_value = "ABL90 FLEX Plus"
+    )]
+    abl90_senders: Vec<String>,
 }
 
 impl SiteArgs {
@@ -74,6 +101,9 @@ impl SiteArgs {
             copath_codes: self.copath_codes.clone(),
             copath_battery: self.copath_battery.clone(),
             imaging_coding_systems: self.imaging_coding_systems.clone(),
+            bank_manager_codes: self.bank_manager_codes.clone(),
+            bio_connect_senders: self.bio_connect_senders.clone(),
+            abl90_senders: self.abl90_senders.clone(),
             ..SiteConfig::default()
         };
         if let Some(path) = &self.ethnic_groups {

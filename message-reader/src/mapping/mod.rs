@@ -95,7 +95,7 @@ pub fn map_message(
     match (message_type.as_str(), trigger.as_str()) {
         ("ADT", "A05") => implied(&context, &kind),
         ("ADT", _) => adt::map_adt(&context, &trigger, &kind),
-        ("ORU", "R01") | ("ORM", "O01") | ("ORR", "O02") => {
+        ("ORU", "R01" | "R30") | ("ORM", "O01") | ("ORR", "O02") => {
             lab(&context, &message_type, &kind, trigger != "O02")
         }
         ("ORU" | "ORM" | "ORR" | "PPR", _) => {
@@ -120,11 +120,15 @@ fn lab(
             reason: reason.to_owned(),
         }))
     };
-    let Some(orders) = labs::orders(context, message_type)? else {
-        return match with_context {
-            true => implied(context, kind),
-            false => ignored("lab system not mapped yet (planned)"),
-        };
+    let orders = match labs::orders(context, message_type)? {
+        labs::Outcome::Orders(orders) => orders,
+        labs::Outcome::Ignored(why) => return ignored(why),
+        labs::Outcome::NotConfigured => {
+            return match with_context {
+                true => implied(context, kind),
+                false => ignored("lab system not mapped yet (planned)"),
+            };
+        }
     };
     let mut messages = match with_context {
         true => match implied(context, kind)? {

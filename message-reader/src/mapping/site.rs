@@ -34,6 +34,12 @@ pub struct SiteConfig {
     pub copath_battery: String,
     /// Battery coding systems (OBR-4.3) of imaging reports.
     pub imaging_coding_systems: Vec<String>,
+    /// OBR-4.4 values of Bank Manager (blood bank) orders and results.
+    pub bank_manager_codes: Vec<String>,
+    /// Sending applications (MSH-3) of BIO-CONNECT point-of-care results.
+    pub bio_connect_senders: Vec<String>,
+    /// Sending applications (MSH-3) of ABL90 FLEX blood gas results.
+    pub abl90_senders: Vec<String>,
 }
 
 impl Default for SiteConfig {
@@ -47,6 +53,9 @@ impl Default for SiteConfig {
             copath_codes: vec!["CoPathPlus".to_owned(), "CPEAP".to_owned()],
             copath_battery: "UH".to_owned(),
             imaging_coding_systems: vec!["PACS".to_owned()],
+            bank_manager_codes: vec!["Profiles".to_owned()],
+            bio_connect_senders: vec!["BIO-CONNECT".to_owned()],
+            abl90_senders: vec!["ABL90 FLEX Plus".to_owned()],
         }
     }
 }

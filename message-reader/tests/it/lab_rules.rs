@@ -1,6 +1,7 @@
 //! The reader's lab rules (`shared/reference/emap-behaviour.md` §4.17): R2 (a refused implied
 //! ADT does not hold back the orders), R3 (WinPath order numbers, specimen numbers and order
-//! controls), R4 (isolates and their sensitivities) and R8 (one order per OBR group). R5 and R6
+//! controls), R4 (isolates and their sensitivities), R7 (ABL90 samples that are no patient's)
+//! and R8 (one order per OBR group), and the point-of-care and blood bank systems. R5 and R6
 //! are unit tests of `mapping::labs::results`.
 
 use interchange::Message;
@@ -184,4 +185,130 @@ fn r8_each_obr_group_is_its_own_order() {
         orders[1].lab_result_msgs[0].test_item_local_code.as_deref(),
         Some("NA")
     );
+}
+
+/// The lab orders (and whether anything else was mapped) of one of EMAP's lab HL7 files.
+fn emap_file(file: &str) -> Result<Mapped, MapError> {
+    let bytes = std::fs::read(crate::pairs::emap().join(format!(
+        "hl7-reader/src/test/resources/LabOrders/{file}.txt"
+    )))
+    .unwrap();
+    map_message(&bytes, "7", &SiteConfig::default())
+}
+
+#[test]
+fn r7_abl90_blood_gases_are_read_and_proficiency_samples_ignored() {
+    let orders = lab_orders(
+        &std::fs::read(
+            crate::pairs::emap()
+                .join("hl7-reader/src/test/resources/LabOrders/abl90_flex/unit.txt"),
+        )
+        .unwrap(),
+    );
+    let order = &orders[0];
+    // EMAP's venous_order_defaults.yaml, field by field.
+    assert_eq!(order.test_battery_local_code.as_deref(), Some("VBG"));
+    assert_eq!(
+        order.test_battery_coding_system.as_deref(),
+        Some("ABL90_FLEX_PLUS")
+    );
+    assert_eq!(
+        order.lab_specimen_number.as_deref(),
+        Some("12345006210113012345")
+    );
+    assert_eq!(order.source_system.as_deref(), Some("ABL90 FLEX Plus"));
+    assert_eq!(order.visit_number.as_deref(), Some("123412341234"));
+    assert_eq!(
+        order.specimen_type.saved().map(String::as_str),
+        Some("Venous")
+    );
+    let at: chrono::DateTime<chrono::Utc> = "2013-02-11T10:00:52Z".parse().unwrap();
+    assert_eq!(order.status_change_time, Some(at));
+    assert_eq!(order.sample_received_time.saved(), Some(&at));
+    assert_eq!(order.collection_date_time, Some(at));
+    let ph = &order.lab_result_msgs[0];
+    assert_eq!(ph.mime_type, Some(ValueType::Numeric));
+    assert_eq!(ph.numeric_value, interchange::value::Iv::Save(7.415));
+    assert_eq!(ph.result_operator.as_deref(), Some("="));
+    assert!(ph.abnormal_flag.is_delete(), "N is normal: no flag");
+    assert_eq!(
+        ph.test_item_coding_system.as_deref(),
+        Some("ABL90 FLEX Plus")
+    );
+    let po2 = &order.lab_result_msgs[2];
+    assert_eq!(po2.abnormal_flag.saved().map(String::as_str), Some("L"));
+    assert_eq!(
+        po2.notes.saved().map(String::as_str),
+        Some("Value below reference range")
+    );
+    let unparseable = &order.lab_result_msgs[3];
+    assert_eq!(unparseable.mime_type, Some(ValueType::Text));
+    assert_eq!(
+        unparseable.string_value.saved().map(String::as_str),
+        Some("....")
+    );
+    assert!(matches!(
+        emap_file("abl90_flex/ignored"),
+        Ok(Mapped::Ignored(_))
+    ));
+    assert!(matches!(
+        emap_file("abl90_flex/no_collection_time"),
+        Err(MapError::Inconsistent(_))
+    ));
+}
+
+#[test]
+fn bio_connect_and_bank_manager_results_are_read_with_their_own_conventions() {
+    let Ok(Mapped::Messages(messages)) = emap_file("bio_connect/glucose") else {
+        panic!("BIO-CONNECT should map");
+    };
+    let Some(Message::LabOrderMsg(glucose)) = messages.last() else {
+        panic!("a lab order last");
+    };
+    // EMAP's glucose_order_defaults.yaml and glucose_result_defaults.yaml.
+    assert_eq!(glucose.lab_specimen_number.as_deref(), Some("9876543"));
+    assert_eq!(
+        glucose.test_battery_coding_system.as_deref(),
+        Some("BIO_CONNECT")
+    );
+    assert_eq!(glucose.visit_number.as_deref(), Some("1039274827"));
+    assert_eq!(glucose.order_control_id.as_deref(), Some("NW"));
+    let result = &glucose.lab_result_msgs[0];
+    assert_eq!(
+        result.result_status,
+        Some(interchange::lab::LabResultStatus::InvalidResult)
+    );
+    assert_eq!(result.observation_sub_id.as_deref(), Some("1"));
+    assert_eq!(result.abnormal_flag.saved().map(String::as_str), Some("H"));
+    assert_eq!(result.reference_high, interchange::value::Iv::Save(7.0));
+
+    let Ok(Mapped::Messages(messages)) = emap_file("bank_manager/oru_r01_result_comment") else {
+        panic!("Bank Manager should map");
+    };
+    let Some(Message::LabOrderMsg(screen)) = messages.last() else {
+        panic!("a lab order last");
+    };
+    assert_eq!(screen.test_battery_local_code.as_deref(), Some("GPS"));
+    assert_eq!(screen.lab_specimen_number.as_deref(), Some("19B44444"));
+    assert!(
+        screen
+            .clinical_information
+            .saved()
+            .is_some_and(|c| c.starts_with("Probable"))
+    );
+    let values: Vec<_> = screen
+        .lab_result_msgs
+        .iter()
+        .map(|r| r.string_value.saved().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(values, ["O NEG", "Positive"]);
+    assert_eq!(
+        screen.lab_result_msgs[1].notes.saved().map(String::as_str),
+        Some("Anti-D")
+    );
+    let Ok(Mapped::Messages(messages)) = emap_file("bank_manager/oru_r01_cancel") else {
+        panic!("a Bank Manager cancellation should map");
+    };
+    assert!(messages.iter().any(|m| matches!(m,
+        Message::LabOrderMsg(o) if o.order_control_id.as_deref() == Some("OC"))));
 }

@@ -114,9 +114,9 @@ fn combine(isolate: &mut LabIsolateMsg, other: LabIsolateMsg) {
     }
 }
 
-/// R4: each sensitivity order moved into the isolate it names (same Epic number, OBR-26 test
-/// code and sub-id), its results becoming the isolate's sensitivities; the other orders keep
-/// their places.
+/// R4: each sensitivity order moved into the isolate it names (OBR-26 test code and sub-id,
+/// in the order with its Epic number), its results becoming the isolate's sensitivities; the
+/// other orders keep their places.
 pub(super) fn reparent(mut orders: Vec<LabOrderMsg>) -> Vec<LabOrderMsg> {
     let mut at = 0;
     while at < orders.len() {
@@ -147,18 +147,20 @@ pub(super) fn reparent(mut orders: Vec<LabOrderMsg>) -> Vec<LabOrderMsg> {
     orders
 }
 
-/// The isolate `child`'s OBR-26 names among `orders`' results.
+/// The isolate `child`'s OBR-26 names among `orders`' results: the result of that test and
+/// sub-id in the order with the child's Epic number, or in any order of the message when the
+/// child carries no Epic number (WinPath sometimes leaves it out of a sensitivity order).
 fn parent_isolate<'a>(
     orders: &'a mut [LabOrderMsg],
     child: &LabOrderMsg,
 ) -> Option<&'a mut LabIsolateMsg> {
-    let epic = child.epic_care_order_number.saved()?;
+    let epic = child.epic_care_order_number.saved();
     orders
         .iter_mut()
         .flat_map(|order| order.lab_result_msgs.iter_mut())
         .find(|r| {
             r.lab_isolate.is_some()
-                && r.epic_care_order_number.as_ref() == Some(epic)
+                && epic.is_none_or(|epic| r.epic_care_order_number.as_ref() == Some(epic))
                 && r.test_item_local_code == child.parent_observation_identifier
                 && r.observation_sub_id == child.parent_sub_id
         })

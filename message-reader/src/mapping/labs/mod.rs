@@ -1,13 +1,16 @@
 //! Lab orders and results (ORM^O01, ORR^O02, ORU^R01) → `LabOrderMsg`s, one per ORC/OBR group
 //! (R8), each lab system recognised by configuration ([`crate::SiteConfig`]): WinPath by its
 //! battery coding system (OBR-4.3, [`winpath`]), CoPath by its filler namespace (OBR-3.2) or
-//! coding system ([`copath`]), imaging reports by theirs ([`imaging`]). WinPath's OBX results
-//! are read by [`results`]. Not mapped yet: Bank Manager, BIO-CONNECT and ABL90; such messages
-//! still yield their implied ADT.
+//! coding system ([`copath`]), imaging reports by theirs ([`imaging`]), Bank Manager by its
+//! OBR-4.4 ([`bank_manager`]), BIO-CONNECT and ABL90 analysers by their sending application
+//! ([`point_of_care`]). OBX results are read by [`results`]. A message from a lab system not
+//! configured still yields its implied ADT.
 
+mod bank_manager;
 mod copath;
 mod imaging;
 mod isolates;
+mod point_of_care;
 mod results;
 mod winpath;
 
@@ -61,29 +64,48 @@ fn groups<'a>(context: &Context<'a>) -> Vec<Group<'a>> {
     groups
 }
 
-/// The lab orders of an ORM, ORR or ORU message, or `None` when no configured lab system
-/// sent it.
-pub(super) fn orders(
-    context: &Context<'_>,
-    message_type: &str,
-) -> Result<Option<Vec<Message>>, MapError> {
+/// What a lab message maps to.
+pub(super) enum Outcome {
+    /// No configured lab system sent it.
+    NotConfigured,
+    /// Its orders.
+    Orders(Vec<Message>),
+    /// Nothing, by design (e.g. an analyser's calibration sample); why.
+    Ignored(&'static str),
+}
+
+/// The lab orders of an ORM, ORR or ORU message, by the lab system that sent it.
+pub(super) fn orders(context: &Context<'_>, message_type: &str) -> Result<Outcome, MapError> {
     let groups = groups(context);
     let Some(first) = groups.first() else {
-        return Ok(None);
+        return Ok(Outcome::NotConfigured);
     };
     let site = context.site;
-    let coding_system = text(Some(first.obr), 4, 1, 3).unwrap_or_default();
-    let filler_namespace = text(Some(first.obr), 3, 1, 2).unwrap_or_default();
+    let obr = Some(first.obr);
+    let coding_system = text(obr, 4, 1, 3).unwrap_or_default();
+    let alternative = text(obr, 4, 1, 4).unwrap_or_default();
+    let filler_namespace = text(obr, 3, 1, 2).unwrap_or_default();
+    let sender = text(context.hl7.segment("MSH"), 3, 1, 1).unwrap_or_default();
+    let orders = |list: Result<Vec<Message>, MapError>| list.map(Outcome::Orders);
     if site.winpath_coding_systems.contains(&coding_system) {
-        return winpath::orders(context, message_type, &groups).map(Some);
+        return orders(winpath::orders(context, message_type, &groups));
     }
     if site.copath_codes.contains(&filler_namespace) || site.copath_codes.contains(&coding_system) {
-        return copath::orders(context, message_type, &groups).map(Some);
+        return orders(copath::orders(context, message_type, &groups));
     }
     if site.imaging_coding_systems.contains(&coding_system) {
-        return imaging::orders(context, message_type, &groups).map(Some);
+        return orders(imaging::orders(context, message_type, &groups));
     }
-    Ok(None)
+    if site.bank_manager_codes.contains(&alternative) {
+        return bank_manager::orders(context, &groups);
+    }
+    if site.bio_connect_senders.contains(&sender) {
+        return point_of_care::orders(context, point_of_care::Analyser::BioConnect, &groups);
+    }
+    if site.abl90_senders.contains(&sender) {
+        return point_of_care::orders(context, point_of_care::Analyser::Abl90, &groups);
+    }
+    Ok(Outcome::NotConfigured)
 }
 
 /// The order controls WinPath and CoPath orders carry; others are left out (R3).
