@@ -55,7 +55,10 @@ async fn every_mapped_emap_lab_message_is_applied() {
                 }
                 let message: Message = serde_json::from_value(json).unwrap();
                 let mut tx = db.pool.begin().await.unwrap();
-                match Processor::default().process(&mut tx, &message, Utc::now()).await {
+                match Processor::default()
+                    .process(&mut tx, &message, Utc::now())
+                    .await
+                {
                     Ok(()) => {
                         tx.commit().await.unwrap();
                         applied += 1;
@@ -77,6 +80,13 @@ async fn every_mapped_emap_lab_message_is_applied() {
             .unwrap();
     assert_eq!(
         systems,
-        ["ABL90_FLEX_PLUS", "BANK_MANAGER", "BIO_CONNECT", "CO_PATH", "PACS", "WIN_PATH"]
+        [
+            "ABL90_FLEX_PLUS",
+            "BANK_MANAGER",
+            "BIO_CONNECT",
+            "CO_PATH",
+            "PACS",
+            "WIN_PATH"
+        ]
     );
 }

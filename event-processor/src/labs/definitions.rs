@@ -136,15 +136,7 @@ pub(crate) async fn test(
     department: Option<&str>,
     context: &Context<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let sql = TEST_SQL;
-    let department = department.filter(|d| !d.is_empty());
-    let texts = [Some(provider), Some(code), department];
-    let key = Key {
-        table: "lab_test_definition",
-        key: format!("{provider}\u{1f}{code}"),
-    };
-    let department_at = department.map(|_| context.valid_from);
-    let id = upsert(conn, context, key, (sql, &texts, &[]), department_at).await?;
+    let id = definition(conn, provider, code, department, context).await?;
     let element = "WITH up AS (
              INSERT INTO lab_battery_element AS t (lab_battery_id, lab_test_definition_id,
                                                    valid_from, stored_from, source_ids_id)
@@ -165,6 +157,25 @@ pub(crate) async fn test(
     };
     upsert(conn, context, key, (element, &[], &[battery, id]), None).await?;
     Ok(id)
+}
+
+/// The test `code` of lab system `provider`, created on first sight, with the department of
+/// the latest message naming one.
+pub(crate) async fn definition(
+    conn: &mut PgConnection,
+    provider: &str,
+    code: &str,
+    department: Option<&str>,
+    context: &Context<'_>,
+) -> Result<i64, sqlx::Error> {
+    let department = department.filter(|d| !d.is_empty());
+    let texts = [Some(provider), Some(code), department];
+    let key = Key {
+        table: "lab_test_definition",
+        key: format!("{provider}\u{1f}{code}"),
+    };
+    let department_at = department.map(|_| context.valid_from);
+    upsert(conn, context, key, (TEST_SQL, &texts, &[]), department_at).await
 }
 
 /// Whether the message names a department given later than the row's (ties by name).

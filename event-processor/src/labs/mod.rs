@@ -1,4 +1,5 @@
-//! The labs family: lab orders and the results they carry (`LabOrderMsg`), from any lab system.
+//! The labs family: lab orders and the results they carry (`LabOrderMsg`), from any lab system,
+//! and the lab systems' catalogue (`LabMetadataMsg`).
 //!
 //! A lab message finds its patient through the engine's identity (M1–M6: an unknown MRN is
 //! created, as the message's implied ADT also does) and the visit it names (its context, C7,
@@ -8,10 +9,11 @@
 //! [`orders`]), each result with its test definition (LB2, LB8–LB10, [`results`]) and its
 //! microbiology isolate with their sensitivities (LB11, [`isolates`]). LB1 (a message without
 //! a status change time is refused) is the engine's G3: the status change time is the
-//! message's valid-from. Not built yet: lab metadata (LB13).
+//! message's valid-from. Lab metadata names batteries and tests (LB13, [`metadata`]).
 
 mod definitions;
 mod isolates;
+mod metadata;
 mod orders;
 mod results;
 mod samples;
@@ -32,7 +34,10 @@ pub(crate) struct Labs;
 
 impl Family for Labs {
     fn applies_to(&self, message: &Message) -> bool {
-        matches!(message, Message::LabOrderMsg(_))
+        matches!(
+            message,
+            Message::LabOrderMsg(_) | Message::LabMetadataMsg(_)
+        )
     }
 
     fn keys<'m>(&self, message: &'m Message) -> Keys<'m> {
@@ -79,6 +84,7 @@ impl Family for Labs {
         async move {
             match message {
                 Message::LabOrderMsg(m) => apply(conn, m, context).await,
+                Message::LabMetadataMsg(m) => metadata::apply(conn, m, context).await,
                 _ => Err(reject("NOT-BUILT", "not a lab message")),
             }
         }
@@ -135,10 +141,11 @@ async fn apply(
         let Some(test_code) = r.test_item_local_code.as_deref().filter(|c| !c.is_empty()) else {
             continue;
         };
-        let test_provider = r.test_item_coding_system.as_deref().unwrap_or(provider);
+        // A test belongs to its order's lab system (LB2), as lab metadata names it: the OBX's
+        // own coding system is the lab's spelling (`Winpath`), not the system.
         let department = m.lab_department.as_deref();
         let test =
-            definitions::test(conn, battery, test_provider, test_code, department, context).await?;
+            definitions::test(conn, battery, provider, test_code, department, context).await?;
         let result = results::result(conn, order, test, r, context).await?;
         if let Some(isolate) = &r.lab_isolate {
             isolates::isolate(conn, result, isolate, results::at(r, context), context).await?;

@@ -1,4 +1,4 @@
-//! Labs (LB1–LB11): batteries, test definitions, samples, orders, cancellations, results and
+//! Labs (LB1–LB11, LB13): batteries, test definitions, samples, orders, cancellations, results and
 //! microbiology isolates with their sensitivities,
 //! applied as the consumer applies them, against a real database.
 
@@ -713,4 +713,91 @@ async fn lb11_a_culture_reported_in_any_order_ends_the_same() {
     for (n, other) in finals.iter().enumerate() {
         assert_eq!(other, &expected, "ordering {n}");
     }
+}
+
+/// EMAP's lab metadata fixtures (`LabsMetadata/<file>.yaml`).
+fn metadata(file: &str) -> Vec<Message> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../testdata/UCLH-DHCT__emap/emap-interchange/src/test/resources/LabsMetadata/{file}.yaml"
+    ));
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn names(pool: &PgPool) -> Vec<(String, String, Option<String>)> {
+    sqlx::query_as(
+        "SELECT lab_provider, battery_code, battery_name FROM star.lab_battery
+         UNION ALL
+         SELECT lab_provider, test_lab_code, name FROM star.lab_test_definition
+         ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn lb13_metadata_names_batteries_and_tests_the_same_in_any_order() {
+    let all = metadata("labs_metadata");
+    assert_eq!(all.len(), 14);
+    let forward = TestDb::migrated().await;
+    for m in &all {
+        processed(&forward.pool, m).await.unwrap();
+    }
+    let backward = TestDb::migrated().await;
+    for m in all.iter().rev() {
+        processed(&backward.pool, m).await.unwrap();
+    }
+    let named = names(&forward.pool).await;
+    assert_eq!(named, names(&backward.pool).await);
+    assert!(named.contains(&(
+        "WIN_PATH".to_owned(),
+        "GYNAE".to_owned(),
+        Some("Gynaecological Smear".to_owned())
+    )));
+    assert!(named.contains(&(
+        "ABL90_FLEX_PLUS".to_owned(),
+        "pH".to_owned(),
+        Some("pH".to_owned())
+    )));
+}
+
+#[tokio::test]
+async fn lb13_a_battery_seen_in_an_order_is_named_by_the_latest_metadata() {
+    let db = TestDb::migrated().await;
+    processed(
+        &db.pool,
+        &lab("RE 10:00 battery=BON", vec![numeric("ALP", 80.0, "10:00")]),
+    )
+    .await
+    .unwrap();
+    let unnamed = names(&db.pool).await;
+    assert_eq!(unnamed.len(), 2);
+    assert!(unnamed.iter().all(|(_, _, name)| name.is_none()));
+    // EMAP's fixtures name BON and ALP; an older catalogue entry does not rename them back.
+    let mut messages = metadata("labs_metadata_update_existing_battery");
+    messages.extend(metadata("labs_metadata_update_existing_test"));
+    let mut older = messages.clone();
+    for m in &mut older {
+        let Message::LabMetadataMsg(m) = m else {
+            unreachable!()
+        };
+        m.name = Some(format!("{} (old)", m.name.clone().unwrap()));
+        m.valid_from = m.valid_from.map(|t| t - chrono::Duration::days(365));
+    }
+    for m in messages.iter().chain(&older) {
+        processed(&db.pool, m).await.unwrap();
+    }
+    let named: Vec<Option<String>> = names(&db.pool).await.into_iter().map(|n| n.2).collect();
+    assert_eq!(
+        named,
+        [
+            Some("Alkaline phosphatase".to_owned()),
+            Some("Bone Profile".to_owned())
+        ]
+    );
+    assert_eq!(
+        count(&db.pool, "lab_battery").await,
+        1,
+        "the order's battery, named"
+    );
 }
