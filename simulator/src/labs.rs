@@ -4,7 +4,9 @@
 //! and electrolytes and a CRP (ORM^O01 NW); WinPath says when the sample reached the lab (SC)
 //! and sends results (ORU^R01), sometimes preliminary first and final later. Some CRP orders are
 //! cancelled (CA) and placed again under a new Epic order number. Values are drawn around their
-//! reference ranges and flagged H or L outside them. Every message carries the patient's PID and
+//! reference ranges and flagged H or L outside them. Some patients have a blood culture, which
+//! may grow an organism or two with their antibiotic sensitivities (microbiology as WinPath sends
+//! it: isolate OBX segments and sensitivity orders). Every message carries the patient's PID and
 //! visit, as real lab messages do, so the warehouse can infer their context.
 
 use chrono::{Duration, NaiveDateTime};
@@ -50,6 +52,7 @@ struct Battery {
     tests: &'static [Test],
 }
 
+/// A full blood count: ten results, as the analyser reports them.
 const FBC: Battery = Battery {
     code: "FBC",
     name: "FULL BLOOD COUNT",
@@ -79,6 +82,62 @@ const FBC: Battery = Battery {
             high: 400.0,
             decimals: 0,
         },
+        Test {
+            code: "RBC",
+            name: "Red cell count",
+            units: "x10\\S\\12/L",
+            low: 3.8,
+            high: 5.8,
+            decimals: 2,
+        },
+        Test {
+            code: "HCT",
+            name: "Haematocrit",
+            units: "L/L",
+            low: 0.37,
+            high: 0.47,
+            decimals: 3,
+        },
+        Test {
+            code: "MCV",
+            name: "Mean cell volume",
+            units: "fL",
+            low: 80.0,
+            high: 100.0,
+            decimals: 1,
+        },
+        Test {
+            code: "MCH",
+            name: "Mean cell haemoglobin",
+            units: "pg",
+            low: 27.0,
+            high: 32.0,
+            decimals: 1,
+        },
+        Test {
+            code: "MCHC",
+            name: "Mean cell Hb concentration",
+            units: "g/L",
+            low: 320.0,
+            high: 360.0,
+            decimals: 0,
+        },
+        Test {
+            code: "NEUT",
+            name: "Neutrophils",
+            units: "x10\\S\\9/L",
+            low: 2.0,
+            high: 7.5,
+            decimals: 2,
+        },
+        Test {
+            code: "LYMPH",
+            name: "Lymphocytes",
+            units: "x10\\S\\9/L",
+            low: 1.0,
+            high: 4.0,
+            decimals: 2,
+        },
     ],
 };
 
@@ -104,9 +163,25 @@ const UE: Battery = Battery {
             decimals: 1,
         },
         Test {
+            code: "UREA",
+            name: "Urea",
+            units: "mmol/L",
+            low: 2.5,
+            high: 7.8,
+            decimals: 1,
+        },
+        Test {
             code: "CREA",
             name: "Creatinine",
             units: "umol/L",
+            low: 60.0,
+            high: 120.0,
+            decimals: 0,
+        },
+        Test {
+            code: "EGFR",
+            name: "eGFR",
+            units: "mL/min/1.73m2",
             low: 60.0,
             high: 120.0,
             decimals: 0,
@@ -127,6 +202,35 @@ const CRP: Battery = Battery {
         decimals: 1,
     }],
 };
+
+const BLOOD_CULTURE: Battery = Battery {
+    code: "BC",
+    name: "BLOOD CULTURE",
+    department: "MC",
+    tests: &[],
+};
+
+/// Organisms a blood culture grows: code and name.
+const ORGANISMS: [(&str, &str); 4] = [
+    ("STAAUR", "Staphylococcus aureus"),
+    ("ESCCOL", "Escherichia coli"),
+    ("KLEPNE", "Klebsiella pneumoniae"),
+    ("STAEPI", "Staphylococcus epidermidis"),
+];
+
+/// Antibiotics an isolate is tested against.
+const AGENTS: [&str; 6] = ["VM", "VF", "VCN", "VCI", "VAK", "VMEM"];
+
+/// How much of an organism grew.
+const QUANTITIES: [&str; 3] = ["Light growth of", "Moderate growth of", "Heavy growth of"];
+
+/// One organism a culture grew, with its sensitivities (agent, S/R/I).
+struct Isolate {
+    code: &'static str,
+    name: &'static str,
+    quantity: &'static str,
+    sensitivities: Vec<(&'static str, &'static str)>,
+}
 
 fn hl7_time(time: NaiveDateTime) -> String {
     time.format("%Y%m%d%H%M%S").to_string()
@@ -162,7 +266,53 @@ pub(crate) fn episode(rng: &mut Rng, admission: &Admission<'_>, cancels: f64) ->
         }
         out.extend(order.life_cycle(rng));
     }
+    if rng.chance(0.25) {
+        out.extend(culture(rng, admission, ordered));
+    }
     out
+}
+
+/// A blood culture: ordered, received, a preliminary report some hours later, the final one
+/// some hours after that naming what grew (in most of them) with its sensitivities.
+fn culture(rng: &mut Rng, admission: &Admission<'_>, ordered: NaiveDateTime) -> Vec<LabMessage> {
+    let specimen = format!("26M{:06}", admission.person % 1_000_000);
+    let order = Order {
+        admission,
+        battery: &BLOOD_CULTURE,
+        epic: format!("7{:07}0", admission.person),
+        specimen: &specimen,
+        ordered,
+    };
+    let received = order.collected() + Duration::minutes(30 + rng.minutes(60.0));
+    let preliminary = received + Duration::hours(6) + Duration::minutes(rng.minutes(120.0));
+    let last = preliminary + Duration::hours(4) + Duration::minutes(rng.minutes(480.0));
+    let isolates: Vec<Isolate> = match rng.chance(0.6) {
+        false => Vec::new(),
+        true => (0..1 + usize::from(rng.chance(0.25)))
+            .map(|_| {
+                let (code, name) = *rng.pick(&ORGANISMS);
+                Isolate {
+                    code,
+                    name,
+                    quantity: rng.pick::<&str>(&QUANTITIES),
+                    sensitivities: AGENTS
+                        .iter()
+                        .filter_map(|agent| {
+                            let tested = rng.chance(0.7);
+                            let flag = *rng.pick(&["S", "S", "S", "R", "I"]);
+                            tested.then_some((*agent, flag))
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+    };
+    vec![
+        order.orm("NW", ordered),
+        order.orm("SC", received),
+        order.culture(preliminary, &[], "INCOMPLETE - NO GROWTH TO DATE", "P"),
+        order.culture(last, &isolates, "COMPLETE", "F"),
+    ]
 }
 
 /// One battery ordered on the episode's sample.
@@ -277,6 +427,71 @@ impl Order<'_> {
                 test.high,
                 prec = test.decimals,
             ));
+        }
+        LabMessage {
+            time: at,
+            person: a.person,
+            trigger: "R01",
+            body,
+            sender: "WinPath",
+            message_type: "ORU^R01",
+        }
+    }
+
+    /// A culture report: its status line and, per isolate, the organism and a sensitivity order
+    /// naming it (OBR-26), as WinPath sends microbiology.
+    fn culture(
+        &self,
+        at: NaiveDateTime,
+        isolates: &[Isolate],
+        state: &str,
+        status: &str,
+    ) -> LabMessage {
+        let (b, a) = (self.battery, self.admission);
+        let (time, collected) = (hl7_time(at), hl7_time(self.collected()));
+        let (epic, specimen) = (&self.epic, self.specimen);
+        let mut body = format!(
+            "{}\r{}\rORC|RE|{epic}|{specimen}|{specimen}5|CM\r\
+             OBR|1|{epic}|{specimen}|{}^{}^WinPath||{}|{collected}||||||||BLD^Blood|||||||{time}||{}|{status}\r\
+             OBX|1|FT|BC^BLOOD CULTURE^Winpath||BLOOD CULTURE REPORT||||||{status}\r",
+            a.pid,
+            self.pv1(),
+            b.code,
+            b.name,
+            hl7_time(self.ordered),
+            b.department,
+        );
+        let mut n = 1;
+        for (k, isolate) in isolates.iter().enumerate() {
+            let id = k + 1;
+            body.push_str(&format!(
+                "OBX|{}|ST|ISOLATE^ISOLATE^Winpath|{id}|{}|||A|||{status}\r\
+                 OBX|{}|CE|ISOLATE^ISOLATE^Winpath|{id}|{}^{}|||A|||{status}\r",
+                n + 1,
+                isolate.quantity,
+                n + 2,
+                isolate.code,
+                isolate.name
+            ));
+            n += 2;
+        }
+        body.push_str(&format!(
+            "OBX|{}|FT|FSTA^STATUS^Winpath||{state}||||||{status}\r",
+            n + 1
+        ));
+        for (k, isolate) in isolates.iter().enumerate() {
+            let id = k + 1;
+            body.push_str(&format!(
+                "ORC|RE|{epic}|{specimen}|{specimen}5\r\
+                 OBR|{}|{epic}|{specimen}|Micro^Sensitivities^WinPath|||{collected}||||||||BLD^Blood|||||||||MC|{status}|ISOLATE&&Winpath^{id}|||{epic}&&BC^{specimen}&&BC\r",
+                id + 1
+            ));
+            for (m, (agent, flag)) in isolate.sensitivities.iter().enumerate() {
+                body.push_str(&format!(
+                    "OBX|{}|ST|{agent}^{agent}^Winpath||{agent}|||{flag}|||{status}\r",
+                    m + 1
+                ));
+            }
         }
         LabMessage {
             time: at,

@@ -237,6 +237,18 @@ async fn replaying_the_ids_rebuilds_exactly_what_the_live_pipeline_built() {
         live.iter()
             .any(|(t, rows)| t == "location_visit_audit" && rows.len() > 100)
     );
+    // The feed's labs, microbiology included, are part of what is compared.
+    for (table, at_least) in [
+        ("lab_result", 1_000),
+        ("lab_isolate", 1),
+        ("lab_sensitivity", 1),
+    ] {
+        assert!(
+            live.iter()
+                .any(|(t, rows)| t == table && rows.len() >= at_least),
+            "{table}: fewer than {at_least} rows live"
+        );
+    }
     assert_eq!(live.len(), replayed.len());
     for ((table, a), (_, b)) in live.iter().zip(&replayed) {
         assert_eq!(a.len(), b.len(), "{table}: row counts differ");
