@@ -19,6 +19,15 @@ use crate::engine::reference::{Cached, Connection};
 /// What an upsert returns: the row's id, valid-from, source and other time.
 type Returned = (i64, DateTime<Utc>, Option<String>, Option<DateTime<Utc>>);
 
+/// What the tests' upsert returns: the test's code, then as [`Returned`].
+type TestRow = (
+    String,
+    i64,
+    DateTime<Utc>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
+
 /// A reference row's key: its table and what identifies it there.
 struct Key {
     table: &'static str,
@@ -127,39 +136,6 @@ pub(crate) async fn battery(
 }
 
 /// The test `code` of lab system `provider`, created on first sight, with the department of
-/// the latest message naming one, and linked to `battery` (LB2).
-pub(crate) async fn test(
-    conn: &mut PgConnection,
-    battery: i64,
-    provider: &str,
-    code: &str,
-    department: Option<&str>,
-    context: &Context<'_>,
-) -> Result<i64, sqlx::Error> {
-    let id = definition(conn, provider, code, department, context).await?;
-    let element = "WITH up AS (
-             INSERT INTO lab_battery_element AS t (lab_battery_id, lab_test_definition_id,
-                                                   valid_from, stored_from, source_ids_id)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (lab_battery_id, lab_test_definition_id) DO UPDATE
-                 SET valid_from = excluded.valid_from, stored_from = excluded.stored_from,
-                     source_ids_id = excluded.source_ids_id
-                 WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                     < (t.valid_from, coalesce(t.source_ids_id, ''))
-             RETURNING lab_battery_element_id, valid_from, source_ids_id)
-         SELECT *, NULL::timestamptz FROM up
-         UNION ALL
-         SELECT lab_battery_element_id, valid_from, source_ids_id, NULL FROM lab_battery_element
-         WHERE lab_battery_id = $1 AND lab_test_definition_id = $2 AND NOT EXISTS (SELECT FROM up)";
-    let key = Key {
-        table: "lab_battery_element",
-        key: format!("{battery}:{id}"),
-    };
-    upsert(conn, context, key, (element, &[], &[battery, id]), None).await?;
-    Ok(id)
-}
-
-/// The test `code` of lab system `provider`, created on first sight, with the department of
 /// the latest message naming one.
 pub(crate) async fn definition(
     conn: &mut PgConnection,
@@ -178,6 +154,140 @@ pub(crate) async fn definition(
     upsert(conn, context, key, (TEST_SQL, &texts, &[]), department_at).await
 }
 
+/// The tests `codes` of lab system `provider` (as [`definition`]), all linked to `battery`, in
+/// at most two round trips for the tests and two for the links whatever their number; each
+/// test's id, in `codes`' order.
+pub(crate) async fn tests(
+    conn: &mut PgConnection,
+    battery: i64,
+    provider: &str,
+    codes: &[&str],
+    department: Option<&str>,
+    context: &Context<'_>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let department = department.filter(|d| !d.is_empty());
+    let department_at = department.map(|_| context.valid_from);
+    let cached = |table: &'static str, key: &str, at: Option<DateTime<Utc>>| {
+        context
+            .places_pool
+            .and_then(|_| context.reference.get(table, key))
+            .filter(|c| !could_change(c, at, context))
+            .map(|c| c.id)
+    };
+    let test_key = |code: &str| format!("{provider}\u{1f}{code}");
+    // Sorted and once each: one statement may touch a row once, and lanes lock in one order.
+    let mut wanted: Vec<&str> = codes
+        .iter()
+        .copied()
+        .filter(|c| cached("lab_test_definition", &test_key(c), department_at).is_none())
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut found: Vec<(String, i64)> = Vec::new();
+    if !wanted.is_empty() {
+        let mut reference = Connection::of(conn, context).await?;
+        for _ in 0..2 {
+            let rows: Vec<(String, Returned)> = sqlx::query_as::<_, TestRow>(TESTS_SQL)
+                .bind(provider)
+                .bind(&wanted)
+                .bind(department)
+                .bind(context.valid_from)
+                .bind(context.stored_from)
+                .bind(context.source_ids_id)
+                .fetch_all(reference.get())
+                .await?
+                .into_iter()
+                .map(|(code, id, valid_from, source, also)| (code, (id, valid_from, source, also)))
+                .collect();
+            for (code, (id, valid_from, source, also)) in rows {
+                if reference.commits() {
+                    let row = Cached {
+                        id,
+                        valid_from,
+                        source,
+                        also,
+                    };
+                    context
+                        .reference
+                        .put("lab_test_definition", test_key(&code), row);
+                }
+                found.push((code, id));
+            }
+            // A row another lane created since this statement began is read again.
+            wanted.retain(|code| !found.iter().any(|(c, _)| c == code));
+            if wanted.is_empty() {
+                break;
+            }
+        }
+        if !wanted.is_empty() {
+            return Err(sqlx::Error::RowNotFound);
+        }
+    }
+    let ids: Vec<i64> = codes
+        .iter()
+        .map(|code| {
+            found
+                .iter()
+                .find(|(c, _)| c == code)
+                .map(|(_, id)| *id)
+                .or_else(|| cached("lab_test_definition", &test_key(code), department_at))
+                .ok_or(sqlx::Error::RowNotFound)
+        })
+        .collect::<Result<_, _>>()?;
+    let element_key = |id: i64| format!("{battery}:{id}");
+    let mut unlinked: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| cached("lab_battery_element", &element_key(*id), None).is_none())
+        .collect();
+    unlinked.sort_unstable();
+    unlinked.dedup();
+    if !unlinked.is_empty() {
+        let mut reference = Connection::of(conn, context).await?;
+        let rows: Vec<(i64, i64, DateTime<Utc>, Option<String>)> = sqlx::query_as(ELEMENTS_SQL)
+            .bind(battery)
+            .bind(&unlinked)
+            .bind(context.valid_from)
+            .bind(context.stored_from)
+            .bind(context.source_ids_id)
+            .fetch_all(reference.get())
+            .await?;
+        if reference.commits() {
+            for (test, id, valid_from, source) in rows {
+                let row = Cached {
+                    id,
+                    valid_from,
+                    source,
+                    also: None,
+                };
+                context
+                    .reference
+                    .put("lab_battery_element", element_key(test), row);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Battery elements of battery $1 for the tests $2 created, or given an earlier provenance;
+/// every one returned (test, id, provenance).
+const ELEMENTS_SQL: &str = "WITH up AS (
+         INSERT INTO lab_battery_element AS t (lab_battery_id, lab_test_definition_id,
+                                               valid_from, stored_from, source_ids_id)
+         SELECT $1, test, $3, $4, $5 FROM unnest($2::int8[]) AS test
+         ON CONFLICT (lab_battery_id, lab_test_definition_id) DO UPDATE
+             SET valid_from = excluded.valid_from, stored_from = excluded.stored_from,
+                 source_ids_id = excluded.source_ids_id
+             WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
+                 < (t.valid_from, coalesce(t.source_ids_id, ''))
+         RETURNING lab_test_definition_id, lab_battery_element_id, valid_from, source_ids_id)
+     SELECT * FROM up
+     UNION ALL
+     SELECT lab_test_definition_id, lab_battery_element_id, valid_from, source_ids_id
+     FROM lab_battery_element
+     WHERE lab_battery_id = $1 AND lab_test_definition_id = ANY($2)
+       AND lab_test_definition_id NOT IN (SELECT lab_test_definition_id FROM up)";
+
 /// Whether the message names a department given later than the row's (ties by name).
 macro_rules! newer_department {
     () => {
@@ -194,6 +304,44 @@ macro_rules! earlier {
          < (t.valid_from, coalesce(t.source_ids_id, '')))"
     };
 }
+
+/// [`TEST_SQL`] for the tests $2 (an array, each once) at once: (code, id, provenance,
+/// department time) of every one.
+const TESTS_SQL: &str = concat!(
+    "WITH up AS (
+         INSERT INTO lab_test_definition AS t (lab_provider, test_lab_code, lab_department,
+             lab_department_valid_from, valid_from, stored_from, source_ids_id)
+         SELECT $1, code, $3, CASE WHEN $3::text IS NULL THEN NULL ELSE $4 END, $4, $5, $6
+         FROM unnest($2::text[]) AS code
+         ON CONFLICT (lab_provider, test_lab_code) DO UPDATE SET
+             lab_department = CASE WHEN ",
+    newer_department!(),
+    " THEN excluded.lab_department ELSE t.lab_department END,
+             lab_department_valid_from = CASE WHEN ",
+    newer_department!(),
+    " THEN excluded.lab_department_valid_from ELSE t.lab_department_valid_from END,
+             valid_from = CASE WHEN ",
+    earlier!(),
+    " THEN excluded.valid_from ELSE t.valid_from END,
+             stored_from = excluded.stored_from,
+             source_ids_id = CASE WHEN ",
+    earlier!(),
+    " THEN excluded.source_ids_id ELSE t.source_ids_id END
+             WHERE ",
+    newer_department!(),
+    " OR ",
+    earlier!(),
+    "
+         RETURNING test_lab_code, lab_test_definition_id, valid_from, source_ids_id,
+                   lab_department_valid_from)
+     SELECT * FROM up
+     UNION ALL
+     SELECT test_lab_code, lab_test_definition_id, valid_from, source_ids_id,
+            lab_department_valid_from
+     FROM lab_test_definition
+     WHERE lab_provider = $1 AND test_lab_code = ANY($2)
+       AND test_lab_code NOT IN (SELECT test_lab_code FROM up)"
+);
 
 /// A test definition created, or given a later department or an earlier provenance; its id,
 /// provenance and department time returned.

@@ -21,7 +21,7 @@ mod samples;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use interchange::Message;
-use interchange::lab::LabOrderMsg;
+use interchange::lab::{LabOrderMsg, LabResultMsg};
 use interchange::value::Iv;
 use sqlx::PgConnection;
 
@@ -137,16 +137,26 @@ async fn apply(
     let visit =
         identity::visit_or_minimal(conn, mrn_id, m.visit_number.as_deref(), context).await?;
     let order = orders::order(conn, key, visit, m, context).await?;
-    for r in &m.lab_result_msgs {
-        let Some(test_code) = r.test_item_local_code.as_deref().filter(|c| !c.is_empty()) else {
-            continue;
-        };
-        // A test belongs to its order's lab system (LB2), as lab metadata names it: the OBX's
-        // own coding system is the lab's spelling (`Winpath`), not the system.
-        let department = m.lab_department.as_deref();
-        let test =
-            definitions::test(conn, battery, provider, test_code, department, context).await?;
-        let result = results::result(conn, order, test, r, context).await?;
+    // A test belongs to its order's lab system (LB2), as lab metadata names it: the OBX's own
+    // coding system is the lab's spelling (`Winpath`), not the system.
+    let reported: Vec<&LabResultMsg> = m
+        .lab_result_msgs
+        .iter()
+        .filter(|r| {
+            r.test_item_local_code
+                .as_deref()
+                .is_some_and(|c| !c.is_empty())
+        })
+        .collect();
+    let codes: Vec<&str> = reported
+        .iter()
+        .filter_map(|r| r.test_item_local_code.as_deref())
+        .collect();
+    let department = m.lab_department.as_deref();
+    let tests = definitions::tests(conn, battery, provider, &codes, department, context).await?;
+    let tested: Vec<(i64, &LabResultMsg)> = tests.into_iter().zip(reported).collect();
+    let ids = results::results(conn, order, &tested, context).await?;
+    for ((_, r), result) in tested.iter().zip(ids) {
         if let Some(isolate) = &r.lab_isolate {
             isolates::isolate(conn, result, isolate, results::at(r, context), context).await?;
         }

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use interchange::lab::{LabResultMsg, LabResultStatus, ValueType};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row as _};
 
 use crate::engine::Context;
 
@@ -126,40 +126,237 @@ pub(crate) fn at(r: &LabResultMsg, context: &Context<'_>) -> DateTime<Utc> {
     r.result_time.unwrap_or(context.valid_from)
 }
 
-/// The result `r` of test `test` in order `order`, created or updated (LB8–LB10); its id,
-/// whether or not the message changed it.
-pub(crate) async fn result(
+/// The results `rs` (each with its test) of order `order`, created or updated (LB8–LB10) in
+/// two round trips whatever their number: one read of the stored rows, one statement writing
+/// the new ones and one the changed ones (each audited first). Several results of one test in
+/// a message are applied in turn, as one change. Each result's id, in `rs`'s order.
+pub(crate) async fn results(
     conn: &mut PgConnection,
     order: i64,
-    test: i64,
-    r: &LabResultMsg,
+    rs: &[(i64, &LabResultMsg)],
     context: &Context<'_>,
-) -> Result<i64, sqlx::Error> {
-    let at = at(r, context);
-    let stored: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT lab_result_id, result_last_modified_datetime, {COLUMNS}
-         FROM lab_result WHERE lab_order_id = $1 AND lab_test_definition_id = $2 FOR UPDATE"
+) -> Result<Vec<i64>, sqlx::Error> {
+    let tests: Vec<i64> = rs.iter().map(|(test, _)| *test).collect();
+    let stored: Vec<(i64, Stored)> = sqlx::query_as::<_, StoredOf>(sqlx::AssertSqlSafe(format!(
+        "SELECT lab_test_definition_id, lab_result_id, result_last_modified_datetime, {COLUMNS}
+         FROM lab_result WHERE lab_order_id = $1 AND lab_test_definition_id = ANY($2)
+         ORDER BY lab_result_id FOR UPDATE"
     )))
     .bind(order)
-    .bind(test)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (id, new) = match stored {
-        // LB8: an older result never overwrites a newer one.
-        Some(stored) if at < stored.result_last_modified_datetime => {
-            return Ok(stored.lab_result_id);
-        }
-        Some(stored) => {
-            let new = Values::from_message(r, Some(stored.result.clone()));
-            if new == stored.result {
-                return Ok(stored.lab_result_id);
+    .bind(&tests)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|row| (row.lab_test_definition_id, row.stored))
+    .collect();
+    // Per test: the stored row (if any) and what the message makes of it.
+    let mut rows: Vec<Row> = stored
+        .into_iter()
+        .map(|(test, stored)| Row {
+            test,
+            id: Some(stored.lab_result_id),
+            at: stored.result_last_modified_datetime,
+            before: Some(stored.result.clone()),
+            now: stored.result,
+        })
+        .collect();
+    for (test, r) in rs {
+        let at = at(r, context);
+        match rows.iter_mut().find(|row| row.test == *test) {
+            // LB8: an older result never overwrites a newer one.
+            Some(row) if at < row.at => {}
+            Some(row) => {
+                let now = Values::from_message(r, Some(row.now.clone()));
+                if now != row.now {
+                    row.now = now;
+                    row.at = at;
+                }
             }
-            (Some(stored.lab_result_id), new)
+            None => rows.push(Row {
+                test: *test,
+                id: None,
+                at,
+                before: None,
+                now: Values::from_message(r, None),
+            }),
         }
-        None => (None, Values::from_message(r, None)),
-    };
-    write(conn, id, order, test, at, &new, context).await
+    }
+    let fresh: Vec<&Row> = rows.iter().filter(|r| r.id.is_none()).collect();
+    let changed: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.id.is_some() && r.before.as_ref() != Some(&r.now))
+        .collect();
+    let mut ids: Vec<(i64, i64)> = rows
+        .iter()
+        .filter_map(|r| r.id.map(|id| (r.test, id)))
+        .collect();
+    if !fresh.is_empty() {
+        ids.extend(insert(conn, order, &fresh, context).await?);
+    }
+    if !changed.is_empty() {
+        update(conn, &changed, context).await?;
+    }
+    tests
+        .iter()
+        .map(|test| {
+            ids.iter()
+                .find(|(t, _)| t == test)
+                .map(|(_, id)| *id)
+                .ok_or(sqlx::Error::RowNotFound)
+        })
+        .collect()
 }
+
+/// A result row as the message leaves it.
+struct Row {
+    test: i64,
+    id: Option<i64>,
+    at: DateTime<Utc>,
+    before: Option<Values>,
+    now: Values,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredOf {
+    lab_test_definition_id: i64,
+    #[sqlx(flatten)]
+    stored: Stored,
+}
+
+/// The columns of `rows`, as arrays for `unnest`.
+struct Columns {
+    tests: Vec<i64>,
+    ids: Vec<Option<i64>>,
+    at: Vec<DateTime<Utc>>,
+    abnormal_flag: Vec<Option<String>>,
+    mime_type: Vec<Option<String>>,
+    value_as_text: Vec<Option<String>>,
+    value_as_real: Vec<Option<f64>>,
+    value_as_bytes: Vec<Option<Vec<u8>>>,
+    result_operator: Vec<Option<String>>,
+    range_high: Vec<Option<f64>>,
+    range_low: Vec<Option<f64>>,
+    result_status: Vec<Option<String>>,
+    units: Vec<Option<String>>,
+    comment: Vec<Option<String>>,
+}
+
+impl Columns {
+    fn of(rows: &[&Row]) -> Columns {
+        let take = |f: fn(&Values) -> Option<String>| rows.iter().map(|r| f(&r.now)).collect();
+        Columns {
+            tests: rows.iter().map(|r| r.test).collect(),
+            ids: rows.iter().map(|r| r.id).collect(),
+            at: rows.iter().map(|r| r.at).collect(),
+            abnormal_flag: take(|v| v.abnormal_flag.clone()),
+            mime_type: take(|v| v.mime_type.clone()),
+            value_as_text: take(|v| v.value_as_text.clone()),
+            value_as_real: rows.iter().map(|r| r.now.value_as_real).collect(),
+            value_as_bytes: rows.iter().map(|r| r.now.value_as_bytes.clone()).collect(),
+            result_operator: take(|v| v.result_operator.clone()),
+            range_high: rows.iter().map(|r| r.now.range_high).collect(),
+            range_low: rows.iter().map(|r| r.now.range_low).collect(),
+            result_status: take(|v| v.result_status.clone()),
+            units: take(|v| v.units.clone()),
+            comment: take(|v| v.comment.clone()),
+        }
+    }
+
+    /// Binds the arrays as $1…$14 of `query`.
+    fn bind<'q>(
+        self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(self.tests)
+            .bind(self.ids)
+            .bind(self.at)
+            .bind(self.abnormal_flag)
+            .bind(self.mime_type)
+            .bind(self.value_as_text)
+            .bind(self.value_as_real)
+            .bind(self.value_as_bytes)
+            .bind(self.result_operator)
+            .bind(self.range_high)
+            .bind(self.range_low)
+            .bind(self.result_status)
+            .bind(self.units)
+            .bind(self.comment)
+    }
+}
+
+/// The rows as a table: test, id, result time, then [`COLUMNS`].
+const NEW_ROWS: &str = "SELECT * FROM unnest($1::int8[], $2::int8[], $3::timestamptz[],
+         $4::text[], $5::text[], $6::text[], $7::float8[], $8::bytea[], $9::text[],
+         $10::float8[], $11::float8[], $12::text[], $13::text[], $14::text[])
+     AS n(test, id, at, abnormal_flag, mime_type, value_as_text, value_as_real, value_as_bytes,
+          result_operator, range_high, range_low, result_status, units, comment)";
+
+/// Inserts new results of `order`: their (test, id).
+async fn insert(
+    conn: &mut PgConnection,
+    order: i64,
+    rows: &[&Row],
+    context: &Context<'_>,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO lab_result (lab_order_id, lab_test_definition_id,
+             result_last_modified_datetime, {COLUMNS}, valid_from, stored_from, source_ids_id)
+         SELECT $15, n.test, n.at, {COLUMNS}, $16, $17, $18 FROM ({NEW_ROWS}) n
+         RETURNING lab_test_definition_id, lab_result_id"
+    );
+    Columns::of(rows)
+        .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .bind(order)
+        .bind(context.valid_from)
+        .bind(context.stored_from)
+        .bind(context.source_ids_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
+}
+
+/// Updates changed results, each previous state audited first.
+async fn update(
+    conn: &mut PgConnection,
+    rows: &[&Row],
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "WITH n AS ({NEW_ROWS}),
+         audited AS (
+             INSERT INTO lab_result_audit (lab_result_id, lab_order_id, lab_test_definition_id,
+                 result_last_modified_datetime, {COLUMNS}, valid_from, valid_until,
+                 stored_from, stored_until, source_ids_id)
+             SELECT r.lab_result_id, r.lab_order_id, r.lab_test_definition_id,
+                    r.result_last_modified_datetime, {AUDITED}, r.valid_from,
+                    greatest(r.valid_from, $15), r.stored_from, $16, r.source_ids_id
+             FROM lab_result r JOIN n ON r.lab_result_id = n.id)
+         UPDATE lab_result r SET result_last_modified_datetime = n.at,
+             abnormal_flag = n.abnormal_flag, mime_type = n.mime_type,
+             value_as_text = n.value_as_text, value_as_real = n.value_as_real,
+             value_as_bytes = n.value_as_bytes, result_operator = n.result_operator,
+             range_high = n.range_high, range_low = n.range_low,
+             result_status = n.result_status, units = n.units, comment = n.comment,
+             valid_from = greatest(r.valid_from, $15), stored_from = $16, source_ids_id = $17
+         FROM n WHERE r.lab_result_id = n.id"
+    );
+    Columns::of(rows)
+        .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .bind(context.valid_from)
+        .bind(context.stored_from)
+        .bind(context.source_ids_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// [`COLUMNS`] of the stored row `r`, as an audit copies them.
+const AUDITED: &str = "r.abnormal_flag, r.mime_type, r.value_as_text, r.value_as_real, \
+    r.value_as_bytes, r.result_operator, r.range_high, r.range_low, r.result_status, r.units, \
+    r.comment";
 
 /// LB11: a change to the result's isolate at `at` is a change to the result, so its last
 /// modified time moves on to `at` (audited) if it is earlier.
@@ -195,65 +392,3 @@ pub(crate) async fn touch(
 /// The columns of [`Values`], in order.
 const COLUMNS: &str = "abnormal_flag, mime_type, value_as_text, value_as_real, value_as_bytes, \
     result_operator, range_high, range_low, result_status, units, comment";
-
-/// Inserts the result, or updates the stored one `id` with its previous state audited; the
-/// result's id.
-async fn write(
-    conn: &mut PgConnection,
-    id: Option<i64>,
-    order: i64,
-    test: i64,
-    at: DateTime<Utc>,
-    new: &Values,
-    context: &Context<'_>,
-) -> Result<i64, sqlx::Error> {
-    // $1 is the stored id (null for a new result): both statements bind the same parameters.
-    let sql = match id {
-        None => format!(
-            "INSERT INTO lab_result (lab_order_id, lab_test_definition_id,
-                 result_last_modified_datetime, {COLUMNS}, valid_from, stored_from,
-                 source_ids_id)
-             SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
-             WHERE $1::bigint IS NULL
-             RETURNING lab_result_id"
-        ),
-        Some(_) => format!(
-            "WITH audited AS (
-                 INSERT INTO lab_result_audit (lab_result_id, lab_order_id,
-                     lab_test_definition_id, result_last_modified_datetime, {COLUMNS},
-                     valid_from, valid_until, stored_from, stored_until, source_ids_id)
-                 SELECT lab_result_id, lab_order_id, lab_test_definition_id,
-                        result_last_modified_datetime, {COLUMNS}, valid_from,
-                        greatest(valid_from, $16), stored_from, $17, source_ids_id
-                 FROM lab_result WHERE lab_result_id = $1)
-             UPDATE lab_result SET result_last_modified_datetime = $4, abnormal_flag = $5,
-                 mime_type = $6, value_as_text = $7, value_as_real = $8, value_as_bytes = $9,
-                 result_operator = $10, range_high = $11, range_low = $12, result_status = $13,
-                 units = $14, comment = $15, valid_from = greatest(valid_from, $16),
-                 stored_from = $17, source_ids_id = $18
-             WHERE lab_result_id = $1
-             RETURNING lab_result_id"
-        ),
-    };
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .bind(order)
-        .bind(test)
-        .bind(at)
-        .bind(&new.abnormal_flag)
-        .bind(&new.mime_type)
-        .bind(&new.value_as_text)
-        .bind(new.value_as_real)
-        .bind(&new.value_as_bytes)
-        .bind(&new.result_operator)
-        .bind(new.range_high)
-        .bind(new.range_low)
-        .bind(&new.result_status)
-        .bind(&new.units)
-        .bind(&new.comment)
-        .bind(context.valid_from)
-        .bind(context.stored_from)
-        .bind(context.source_ids_id)
-        .fetch_one(&mut *conn)
-        .await
-}
