@@ -318,7 +318,9 @@ async fn insert(
         .collect()
 }
 
-/// Updates changed results, each previous state audited first.
+/// Updates changed results, each previous state audited first. Planned afresh each time (not
+/// prepared): a plan cached while `lab_result` was small scans it whole once it is large, and
+/// `= ANY` of the ids, besides the join, lets the planner find the rows by key.
 async fn update(
     conn: &mut PgConnection,
     rows: &[&Row],
@@ -333,7 +335,8 @@ async fn update(
              SELECT r.lab_result_id, r.lab_order_id, r.lab_test_definition_id,
                     r.result_last_modified_datetime, {AUDITED}, r.valid_from,
                     greatest(r.valid_from, $15), r.stored_from, $16, r.source_ids_id
-             FROM lab_result r JOIN n ON r.lab_result_id = n.id)
+             FROM lab_result r JOIN n ON r.lab_result_id = n.id
+             WHERE r.lab_result_id = ANY($2::int8[]))
          UPDATE lab_result r SET result_last_modified_datetime = n.at,
              abnormal_flag = n.abnormal_flag, mime_type = n.mime_type,
              value_as_text = n.value_as_text, value_as_real = n.value_as_real,
@@ -341,10 +344,10 @@ async fn update(
              range_high = n.range_high, range_low = n.range_low,
              result_status = n.result_status, units = n.units, comment = n.comment,
              valid_from = greatest(r.valid_from, $15), stored_from = $16, source_ids_id = $17
-         FROM n WHERE r.lab_result_id = n.id"
+         FROM n WHERE r.lab_result_id = n.id AND r.lab_result_id = ANY($2::int8[])"
     );
     Columns::of(rows)
-        .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+        .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false))
         .bind(context.valid_from)
         .bind(context.stored_from)
         .bind(context.source_ids_id)

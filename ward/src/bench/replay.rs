@@ -31,6 +31,11 @@ pub struct ReplayArgs {
     /// Connections a round is applied on at once.
     #[arg(long, default_value_t = 4)]
     lanes: usize,
+
+    /// Fraction of admissions with WinPath blood tests (and some blood cultures) in the feed
+    /// (0: the ADT feed alone).
+    #[arg(long, default_value_t = 0.0)]
+    labs: f64,
 }
 
 /// Runs the benchmark on a scratch database and prints its table.
@@ -50,6 +55,7 @@ async fn run(args: &ReplayArgs, scratch: &ScratchDatabase) -> anyhow::Result<()>
         seed: 11,
         patients: args.patients,
         hours: 24 * 7,
+        labs: args.labs,
         ..simulator::Config::default()
     });
     let sent = simulator::send::send(addr, &feed, 16, None)
@@ -72,8 +78,8 @@ async fn run(args: &ReplayArgs, scratch: &ScratchDatabase) -> anyhow::Result<()>
     let cpu = machine_cpu_busy().saturating_sub(cpu_before);
     let applied = progress.applied.load(std::sync::atomic::Ordering::Relaxed);
     println!(
-        "replay: {total} IDS messages (simulated ADT feed, {} patients) into a new schema, {lanes} lanes, rounds of {batch_size}",
-        args.patients
+        "replay: {total} IDS messages (simulated feed, {} patients, labs {}) into a new schema, {lanes} lanes, rounds of {batch_size}",
+        args.patients, args.labs
     );
     println!(
         "{:>9} {:>9} {:>9} {:>12} {:>17}",
