@@ -135,31 +135,26 @@ pub(crate) async fn battery(
     .await
 }
 
-/// The test `code` of lab system `provider`, created on first sight, with the department of
-/// the latest message naming one.
-pub(crate) async fn definition(
-    conn: &mut PgConnection,
-    provider: &str,
-    code: &str,
-    department: Option<&str>,
-    context: &Context<'_>,
-) -> Result<i64, sqlx::Error> {
-    let department = department.filter(|d| !d.is_empty());
-    let texts = [Some(provider), Some(code), department];
-    let key = Key {
-        table: "lab_test_definition",
-        key: format!("{provider}\u{1f}{code}"),
-    };
-    let department_at = department.map(|_| context.valid_from);
-    upsert(conn, context, key, (TEST_SQL, &texts, &[]), department_at).await
-}
-
-/// The tests `codes` of lab system `provider` (as [`definition`]), all linked to `battery`, in
-/// at most two round trips for the tests and two for the links whatever their number; each
-/// test's id, in `codes`' order.
+/// The tests `codes` of lab system `provider`, each created on first sight with the department
+/// of the latest message naming one, and all linked to `battery`: at most two round trips for
+/// the tests and one for the links whatever their number; each test's id, in `codes`' order.
 pub(crate) async fn tests(
     conn: &mut PgConnection,
     battery: i64,
+    provider: &str,
+    codes: &[&str],
+    department: Option<&str>,
+    context: &Context<'_>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let ids = definitions(conn, provider, codes, department, context).await?;
+    link(conn, battery, &ids, context).await?;
+    Ok(ids)
+}
+
+/// The tests `codes` of lab system `provider`, as [`tests`] but linked to no battery (lab
+/// metadata names tests on their own).
+pub(crate) async fn definitions(
+    conn: &mut PgConnection,
     provider: &str,
     codes: &[&str],
     department: Option<&str>,
@@ -234,11 +229,27 @@ pub(crate) async fn tests(
                 .ok_or(sqlx::Error::RowNotFound)
         })
         .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// The battery elements linking `battery` to the tests `ids`, in one round trip unless cached.
+async fn link(
+    conn: &mut PgConnection,
+    battery: i64,
+    ids: &[i64],
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    let cached = |key: &str| {
+        context
+            .places_pool
+            .and_then(|_| context.reference.get("lab_battery_element", key))
+            .filter(|c| !could_change(c, None, context))
+    };
     let element_key = |id: i64| format!("{battery}:{id}");
     let mut unlinked: Vec<i64> = ids
         .iter()
         .copied()
-        .filter(|id| cached("lab_battery_element", &element_key(*id), None).is_none())
+        .filter(|id| cached(&element_key(*id)).is_none())
         .collect();
     unlinked.sort_unstable();
     unlinked.dedup();
@@ -266,7 +277,7 @@ pub(crate) async fn tests(
             }
         }
     }
-    Ok(ids)
+    Ok(())
 }
 
 /// Battery elements of battery $1 for the tests $2 created, or given an earlier provenance;
@@ -305,8 +316,8 @@ macro_rules! earlier {
     };
 }
 
-/// [`TEST_SQL`] for the tests $2 (an array, each once) at once: (code, id, provenance,
-/// department time) of every one.
+/// The tests $2 (an array, each once) of lab system $1 created, or given a later department
+/// ($3 at $4) or an earlier provenance: (code, id, provenance, department time) of every one.
 const TESTS_SQL: &str = concat!(
     "WITH up AS (
          INSERT INTO lab_test_definition AS t (lab_provider, test_lab_code, lab_department,
@@ -341,38 +352,4 @@ const TESTS_SQL: &str = concat!(
      FROM lab_test_definition
      WHERE lab_provider = $1 AND test_lab_code = ANY($2)
        AND test_lab_code NOT IN (SELECT test_lab_code FROM up)"
-);
-
-/// A test definition created, or given a later department or an earlier provenance; its id,
-/// provenance and department time returned.
-const TEST_SQL: &str = concat!(
-    "WITH up AS (
-         INSERT INTO lab_test_definition AS t (lab_provider, test_lab_code, lab_department,
-             lab_department_valid_from, valid_from, stored_from, source_ids_id)
-         VALUES ($1, $2, $3, CASE WHEN $3::text IS NULL THEN NULL ELSE $4 END, $4, $5, $6)
-         ON CONFLICT (lab_provider, test_lab_code) DO UPDATE SET
-             lab_department = CASE WHEN ",
-    newer_department!(),
-    " THEN excluded.lab_department ELSE t.lab_department END,
-             lab_department_valid_from = CASE WHEN ",
-    newer_department!(),
-    " THEN excluded.lab_department_valid_from ELSE t.lab_department_valid_from END,
-             valid_from = CASE WHEN ",
-    earlier!(),
-    " THEN excluded.valid_from ELSE t.valid_from END,
-             stored_from = excluded.stored_from,
-             source_ids_id = CASE WHEN ",
-    earlier!(),
-    " THEN excluded.source_ids_id ELSE t.source_ids_id END
-             WHERE ",
-    newer_department!(),
-    " OR ",
-    earlier!(),
-    "
-         RETURNING lab_test_definition_id, valid_from, source_ids_id, lab_department_valid_from)
-     SELECT * FROM up
-     UNION ALL
-     SELECT lab_test_definition_id, valid_from, source_ids_id, lab_department_valid_from
-     FROM lab_test_definition
-     WHERE lab_provider = $1 AND test_lab_code = $2 AND NOT EXISTS (SELECT FROM up)"
 );

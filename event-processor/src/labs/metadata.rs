@@ -42,8 +42,11 @@ pub(crate) async fn apply(
         }
         LabsMetadataType::LabsMetadataTest => TEST_NAME,
     };
-    let id = definitions::definition(conn, &provider, code, None, context).await?;
-    Ok(name_row(conn, sql, id, name, context).await?)
+    let ids = definitions::definitions(conn, &provider, &[code], None, context).await?;
+    for id in ids {
+        name_row(conn, sql, id, name, context).await?;
+    }
+    Ok(())
 }
 
 /// Gives a battery its name, unless it has one given later (ties by name).
