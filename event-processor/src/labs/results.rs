@@ -136,6 +136,9 @@ pub(crate) async fn results(
     rs: &[(i64, &LabResultMsg)],
     context: &Context<'_>,
 ) -> Result<Vec<i64>, sqlx::Error> {
+    if rs.is_empty() {
+        return Ok(Vec::new());
+    }
     let tests: Vec<i64> = rs.iter().map(|(test, _)| *test).collect();
     let stored: Vec<(i64, Stored)> = sqlx::query_as::<_, StoredOf>(sqlx::AssertSqlSafe(format!(
         "SELECT lab_test_definition_id, lab_result_id, result_last_modified_datetime, {COLUMNS}
