@@ -221,6 +221,8 @@ pub fn triage(row: &Row, site: &SiteConfig) -> Triage {
 struct Batch {
     outgoing: Vec<Outgoing>,
     errors: Vec<(i64, String)>,
+    /// Rows left out by design: (IDS id, kind, reason).
+    ignored: Vec<(i64, String, String)>,
 }
 
 /// Maps rows, counting what is skipped and ignored.
@@ -228,6 +230,7 @@ fn map_rows(rows: &[Row], config: &Config, stats: &Stats) -> Batch {
     let mut batch = Batch {
         outgoing: Vec::new(),
         errors: Vec::new(),
+        ignored: Vec::new(),
     };
     for row in rows {
         stats.rows.fetch_add(1, Ordering::Relaxed);
@@ -253,6 +256,7 @@ fn map_rows(rows: &[Row], config: &Config, stats: &Stats) -> Batch {
             Triage::Ignored(ignored) => {
                 tracing::debug!(ids_id = row.id, kind = %ignored.kind, reason = %ignored.reason, "Ignored by design");
                 stats.count_ignored(&ignored.kind);
+                batch.ignored.push((row.id, ignored.kind, ignored.reason));
             }
             Triage::Unmappable(error) => {
                 tracing::warn!(ids_id = row.id, error = %error, "Could not map an IDS message; recorded in reader.error");
@@ -296,14 +300,34 @@ async fn fetch(
     Ok((rows, snapshot))
 }
 
-/// Records errors and, when `position` is given, moves the reader's position, in one commit.
+/// Records errors and ignored rows and, when `position` is given, moves the reader's position,
+/// in one commit.
 async fn commit(
     pool: &PgPool,
     name: &str,
-    errors: &[(i64, String)],
+    batch: &Batch,
     position: Option<i64>,
 ) -> Result<(), sqlx::Error> {
+    let errors = &batch.errors;
     let mut tx = pool.begin().await?;
+    if !batch.ignored.is_empty() {
+        let column = |f: fn(&(i64, String, String)) -> &str| -> Vec<&str> {
+            batch.ignored.iter().map(f).collect()
+        };
+        sqlx::query(
+            "INSERT INTO reader.ignored (ids_id, reader, reader_version, kind, reason)
+             SELECT id, $4, $5, kind, reason
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) AS i(id, kind, reason)
+             ON CONFLICT (ids_id, reader, reader_version) DO NOTHING",
+        )
+        .bind(batch.ignored.iter().map(|i| i.0).collect::<Vec<_>>())
+        .bind(column(|i| &i.1))
+        .bind(column(|i| &i.2))
+        .bind(name)
+        .bind(READER_VERSION)
+        .execute(&mut *tx)
+        .await?;
+    }
     if !errors.is_empty() {
         sqlx::query(
             "INSERT INTO reader.error (ids_id, reader, reader_version, error)
@@ -420,7 +444,7 @@ pub async fn run(
             .published
             .fetch_add(batch.outgoing.len() as u64, Ordering::Relaxed);
         if with_retry("commit the position", &shutdown, || {
-            commit(&pool, &config.name, &batch.errors, Some(last))
+            commit(&pool, &config.name, &batch, Some(last))
         })
         .await
         .is_none()
@@ -508,7 +532,7 @@ pub async fn reprocess(
     stats
         .published
         .fetch_add(batch.outgoing.len() as u64, Ordering::Relaxed);
-    commit(&pool, &config.name, &batch.errors, None).await?;
+    commit(&pool, &config.name, &batch, None).await?;
     stats
         .errors
         .fetch_add(batch.errors.len() as u64, Ordering::Relaxed);

@@ -168,6 +168,20 @@ async fn duplicates_are_skipped_failures_recorded_and_reprocessing_publishes_aft
     assert!(errors[0].1.contains("unreadable header"));
     assert!(errors[1].1.contains("unparseable HL7"));
     assert!(!errors[0].2.is_empty());
+    // What was left out by design says why, in SQL.
+    let left_out: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT ids_id, kind, reason FROM reader.ignored ORDER BY ids_id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        left_out
+            .iter()
+            .map(|i| (i.0, i.1.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(legacy, "ADT^A01"), (ignored_type, "SIU^S12")]
+    );
+    assert!(left_out.iter().all(|i| !i.2.is_empty()));
     let received: Vec<i64> = drain(&amqp, &topology.queue, 1)
         .await
         .iter()
