@@ -44,6 +44,11 @@ pub struct E2eArgs {
     /// Length of the latency run.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     latency_for: Duration,
+
+    /// Fraction of admissions with WinPath blood tests (and some blood cultures) in the
+    /// throughput run's feed (0: the ADT feed alone).
+    #[arg(long, default_value_t = 0.0)]
+    labs: f64,
 }
 
 /// Runs the benchmark on a scratch database and prints its table.
@@ -95,6 +100,7 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
         seed: 11,
         patients: args.patients,
         hours: 24 * 7,
+        labs: args.labs,
         ..simulator::Config::default()
     });
     let started = Instant::now();
@@ -217,11 +223,25 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How many interchange messages the reader publishes for the IDS as it stands: each original
+/// mapped as the reader maps it (a lab message also carries its implied ADT, an ignored one
+/// none), so the wait ends when the processor has handled all of them.
 async fn count_originals(pool: &sqlx::PgPool) -> anyhow::Result<u64> {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ids.message WHERE duplicate_of IS NULL")
-        .fetch_one(pool)
-        .await?;
-    Ok(n as u64)
+    let payloads: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT payload FROM ids.message WHERE duplicate_of IS NULL AND header_error IS NULL",
+    )
+    .fetch_all(pool)
+    .await?;
+    let site = message_reader::SiteConfig::default();
+    Ok(payloads
+        .iter()
+        .map(
+            |payload| match message_reader::map_message(payload, "0", &site) {
+                Ok(message_reader::Mapped::Messages(messages)) => messages.len() as u64,
+                _ => 0,
+            },
+        )
+        .sum())
 }
 
 /// Waits until the processor has handled `originals` messages in all.
