@@ -5,24 +5,19 @@
 //! information; results are read as any lab's.
 
 use chrono::{DateTime, Utc};
-use interchange::Message;
 use interchange::lab::{LabOrderMsg, LabResultMsg};
 use interchange::value::Iv;
 
-use super::{Group, Outcome, results};
+use super::{Group, results};
 use crate::mapping::MapError;
 use crate::mapping::segments::{Context, subcomponent, text};
 
-/// Every order of the message.
-pub(super) fn orders(context: &Context<'_>, groups: &[Group<'_>]) -> Result<Outcome, MapError> {
-    let mut out = Vec::new();
-    for group in groups {
-        out.push(Message::from(order(context, group)?));
-    }
-    Ok(Outcome::Orders(out))
-}
-
-fn order(context: &Context<'_>, group: &Group<'_>) -> Result<LabOrderMsg, MapError> {
+/// The order of one ORC/OBR group (of any message type).
+pub(super) fn order(
+    context: &Context<'_>,
+    _message_type: &str,
+    group: &Group<'_>,
+) -> Result<Option<LabOrderMsg>, MapError> {
     let (orc, obr) = (group.orc, Some(group.obr));
     let control = text(orc, 1, 1, 1).unwrap_or_default();
     let status_change = match context.instant(obr, 22, "OBR-22 status change time")? {
@@ -49,7 +44,7 @@ fn order(context: &Context<'_>, group: &Group<'_>) -> Result<LabOrderMsg, MapErr
         })
         .collect();
     let msh = context.hl7.segment("MSH");
-    Ok(LabOrderMsg {
+    Ok(Some(LabOrderMsg {
         source_message_id: Some(context.source_message_id.to_owned()),
         source_system: Some(text(msh, 3, 1, 1).unwrap_or_else(|| "Not in Message".to_owned())),
         order_control_id: Some(control),
@@ -71,5 +66,5 @@ fn order(context: &Context<'_>, group: &Group<'_>) -> Result<LabOrderMsg, MapErr
         },
         lab_result_msgs: results,
         ..LabOrderMsg::default()
-    })
+    }))
 }

@@ -12,7 +12,6 @@
 
 use base64::Engine as _;
 use interchange::Binary;
-use interchange::Message;
 use interchange::lab::{LabOrderMsg, LabResultMsg, LabResultStatus, ValueType};
 use interchange::value::Iv;
 use tracing::warn;
@@ -21,22 +20,8 @@ use super::{CONTROLS, Group, simple_questions};
 use crate::mapping::MapError;
 use crate::mapping::segments::{Context, subcomponent, text};
 
-/// Every order of the message.
-pub(super) fn orders(
-    context: &Context<'_>,
-    message_type: &str,
-    groups: &[Group<'_>],
-) -> Result<Vec<Message>, MapError> {
-    let mut out = Vec::new();
-    for group in groups {
-        if let Some(order) = order(context, message_type, group)? {
-            out.push(order.into());
-        }
-    }
-    Ok(out)
-}
-
-fn order(
+/// The order of one ORC/OBR group, `None` for an order control CoPath orders do not carry.
+pub(super) fn order(
     context: &Context<'_>,
     message_type: &str,
     group: &Group<'_>,

@@ -5,7 +5,6 @@
 //! `NARRATIVE` result up to the line `Signed by:` and one `SIGNATURE` result from it.
 
 use chrono::{DateTime, Utc};
-use interchange::Message;
 use interchange::lab::{LabOrderMsg, LabResultMsg, LabResultStatus, ValueType};
 use interchange::value::Iv;
 
@@ -16,32 +15,21 @@ use crate::mapping::segments::{Context, subcomponent, text};
 /// Where a report's signature starts.
 const SIGNED: &str = "Signed by:";
 
-/// Every report of the message.
-pub(super) fn orders(
+/// The report of one ORC/OBR group, `None` unless it is a result (ORU, ORC-1 `RE`).
+pub(super) fn order(
     context: &Context<'_>,
     message_type: &str,
-    groups: &[Group<'_>],
-) -> Result<Vec<Message>, MapError> {
-    let mut out = Vec::new();
-    for group in groups {
-        let control = text(group.orc, 1, 1, 1).unwrap_or_default();
-        if message_type == "ORU" && control == "RE" {
-            out.push(order(context, group, control)?.into());
-        }
-    }
-    Ok(out)
-}
-
-fn order(
-    context: &Context<'_>,
     group: &Group<'_>,
-    control: String,
-) -> Result<LabOrderMsg, MapError> {
+) -> Result<Option<LabOrderMsg>, MapError> {
     let (orc, obr) = (group.orc, Some(group.obr));
+    let control = text(orc, 1, 1, 1).unwrap_or_default();
+    if message_type != "ORU" || control != "RE" {
+        return Ok(None);
+    }
     let result_time = context.instant(obr, 22, "OBR-22 status change time")?;
     let at = |t: Option<DateTime<Utc>>| t.map_or(Iv::Unknown, Iv::Save);
     let msh = context.hl7.segment("MSH");
-    Ok(LabOrderMsg {
+    Ok(Some(LabOrderMsg {
         source_message_id: Some(context.source_message_id.to_owned()),
         source_system: Some(text(msh, 3, 1, 1).unwrap_or_else(|| "Not in Message".to_owned())),
         order_control_id: Some(control),
@@ -68,7 +56,7 @@ fn order(
         questions: simple_questions(&group.notes, "="),
         lab_result_msgs: results(group, result_time),
         ..LabOrderMsg::default()
-    })
+    }))
 }
 
 /// The report's results: each coded OBX on its own, the report lines split at the signature.

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use hl7::Segment;
 use interchange::Message;
+use interchange::lab::LabOrderMsg;
 
 use super::MapError;
 use super::segments::{Context, text};
@@ -86,18 +87,18 @@ pub(super) fn orders(context: &Context<'_>, message_type: &str) -> Result<Outcom
     let alternative = text(obr, 4, 1, 4).unwrap_or_default();
     let filler_namespace = text(obr, 3, 1, 2).unwrap_or_default();
     let sender = text(context.hl7.segment("MSH"), 3, 1, 1).unwrap_or_default();
-    let orders = |list: Result<Vec<Message>, MapError>| list.map(Outcome::Orders);
+    let each = |order: OrderOf| each_group(context, message_type, &groups, order);
     if site.winpath_coding_systems.contains(&coding_system) {
-        return orders(winpath::orders(context, message_type, &groups));
+        return Ok(messages(isolates::reparent(each(winpath::order)?)));
     }
     if site.copath_codes.contains(&filler_namespace) || site.copath_codes.contains(&coding_system) {
-        return orders(copath::orders(context, message_type, &groups));
+        return Ok(messages(each(copath::order)?));
     }
     if site.imaging_coding_systems.contains(&coding_system) {
-        return orders(imaging::orders(context, message_type, &groups));
+        return Ok(messages(each(imaging::order)?));
     }
     if site.bank_manager_codes.contains(&alternative) {
-        return bank_manager::orders(context, &groups);
+        return Ok(messages(each(bank_manager::order)?));
     }
     if site.bio_connect_senders.contains(&sender) {
         return point_of_care::orders(context, point_of_care::Analyser::BioConnect, &groups);
@@ -106,6 +107,29 @@ pub(super) fn orders(context: &Context<'_>, message_type: &str) -> Result<Outcom
         return point_of_care::orders(context, point_of_care::Analyser::Abl90, &groups);
     }
     Ok(Outcome::NotConfigured)
+}
+
+/// How a lab system reads the order of one ORC/OBR group (`None`: left out, e.g. an order
+/// control it does not carry).
+type OrderOf = fn(&Context<'_>, &str, &Group<'_>) -> Result<Option<LabOrderMsg>, MapError>;
+
+/// The orders `order` reads from the groups, in their order.
+fn each_group(
+    context: &Context<'_>,
+    message_type: &str,
+    groups: &[Group<'_>],
+    order: OrderOf,
+) -> Result<Vec<LabOrderMsg>, MapError> {
+    let mut out = Vec::with_capacity(groups.len());
+    for group in groups {
+        out.extend(order(context, message_type, group)?);
+    }
+    Ok(out)
+}
+
+/// Orders as what the message maps to.
+fn messages(orders: Vec<LabOrderMsg>) -> Outcome {
+    Outcome::Orders(orders.into_iter().map(Message::from).collect())
 }
 
 /// The order controls WinPath and CoPath orders carry; others are left out (R3).

@@ -8,7 +8,6 @@
 //! are gathered as [`isolates`] describes (R4).
 
 use chrono::{DateTime, Utc};
-use interchange::Message;
 use interchange::lab::{LabOrderMsg, LabResultMsg};
 use interchange::value::Iv;
 
@@ -16,25 +15,8 @@ use super::{CONTROLS, Group, isolates, results};
 use crate::mapping::MapError;
 use crate::mapping::segments::{Context, subcomponent, text};
 
-/// Every order of the message.
-pub(super) fn orders(
-    context: &Context<'_>,
-    message_type: &str,
-    groups: &[Group<'_>],
-) -> Result<Vec<Message>, MapError> {
-    let mut out = Vec::new();
-    for group in groups {
-        if let Some(order) = order(context, message_type, group)? {
-            out.push(order);
-        }
-    }
-    Ok(isolates::reparent(out)
-        .into_iter()
-        .map(Message::from)
-        .collect())
-}
-
-fn order(
+/// The order of one ORC/OBR group, `None` for an order control WinPath orders do not carry.
+pub(super) fn order(
     context: &Context<'_>,
     message_type: &str,
     group: &Group<'_>,
