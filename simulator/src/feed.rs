@@ -11,7 +11,7 @@
 use bytes::Bytes;
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
-use crate::labs::{Admission, LabMessage};
+use crate::labs::{Admission, Clinical};
 use crate::rng::Rng;
 
 /// What to simulate.
@@ -38,6 +38,9 @@ pub struct Config {
     /// Fraction of admissions with a lab episode: orders, the sample's receipt, results
     /// ([`crate::labs`]); none by default, so an ADT-only feed stays as it was.
     pub labs: f64,
+    /// Fraction of admissions whose vital signs are charted every few hours
+    /// ([`crate::vitals`]); none by default, so an ADT-only feed stays as it was.
+    pub vitals: f64,
 }
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             cancels: 0.03,
             sender: "EPIC".to_owned(),
             labs: 0.0,
+            vitals: 0.0,
         }
     }
 }
@@ -115,17 +119,17 @@ struct Event {
     person: usize,
 }
 
-/// A message before its control id is known: an ADT event or a lab message.
+/// A message before its control id is known: an ADT event or a clinical (lab, vitals) message.
 enum Draft {
     Adt(Box<Event>),
-    Lab(LabMessage),
+    Clinical(Clinical),
 }
 
 impl Draft {
     fn time(&self) -> NaiveDateTime {
         match self {
             Draft::Adt(e) => e.time,
-            Draft::Lab(l) => l.time,
+            Draft::Clinical(l) => l.time,
         }
     }
 }
@@ -141,7 +145,7 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
     // Labs draw from a generator of their own, so an ADT-only feed is the same with or without
     // this code.
     let mut lab_rng = Rng::new(config.seed ^ 0x1ab5_1ab5);
-    let mut labs = Vec::new();
+    let mut clinical = Vec::new();
     if config.labs > 0.0 {
         for e in events.iter().filter(|e| e.trigger == "A01") {
             if lab_rng.chance(config.labs) {
@@ -153,7 +157,7 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
                     visit: &e.visit,
                     location: &e.location,
                 };
-                labs.extend(crate::labs::episode(
+                clinical.extend(crate::labs::episode(
                     &mut lab_rng,
                     &admission,
                     config.cancels,
@@ -161,10 +165,36 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
             }
         }
     }
+    // Vitals too, from a generator of their own.
+    let mut vitals_rng = Rng::new(config.seed ^ 0x0b5e_0b5e);
+    if config.vitals > 0.0 {
+        let discharged: std::collections::HashMap<&str, NaiveDateTime> = events
+            .iter()
+            .filter(|e| e.trigger == "A03")
+            .filter_map(|e| Some((e.visit.as_str(), e.discharged?)))
+            .collect();
+        for e in events.iter().filter(|e| e.trigger == "A01") {
+            if vitals_rng.chance(config.vitals) {
+                let pid = pid(&e.record);
+                let admission = Admission {
+                    time: e.time,
+                    person: e.person,
+                    pid: &pid,
+                    visit: &e.visit,
+                    location: &e.location,
+                };
+                let until = discharged
+                    .get(e.visit.as_str())
+                    .copied()
+                    .map_or(end, |d| d.min(end));
+                clinical.extend(crate::vitals::rounds(&mut vitals_rng, &admission, until));
+            }
+        }
+    }
     let mut drafts: Vec<Draft> = events
         .into_iter()
         .map(|e| Draft::Adt(Box::new(e)))
-        .chain(labs.into_iter().map(Draft::Lab))
+        .chain(clinical.into_iter().map(Draft::Clinical))
         .filter(|d| d.time() < end)
         .collect();
     drafts.sort_by_key(Draft::time);
@@ -173,18 +203,19 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
         .enumerate()
         .map(|(n, d)| match d {
             Draft::Adt(e) => render(config, n, e),
-            Draft::Lab(l) => render_lab(config, n, l),
+            Draft::Clinical(l) => render_lab(config, n, l),
         })
         .collect();
     deliver(config, &mut rng, ordered)
 }
 
 /// A lab message with its MSH segment.
-fn render_lab(config: &Config, n: usize, l: &LabMessage) -> SimMessage {
+fn render_lab(config: &Config, n: usize, l: &Clinical) -> SimMessage {
     let control_id = format!("SIM{}-{n}", config.seed);
     let text = format!(
-        "MSH|^~\\&|{}|SIMHOSP|WARD|SIMHOSP|{}||{}|{control_id}|P|2.3\r{}",
+        "MSH|^~\\&|{}|{}|WARD|SIMHOSP|{}||{}|{control_id}|P|2.3\r{}",
         l.sender,
+        l.facility,
         hl7_time(l.time),
         l.message_type,
         l.body
@@ -532,6 +563,40 @@ mod tests {
             feed.iter()
                 .all(|m| !["A11", "A12", "A13", "A40"].contains(&m.trigger))
         );
+    }
+
+    #[test]
+    fn vitals_are_asked_for_and_charted_while_their_patients_are_in() {
+        let adt_only = generate(&small());
+        let feed = generate(&Config {
+            vitals: 0.5,
+            ..small()
+        });
+        let vitals: Vec<&SimMessage> = feed
+            .iter()
+            .filter(|m| String::from_utf8_lossy(&m.bytes).contains("|EPIC|Vitals|"))
+            .collect();
+        assert!(vitals.len() > 100, "{} vitals messages", vitals.len());
+        assert!(
+            !adt_only
+                .iter()
+                .any(|m| String::from_utf8_lossy(&m.bytes).contains("|Vitals|"))
+        );
+        for v in &vitals {
+            let admitted = feed.iter().any(|m| {
+                m.person == v.person && m.trigger == "A01" && m.event_time <= v.event_time
+            });
+            assert!(admitted, "vitals for a patient never admitted");
+        }
+        let texts: Vec<String> = vitals
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.bytes).into_owned())
+            .collect();
+        assert!(
+            texts.iter().any(|t| t.contains("||||||C|||")),
+            "a correction"
+        );
+        assert!(texts.iter().any(|t| t.contains("NTE|1||")), "a comment");
     }
 
     #[test]

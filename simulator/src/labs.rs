@@ -23,15 +23,17 @@ pub(crate) struct Admission<'a> {
     pub location: &'a str,
 }
 
-/// One lab message before its control id is known.
-pub(crate) struct LabMessage {
+/// One clinical message (a lab order or result, a set of vital signs) before its control id is
+/// known.
+pub(crate) struct Clinical {
     pub time: NaiveDateTime,
     pub person: usize,
     pub trigger: &'static str,
     /// The message after its MSH segment.
     pub body: String,
-    /// MSH-3 and MSH-9.
+    /// MSH-3, MSH-4 and MSH-9.
     pub sender: &'static str,
+    pub facility: &'static str,
     pub message_type: &'static str,
 }
 
@@ -238,7 +240,7 @@ fn hl7_time(time: NaiveDateTime) -> String {
 
 /// The lab messages of one admission's episode; `cancels` is the chance a CRP order is
 /// cancelled and placed again.
-pub(crate) fn episode(rng: &mut Rng, admission: &Admission<'_>, cancels: f64) -> Vec<LabMessage> {
+pub(crate) fn episode(rng: &mut Rng, admission: &Admission<'_>, cancels: f64) -> Vec<Clinical> {
     let ordered = admission.time + Duration::minutes(20 + rng.minutes(90.0));
     let specimen = format!("26U{:06}", admission.person % 1_000_000);
     let mut batteries = vec![&FBC];
@@ -274,7 +276,7 @@ pub(crate) fn episode(rng: &mut Rng, admission: &Admission<'_>, cancels: f64) ->
 
 /// A blood culture: ordered, received, a preliminary report some hours later, the final one
 /// some hours after that naming what grew (in most of them) with its sensitivities.
-fn culture(rng: &mut Rng, admission: &Admission<'_>, ordered: NaiveDateTime) -> Vec<LabMessage> {
+fn culture(rng: &mut Rng, admission: &Admission<'_>, ordered: NaiveDateTime) -> Vec<Clinical> {
     let specimen = format!("26M{:06}", admission.person % 1_000_000);
     let order = Order {
         admission,
@@ -330,7 +332,7 @@ impl Order<'_> {
     }
 
     /// Placed, received by the lab, resulted (preliminary first, sometimes).
-    fn life_cycle(&self, rng: &mut Rng) -> Vec<LabMessage> {
+    fn life_cycle(&self, rng: &mut Rng) -> Vec<Clinical> {
         let received = self.collected() + Duration::minutes(20 + rng.minutes(30.0));
         let resulted = received + Duration::minutes(20 + rng.minutes(60.0));
         let mut out = vec![self.orm("NW", self.ordered), self.orm("SC", received)];
@@ -353,7 +355,7 @@ impl Order<'_> {
     }
 
     /// An order message: Epic places it (NW), WinPath receives the sample (SC) or cancels (CA).
-    fn orm(&self, control: &'static str, at: NaiveDateTime) -> LabMessage {
+    fn orm(&self, control: &'static str, at: NaiveDateTime) -> Clinical {
         let (b, a) = (self.battery, self.admission);
         let (time, collected) = (hl7_time(at), hl7_time(self.collected()));
         let (orc, obr) = match control {
@@ -380,18 +382,19 @@ impl Order<'_> {
                 ),
             ),
         };
-        LabMessage {
+        Clinical {
             time: at,
             person: a.person,
             trigger: "O01",
             body: format!("{}\r{}\r{orc}\r{obr}\r", a.pid, self.pv1()),
             sender: if control == "NW" { "EPIC" } else { "WinPath" },
+            facility: "SIMHOSP",
             message_type: "ORM^O01",
         }
     }
 
     /// Results, each flagged H or L outside its range; `status` P or F.
-    fn oru(&self, at: NaiveDateTime, values: &[f64], status: &str) -> LabMessage {
+    fn oru(&self, at: NaiveDateTime, values: &[f64], status: &str) -> Clinical {
         let (b, a) = (self.battery, self.admission);
         let time = hl7_time(at);
         let mut body = format!(
@@ -428,12 +431,13 @@ impl Order<'_> {
                 prec = test.decimals,
             ));
         }
-        LabMessage {
+        Clinical {
             time: at,
             person: a.person,
             trigger: "R01",
             body,
             sender: "WinPath",
+            facility: "SIMHOSP",
             message_type: "ORU^R01",
         }
     }
@@ -446,7 +450,7 @@ impl Order<'_> {
         isolates: &[Isolate],
         state: &str,
         status: &str,
-    ) -> LabMessage {
+    ) -> Clinical {
         let (b, a) = (self.battery, self.admission);
         let (time, collected) = (hl7_time(at), hl7_time(self.collected()));
         let (epic, specimen) = (&self.epic, self.specimen);
@@ -493,12 +497,13 @@ impl Order<'_> {
                 ));
             }
         }
-        LabMessage {
+        Clinical {
             time: at,
             person: a.person,
             trigger: "R01",
             body,
             sender: "WinPath",
+            facility: "SIMHOSP",
             message_type: "ORU^R01",
         }
     }

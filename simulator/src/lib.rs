@@ -1,5 +1,6 @@
 //! `ward simulate`'s engine: a seeded synthetic hospital ADT feed ([`feed`]), with WinPath lab
-//! orders and results if asked (`labs`), sent over MLLP on
+//! orders and results (`labs`) and vital signs charted on flowsheets (`vitals`) if asked, sent
+//! over MLLP on
 //! several connections waiting for each ACK ([`send`]) or written to a file.
 //!
 //! It exists so that a newcomer sees Ward working on realistic traffic, the determinism test has
@@ -10,5 +11,6 @@ pub mod feed;
 mod labs;
 pub mod rng;
 pub mod send;
+mod vitals;
 
 pub use feed::{Config, SimMessage, generate};

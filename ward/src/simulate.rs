@@ -47,6 +47,11 @@ pub struct SimulateArgs {
     #[arg(long, env = "WARD_SIM_LABS", default_value_t = 0.5)]
     labs: f64,
 
+    /// Fraction of admissions whose vital signs are charted on flowsheets every few hours
+    /// (0 for none).
+    #[arg(long, env = "WARD_SIM_VITALS", default_value_t = 0.5)]
+    vitals: f64,
+
     /// MSH-3 of the messages.
     #[arg(long, env = "WARD_SIM_SENDER", default_value = "EPIC")]
     sender: String,
@@ -76,6 +81,7 @@ impl SimulateArgs {
             ("--merges", self.merges),
             ("--cancels", self.cancels),
             ("--labs", self.labs),
+            ("--vitals", self.vitals),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 anyhow::bail!("{name} must be a fraction between 0 and 1, not {rate}");
@@ -92,6 +98,7 @@ impl SimulateArgs {
             cancels: self.cancels,
             sender: self.sender.clone(),
             labs: self.labs,
+            vitals: self.vitals,
         })
     }
 }

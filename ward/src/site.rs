@@ -89,6 +89,16 @@ pub struct SiteArgs {
         default_value = "ABL90 FLEX Plus"
     )]
     abl90_senders: Vec<String>,
+
+    /// Sending facilities (MSH-4) of flowsheet rows (vital signs): each OBX of their ORU^R01 is
+    /// a row.
+    #[arg(
+        long,
+        env = "WARD_FLOWSHEET_FACILITIES",
+        value_delimiter = ',',
+        default_value = "Vitals"
+    )]
+    flowsheet_facilities: Vec<String>,
 }
 
 impl SiteArgs {
@@ -104,6 +114,7 @@ impl SiteArgs {
             bank_manager_codes: self.bank_manager_codes.clone(),
             bio_connect_senders: self.bio_connect_senders.clone(),
             abl90_senders: self.abl90_senders.clone(),
+            flowsheet_facilities: self.flowsheet_facilities.clone(),
             ..SiteConfig::default()
         };
         if let Some(path) = &self.ethnic_groups {

@@ -28,6 +28,7 @@ fn rough_feed(patients: usize) -> Vec<simulator::SimMessage> {
         merges: 0.1,
         cancels: 0.1,
         labs: 0.5,
+        vitals: 0.3,
         ..simulator::Config::default()
     })
 }
@@ -237,8 +238,10 @@ async fn replaying_the_ids_rebuilds_exactly_what_the_live_pipeline_built() {
         live.iter()
             .any(|(t, rows)| t == "location_visit_audit" && rows.len() > 100)
     );
-    // The feed's labs, microbiology included, are part of what is compared.
+    // The feed's labs, microbiology included, and vital signs are part of what is compared.
     for (table, at_least) in [
+        ("visit_observation", 1_000),
+        ("visit_observation_audit", 1),
         ("lab_result", 1_000),
         ("lab_isolate", 1),
         ("lab_sensitivity", 1),

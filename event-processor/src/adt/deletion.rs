@@ -3,13 +3,15 @@
 //! X1: the demographics go (audited) if the message is newer than them; an older A29 does nothing
 //! to them. X3: every visit of the person (under any of their MRNs) valid from no later than the
 //! message goes, with its location visits and planned movements, each audited, and the movement
-//! facts and cancellations they were derived from. X4: the MRN and `mrn_to_live` rows stay (the
-//! MRN may be reused). X2 (forms) has nothing to delete until forms are processed.
+//! facts and cancellations they were derived from, their lab orders (with results, isolates and
+//! sensitivities) and their visit observations. X4: the MRN and `mrn_to_live` rows stay (the
+//! MRN may be reused), as do lab samples (a sample is the patient's, not a visit's). X2 (forms)
+//! has nothing to delete until forms are processed.
 //!
 //! X5, decided: EMAP lets visit observations vanish through a database cascade without audit and
 //! leaves lab samples, conditions and advance decisions behind (foreign-key failures possible).
-//! Ward deletes nothing without an audit row; as those tables arrive, each is added here with
-//! its audit, in the same transaction, so an A29 never half-applies.
+//! Ward deletes nothing without an audit row; as the other tables arrive, each is added here
+//! with its audit, in the same transaction, so an A29 never half-applies.
 
 use sqlx::PgConnection;
 
@@ -66,6 +68,7 @@ async fn delete_visits(
         return Ok(());
     }
     locations::delete_stays(conn, "hospital_visit_id", visits, context).await?;
+    delete_visit_rows(conn, visits, context).await?;
     sqlx::query(
         "WITH gone AS (
              DELETE FROM planned_movement WHERE hospital_visit_id = ANY($1) RETURNING *)
@@ -110,5 +113,87 @@ async fn delete_visits(
     .bind(context.stored_from)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// The columns (besides the key and provenance) of each per-visit table X3 deletes, children
+/// first, with the column naming its parent: `(table, parent column, parent table, columns)`.
+const VISIT_ROWS: &[(&str, &str, &str, &str)] = &[
+    (
+        "lab_sensitivity",
+        "lab_isolate_id",
+        "lab_isolate",
+        "lab_isolate_id, agent, sensitivity, reporting_datetime",
+    ),
+    (
+        "lab_isolate",
+        "lab_result_id",
+        "lab_result",
+        "lab_result_id, lab_internal_id, isolate_code, isolate_name, culture_type, quantity, \
+         clinical_information",
+    ),
+    (
+        "lab_result",
+        "lab_order_id",
+        "lab_order",
+        "lab_order_id, lab_test_definition_id, result_last_modified_datetime, abnormal_flag, \
+         mime_type, value_as_text, value_as_real, value_as_bytes, result_operator, range_high, \
+         range_low, result_status, units, comment",
+    ),
+    (
+        "lab_order",
+        "hospital_visit_id",
+        "hospital_visit",
+        "lab_sample_id, hospital_visit_id, lab_battery_id, order_datetime, request_datetime, \
+         clinical_information, internal_lab_number, source_system",
+    ),
+    (
+        "visit_observation",
+        "hospital_visit_id",
+        "hospital_visit",
+        "visit_observation_type_id, hospital_visit_id, observation_datetime, value_as_text, \
+         value_as_real, value_as_date, value_as_time, unit, comment, source_system",
+    ),
+];
+
+/// X3: the visits' lab orders (with their results, isolates and sensitivities) and visit
+/// observations, children first, each row audited.
+async fn delete_visit_rows(
+    conn: &mut PgConnection,
+    visits: &[i64],
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    // Every row under the visits, found parents first.
+    let mut under: std::collections::HashMap<&str, Vec<i64>> = std::collections::HashMap::new();
+    under.insert("hospital_visit", visits.to_vec());
+    for (table, parent_column, parent, _) in VISIT_ROWS.iter().rev() {
+        let parents = under.get(parent).cloned().unwrap_or_default();
+        let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT {table}_id FROM {table} WHERE {parent_column} = ANY($1) FOR UPDATE"
+        )))
+        .bind(&parents)
+        .fetch_all(&mut *conn)
+        .await?;
+        under.insert(table, ids);
+    }
+    for (table, _, _, columns) in VISIT_ROWS {
+        let ids = under.get(table).cloned().unwrap_or_default();
+        if ids.is_empty() {
+            continue;
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH gone AS (DELETE FROM {table} WHERE {table}_id = ANY($1) RETURNING *)
+             INSERT INTO {table}_audit ({table}_id, {columns}, valid_from, valid_until,
+                 stored_from, stored_until, source_ids_id)
+             SELECT {table}_id, {columns}, valid_from, greatest(valid_from, $2), stored_from,
+                    $3, source_ids_id
+             FROM gone"
+        )))
+        .bind(&ids)
+        .bind(context.valid_from)
+        .bind(context.stored_from)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }

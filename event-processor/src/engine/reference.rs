@@ -23,6 +23,8 @@ pub(crate) struct Cached {
     pub valid_from: DateTime<Utc>,
     pub source: Option<String>,
     pub also: Option<DateTime<Utc>>,
+    /// A yes/no value a family may use, such as whether a flowsheet type was seen live.
+    pub flag: bool,
 }
 
 /// Reference rows by table and key, so a message that would change nothing in a row spares
@@ -39,6 +41,13 @@ impl Cache {
     pub(crate) fn put(&self, table: &'static str, key: String, row: Cached) {
         if let Ok(mut rows) = self.0.lock() {
             rows.insert((table, key), row);
+        }
+    }
+
+    /// Forgets one row, when a message deleted or merged it away.
+    pub(crate) fn forget(&self, table: &'static str, key: &str) {
+        if let Ok(mut rows) = self.0.lock() {
+            rows.remove(&(table, key.to_owned()));
         }
     }
 

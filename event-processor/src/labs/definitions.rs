@@ -91,6 +91,7 @@ async fn upsert(
                     valid_from,
                     source,
                     also,
+                    flag: false,
                 };
                 context.reference.put(key.table, key.key, row);
             }
@@ -201,6 +202,7 @@ pub(crate) async fn definitions(
                         valid_from,
                         source,
                         also,
+                        flag: false,
                     };
                     context
                         .reference
@@ -270,6 +272,7 @@ async fn link(
                     valid_from,
                     source,
                     also: None,
+                    flag: false,
                 };
                 context
                     .reference

@@ -116,3 +116,61 @@ async fn x2_forms_wait_as_dead_letters_and_a_delete_has_no_forms_to_remove() {
     assert_eq!(count(&db.pool, "core_demographic").await, 0);
     assert_eq!(count(&db.pool, "mrn").await, 1);
 }
+
+#[tokio::test]
+async fn x5_a_delete_removes_the_visits_lab_orders_and_observations_each_audited() {
+    use interchange::lab::{LabOrderMsg, LabResultMsg, ValueType};
+    use interchange::observation::Flowsheet;
+    use interchange::value::Iv;
+    let db = TestDb::migrated().await;
+    ok(&db.pool, &["A01 10:00 at=A"]).await;
+    let lab: interchange::Message = LabOrderMsg {
+        source_message_id: Some("lab-1".into()),
+        source_system: Some("WIN_PATH".into()),
+        order_control_id: Some("RE".into()),
+        lab_specimen_number: Some("S1".into()),
+        status_change_time: Some(t("10:30")),
+        mrn: Some("M1".into()),
+        visit_number: Some("V1".into()),
+        test_battery_local_code: Some("FBC".into()),
+        test_battery_coding_system: Some("WIN_PATH".into()),
+        lab_result_msgs: vec![LabResultMsg {
+            mime_type: Some(ValueType::Numeric),
+            test_item_local_code: Some("HB".into()),
+            numeric_value: Iv::Save(140.0),
+            result_time: Some(t("10:30")),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+    .into();
+    let pulse: interchange::Message = Flowsheet {
+        source_message_id: Some("obs-1".into()),
+        source_system: Some("EPIC".into()),
+        mrn: Some("M1".into()),
+        visit_number: Some("V1".into()),
+        interface_id: Some("8".into()),
+        numeric_value: Iv::Save(80.0),
+        observation_time: Some(t("10:40")),
+        updated_time: Some(t("10:41")),
+        ..Default::default()
+    }
+    .into();
+    for message in [&lab, &pulse] {
+        apply(&db.pool, message, "2024-01-02T00:00:00Z")
+            .await
+            .unwrap();
+    }
+    ok(&db.pool, &["A29 12:00"]).await;
+    assert_eq!(visit(&db.pool, "V1").await, None);
+    for table in ["lab_order", "lab_result", "visit_observation"] {
+        assert_eq!(count(&db.pool, table).await, 0, "{table}");
+        assert_eq!(
+            count(&db.pool, &format!("{table}_audit")).await,
+            1,
+            "{table}_audit"
+        );
+    }
+    // The sample is the patient's and stays.
+    assert_eq!(count(&db.pool, "lab_sample").await, 1);
+}

@@ -13,6 +13,7 @@ mod labs;
 mod lanes;
 mod locations;
 mod merges;
+mod observations;
 mod pending;
 mod permutations;
 mod visits;

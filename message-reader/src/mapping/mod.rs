@@ -5,10 +5,13 @@
 //! (with the reason, counted per type), or an error (kept in the reader's error table). Each HL7
 //! family maps in a module of its own, sharing the [`segments`] helpers: ADT messages per
 //! trigger ([`adt`]); ORU^R01, ORM^O01 and ADT^A05 yield the ADT context their PID/PV1 segments
-//! imply (`adt::implied`); lab orders and results map per lab system ([`labs`]). Labs, vitals, conditions, consults and advance decisions arrive with
-//! their own issue on this machinery; until then those messages are ignored with that reason.
+//! imply (`adt::implied`); lab orders and results map per lab system ([`labs`]); flowsheet
+//! rows (vital signs) per OBX ([`flowsheets`]). Conditions, consults and advance decisions
+//! arrive with their own issue on this machinery; until then those messages are ignored with
+//! that reason.
 
 mod adt;
+mod flowsheets;
 mod labs;
 mod segments;
 pub mod site;
@@ -95,6 +98,7 @@ pub fn map_message(
     match (message_type.as_str(), trigger.as_str()) {
         ("ADT", "A05") => implied(&context, &kind),
         ("ADT", _) => adt::map_adt(&context, &trigger, &kind),
+        ("ORU", "R01") if flowsheets::is_flowsheet(&context) => flowsheet(&context, &kind),
         ("ORU", "R01" | "R30") | ("ORM", "O01") | ("ORR", "O02") => {
             lab(&context, &message_type, &kind, trigger != "O02")
         }
@@ -141,6 +145,25 @@ fn lab(
     if messages.is_empty() {
         return ignored("no order with an order control Ward maps");
     }
+    Ok(Mapped::Messages(messages))
+}
+
+/// A flowsheet message: its implied ADT context (C8), then a row per OBX. The rows go even
+/// when the implied ADT is refused (R2, as for labs).
+fn flowsheet(context: &segments::Context<'_>, kind: &str) -> Result<Mapped, MapError> {
+    let rows = flowsheets::flowsheets(context)?;
+    if rows.is_empty() {
+        return Ok(Mapped::Ignored(Ignored {
+            kind: kind.to_owned(),
+            reason: "a flowsheet message without a row holding a value or comment (F3, F4)"
+                .to_owned(),
+        }));
+    }
+    let mut messages = match implied(context, kind)? {
+        Mapped::Messages(messages) => messages,
+        Mapped::Ignored(_) => Vec::new(),
+    };
+    messages.extend(rows);
     Ok(Mapped::Messages(messages))
 }
 

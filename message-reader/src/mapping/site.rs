@@ -3,8 +3,8 @@
 //! Which senders are trusted for ADT (EMAP hard-codes `EPIC`), the site's time zone (HL7 times
 //! without an offset are local time there), how ethnic group codes read (the NHS data
 //! dictionary's ethnic categories plus Epic's extra codes by default), and per-sender charset
-//! overrides for senders whose MSH-18 is wrong, and how each lab system names itself in its
-//! orders and results.
+//! overrides for senders whose MSH-18 is wrong, how each lab system names itself in its
+//! orders and results, and which facility sends flowsheet rows.
 
 use std::collections::HashMap;
 
@@ -40,6 +40,8 @@ pub struct SiteConfig {
     pub bio_connect_senders: Vec<String>,
     /// Sending applications (MSH-3) of ABL90 FLEX blood gas results.
     pub abl90_senders: Vec<String>,
+    /// Sending facilities (MSH-4) of flowsheet rows (vital signs), each OBX a row.
+    pub flowsheet_facilities: Vec<String>,
 }
 
 impl Default for SiteConfig {
@@ -56,6 +58,7 @@ impl Default for SiteConfig {
             bank_manager_codes: vec!["Profiles".to_owned()],
             bio_connect_senders: vec!["BIO-CONNECT".to_owned()],
             abl90_senders: vec!["ABL90 FLEX Plus".to_owned()],
+            flowsheet_facilities: vec!["Vitals".to_owned()],
         }
     }
 }
