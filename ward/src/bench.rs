@@ -60,8 +60,13 @@ pub struct ProcessArgs {
     #[arg(long, default_value_t = 0.0)]
     labs: f64,
 
-    /// Which of the feed's messages are published: `all`, or `labs` (lab orders and results
-    /// alone, every admission with blood tests: the lab processor's own throughput).
+    /// Fraction of admissions with vital signs charted in the feed (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    vitals: f64,
+
+    /// Which of the feed's messages are published: `all`, `labs` (lab orders and results
+    /// alone, every admission with blood tests: the lab processor's own throughput) or
+    /// `vitals` (flowsheet rows alone, every admission charted).
     #[arg(long, value_enum, default_value_t = Mix::All)]
     mix: Mix,
 }
@@ -73,6 +78,8 @@ pub enum Mix {
     All,
     /// Its lab messages only.
     Labs,
+    /// Its flowsheet rows only.
+    Vitals,
 }
 
 /// Flags of `ward bench read`.
@@ -165,6 +172,12 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
         labs: match args.mix {
             Mix::All => args.labs,
             Mix::Labs => 1.0,
+            Mix::Vitals => 0.0,
+        },
+        vitals: match args.mix {
+            Mix::All => args.vitals,
+            Mix::Labs => 0.0,
+            Mix::Vitals => 1.0,
         },
         ..simulator::Config::default()
     });
@@ -179,8 +192,10 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
         {
             let messages: Vec<_> = messages
                 .into_iter()
-                .filter(|m| {
-                    args.mix == Mix::All || matches!(m, interchange::Message::LabOrderMsg(_))
+                .filter(|m| match args.mix {
+                    Mix::All => true,
+                    Mix::Labs => matches!(m, interchange::Message::LabOrderMsg(_)),
+                    Mix::Vitals => matches!(m, interchange::Message::Flowsheet(_)),
                 })
                 .collect();
             lab.extend(messages.iter().map(|message| match message {
@@ -200,6 +215,10 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
     let messages = outgoing.len();
     let lab_orders = lab.iter().flatten().count();
     let lab_results: usize = lab.iter().flatten().sum();
+    let flowsheet_rows = outgoing
+        .iter()
+        .filter(|o| o.class.ends_with(".Flowsheet"))
+        .count();
     let mut publisher = Publisher::new(args.broker.amqp_url.clone(), topology.clone(), 512);
     publisher
         .publish_all(&outgoing, &CancellationToken::new())
@@ -235,7 +254,7 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
             .map_or_else(|| "> 5000".to_owned(), |s| format!("≤ {:.0}", s * 1e3))
     };
     println!(
-        "event-processor: {messages} simulated messages for {} patients from a quorum queue (all ADT rules; {lab_orders} WinPath lab orders with {lab_results} results)",
+        "event-processor: {messages} simulated messages for {} patients from a quorum queue (all ADT rules; {lab_orders} WinPath lab orders with {lab_results} results; {flowsheet_rows} flowsheet rows)",
         args.patients
     );
     println!(

@@ -40,19 +40,21 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
         settle(&pool, &args.broker.amqp_url, &args.queue, wait).await?;
     }
     let star = args.star.star_schema.name();
-    let counts: (i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT (SELECT count(*) FROM ids.message),
+    let counts: (i64, i64, i64, i64, i64, i64, i64, i64) =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT (SELECT count(*) FROM ids.message),
                 (SELECT count(*) FROM ids.message WHERE duplicate_of IS NOT NULL),
                 (SELECT count(DISTINCT live_mrn_id) FROM {star}.mrn_to_live),
                 (SELECT count(*) FROM {star}.hospital_visit),
                 (SELECT count(*) FROM {star}.hospital_visit
                   WHERE admission_datetime IS NOT NULL AND discharge_datetime IS NULL),
                 (SELECT count(*) FROM {star}.dead_letter WHERE retried_at IS NULL),
-                (SELECT count(*) FROM {star}.lab_result)"
-    )))
-    .fetch_one(&pool)
-    .await
-    .context("Failed to read the warehouse (has Ward run here? try `ward up`)")?;
+                (SELECT count(*) FROM {star}.lab_result),
+                (SELECT count(*) FROM {star}.visit_observation)"
+        )))
+        .fetch_one(&pool)
+        .await
+        .context("Failed to read the warehouse (has Ward run here? try `ward up`)")?;
     let wards: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT split_part(l.location_string, '^', 1) AS ward, count(*)
          FROM {star}.location_visit lv JOIN {star}.location l USING (location_id)
@@ -63,13 +65,14 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     )))
     .fetch_all(&pool)
     .await?;
-    let (messages, resent, patients, visits, inpatients, dead, results) = counts;
+    let (messages, resent, patients, visits, inpatients, dead, results, observations) = counts;
     println!("Ward holds (schema {star}):");
     println!("  messages received     {messages} ({resent} resends)");
     println!("  patients              {patients}");
     println!("  hospital visits       {visits}");
     println!("  current inpatients    {inpatients}");
     println!("  lab results           {results}");
+    println!("  observations          {observations}");
     println!("  dead letters pending  {dead}");
     // The same visits as "current inpatients" (admitted, not discharged), so the list adds up
     // to that count; ED attendances and outpatient visits have no admission.

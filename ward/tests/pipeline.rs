@@ -430,3 +430,77 @@ async fn a_culture_with_isolates_and_sensitivities_reaches_the_micro_tables_in_a
     assert_eq!(vdp.to_rfc3339(), "2020-09-12T12:13:00+00:00");
     running.stop().await;
 }
+
+/// EMAP's vital signs messages as Epic's flowsheet interface sends them.
+fn vital_signs(file: &str) -> Bytes {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../testdata/UCLH-DHCT__emap/hl7-reader/src/test/resources/VitalSigns/{file}"
+    ));
+    Bytes::from(std::fs::read(path).unwrap())
+}
+
+#[tokio::test]
+async fn vital_signs_over_mllp_reach_visit_observations() {
+    let db = TestDb::migrated().await;
+    let running = start(&db).await;
+    running
+        .send(
+            ["MixedHL7Message.txt", "MultiOBR.txt"]
+                .map(vital_signs)
+                .to_vec(),
+        )
+        .await;
+    let pool = db.pool.clone();
+    // MixedHL7Message's nine rows (F3, F4 leave five out) and MultiOBR's four.
+    wait_until("every flowsheet row", async || {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM star.visit_observation")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        n == 13
+    })
+    .await;
+    type Row = (String, String, Option<f64>, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT v.encounter, t.interface_id, o.value_as_real, o.value_as_text, o.comment
+             FROM star.visit_observation o
+             JOIN star.visit_observation_type t USING (visit_observation_type_id)
+             JOIN star.hospital_visit v USING (hospital_visit_id)
+             WHERE t.interface_id IN ('8', '28315', '5')
+             ORDER BY 1, 2, o.observation_datetime",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let row = |v: &str, t: &str, real: Option<f64>, text: Option<&str>, comment: Option<&str>| {
+        (
+            v.to_owned(),
+            t.to_owned(),
+            real,
+            text.map(str::to_owned),
+            comment.map(str::to_owned),
+        )
+    };
+    assert_eq!(
+        rows,
+        [
+            row("1002040107", "5", None, Some("140/90"), None),
+            row("1002040107", "5", None, Some("135/92"), None),
+            row("123412341234", "28315", None, None, None),
+            row("123412341234", "5", None, Some("140/90"), None),
+            row(
+                "123412341234",
+                "8",
+                Some(90.0),
+                None,
+                Some("patient was running really fast (on a hamster wheel)")
+            ),
+        ]
+    );
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM star.dead_letter")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(dead, 0);
+    running.stop().await;
+}

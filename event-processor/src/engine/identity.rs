@@ -9,8 +9,13 @@
 //! in the same statement (ADT reads demographics and the visit) builds on [`FIND_SQL`],
 //! [`MaybeMrn`] and [`CREATE_SQL`].
 
+use std::any::Any;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use sqlx::{PgConnection, Row};
 
+use super::read_ahead::Prefetched;
 use super::{Context, ProcessError, Touched, reject};
 
 /// What a message names to find its patient and visit.
@@ -125,7 +130,18 @@ pub(crate) async fn live_mrn(
         .bind(nhs_number)
         .fetch_one(&mut *conn)
         .await?;
-    if let Some(row) = maybe.row() {
+    found_or_created(conn, maybe.row(), mrn, nhs_number, context).await
+}
+
+/// The live MRN id of the patient found as `row`, or of one created as named (M3–M5).
+async fn found_or_created(
+    conn: &mut PgConnection,
+    row: Option<MrnRow>,
+    mrn: Option<&str>,
+    nhs_number: Option<&str>,
+    context: &Context<'_>,
+) -> Result<i64, ProcessError> {
+    if let Some(row) = row {
         return Ok(found(conn, &row, mrn, nhs_number, context).await?);
     }
     let sql = format!("WITH {CREATE_SQL} SELECT mrn_id FROM created");
@@ -193,6 +209,18 @@ pub(crate) async fn visit_or_minimal(
     if let Some(id) = visit_id(conn, Some(encounter)).await? {
         return Ok(Some(id));
     }
+    minimal_visit(conn, mrn_id, encounter, context)
+        .await
+        .map(Some)
+}
+
+/// A minimal visit (C7–C9), or the one another message created meanwhile.
+async fn minimal_visit(
+    conn: &mut PgConnection,
+    mrn_id: i64,
+    encounter: &str,
+    context: &Context<'_>,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO hospital_visit (mrn_id, encounter, source_system, valid_from, stored_from,
              source_ids_id)
@@ -208,7 +236,136 @@ pub(crate) async fn visit_or_minimal(
     .bind(context.source_ids_id)
     .fetch_one(&mut *conn)
     .await
-    .map(Some)
+}
+
+/// What a family that needs only a message's patient and visit (labs, observations) reads
+/// ahead: the MRN row it names (M1) and the visit's id, each if stored.
+pub(crate) struct PatientVisit {
+    mrn: Option<MrnRow>,
+    visit: Option<i64>,
+    schema_oid: i64,
+}
+
+impl Prefetched for PatientVisit {
+    fn touches(&self) -> Vec<Touched> {
+        let mrn = self
+            .mrn
+            .iter()
+            .flat_map(|m| [Touched::Mrn(m.mrn_id), Touched::Mrn(m.live_mrn_id)]);
+        mrn.chain(self.visit.map(Touched::Visit)).collect()
+    }
+
+    fn schema_oid(&self) -> i64 {
+        self.schema_oid
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PatientVisitRow {
+    #[sqlx(flatten)]
+    mrn: MaybeMrn,
+    hospital_visit_id: Option<i64>,
+    schema_oid: i64,
+}
+
+/// Reads the patient and visit each of `keys` names, in one statement: one row per key, in
+/// order (a family's `read_ahead`).
+pub(crate) fn read_patient_visits<'a>(
+    conn: &'a mut PgConnection,
+    keys: &'a [Keys<'a>],
+) -> BoxFuture<'a, Result<Vec<Box<dyn Prefetched>>, sqlx::Error>> {
+    async move {
+        let sql = format!(
+            "SELECT found.*, visit.hospital_visit_id,
+                    (SELECT coalesce(to_regclass('location')::oid, 0)::int8) AS schema_oid
+             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+                  AS k (mrn, nhs_number, encounter, n)
+             LEFT JOIN LATERAL ({FIND_SQL}) found ON true
+             LEFT JOIN hospital_visit visit ON visit.encounter = k.encounter
+             ORDER BY k.n"
+        );
+        let rows: Vec<PatientVisitRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(keys.iter().map(|k| k.mrn).collect::<Vec<_>>())
+            .bind(keys.iter().map(|k| k.nhs_number).collect::<Vec<_>>())
+            .bind(keys.iter().map(|k| k.encounter).collect::<Vec<_>>())
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                Box::new(PatientVisit {
+                    mrn: row.mrn.row(),
+                    visit: row.hospital_visit_id,
+                    schema_oid: row.schema_oid,
+                }) as Box<dyn Prefetched>
+            })
+            .collect())
+    }
+    .boxed()
+}
+
+/// A message's patient and visit: from what was read ahead for it when that still holds, else
+/// read now.
+pub(crate) enum PatientAndVisit {
+    Read(PatientVisit),
+    Unread,
+}
+
+impl PatientAndVisit {
+    /// What `found` holds, if it is a [`PatientVisit`].
+    pub(crate) fn of(found: Option<Box<dyn Prefetched>>) -> PatientAndVisit {
+        match found.map(|f| f.into_any().downcast::<PatientVisit>()) {
+            Some(Ok(read)) => PatientAndVisit::Read(*read),
+            _ => PatientAndVisit::Unread,
+        }
+    }
+
+    /// The live MRN id of the patient the message names ([`live_mrn`]).
+    pub(crate) async fn live_mrn(
+        &mut self,
+        conn: &mut PgConnection,
+        mrn: Option<&str>,
+        context: &Context<'_>,
+    ) -> Result<i64, ProcessError> {
+        match self {
+            PatientAndVisit::Read(read) => {
+                let (mrn, _) = named(mrn, None)?;
+                found_or_created(conn, read.mrn.take(), mrn, None, context).await
+            }
+            PatientAndVisit::Unread => live_mrn(conn, mrn, None, context).await,
+        }
+    }
+
+    /// The visit the message names, created minimally when not stored ([`visit_or_minimal`]).
+    pub(crate) async fn visit_or_minimal(
+        &self,
+        conn: &mut PgConnection,
+        mrn_id: i64,
+        encounter: Option<&str>,
+        context: &Context<'_>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let Some(encounter) = encounter.filter(|e| !e.is_empty()) else {
+            return Ok(None);
+        };
+        match self {
+            PatientAndVisit::Read(PatientVisit {
+                visit: Some(id), ..
+            }) => {
+                context.touched(Touched::Visit(*id));
+                Ok(Some(*id))
+            }
+            PatientAndVisit::Read(_) => minimal_visit(conn, mrn_id, encounter, context)
+                .await
+                .map(Some),
+            PatientAndVisit::Unread => {
+                visit_or_minimal(conn, mrn_id, Some(encounter), context).await
+            }
+        }
+    }
 }
 
 /// The visit with this encounter, if stored: the lookup context inference needs (a lab order

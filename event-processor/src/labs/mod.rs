@@ -25,7 +25,7 @@ use interchange::lab::{LabOrderMsg, LabResultMsg};
 use interchange::value::Iv;
 use sqlx::PgConnection;
 
-use crate::engine::identity::{self, Keys};
+use crate::engine::identity::{self, Keys, PatientAndVisit};
 use crate::engine::read_ahead::Prefetched;
 use crate::engine::{Context, Family, ProcessError, reject};
 
@@ -64,13 +64,13 @@ impl Family for Labs {
         }
     }
 
-    /// Labs read for themselves for now: nothing is read ahead.
+    /// The patient and visit of each message, in one statement for the wave.
     fn read_ahead<'a>(
         &'a self,
-        _conn: &'a mut PgConnection,
-        _keys: &'a [Keys<'a>],
+        conn: &'a mut PgConnection,
+        keys: &'a [Keys<'a>],
     ) -> BoxFuture<'a, Result<Vec<Box<dyn Prefetched>>, sqlx::Error>> {
-        async { Ok(Vec::new()) }.boxed()
+        identity::read_patient_visits(conn, keys)
     }
 
     fn apply<'a>(
@@ -78,12 +78,12 @@ impl Family for Labs {
         conn: &'a mut PgConnection,
         message: &'a Message,
         _keys: &'a Keys<'a>,
-        _found: Option<Box<dyn Prefetched>>,
+        found: Option<Box<dyn Prefetched>>,
         context: &'a Context<'a>,
     ) -> BoxFuture<'a, Result<(), ProcessError>> {
         async move {
             match message {
-                Message::LabOrderMsg(m) => apply(conn, m, context).await,
+                Message::LabOrderMsg(m) => apply(conn, m, found, context).await,
                 Message::LabMetadataMsg(m) => metadata::apply(conn, m, context).await,
                 _ => Err(reject("NOT-BUILT", "not a lab message")),
             }
@@ -107,9 +107,11 @@ fn fill<T: Clone>(value: &Iv<T>, current: Option<T>, newer: bool) -> Option<T> {
 async fn apply(
     conn: &mut PgConnection,
     m: &LabOrderMsg,
+    found: Option<Box<dyn Prefetched>>,
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
-    let mrn_id = identity::live_mrn(conn, m.mrn.as_deref(), None, context).await?;
+    let mut read = PatientAndVisit::of(found);
+    let mrn_id = read.live_mrn(conn, m.mrn.as_deref(), context).await?;
     let specimen = m
         .lab_specimen_number
         .as_deref()
@@ -134,8 +136,9 @@ async fn apply(
     if orders::is_cancellation(m) {
         return orders::cancel(conn, key, m, context).await;
     }
-    let visit =
-        identity::visit_or_minimal(conn, mrn_id, m.visit_number.as_deref(), context).await?;
+    let visit = read
+        .visit_or_minimal(conn, mrn_id, m.visit_number.as_deref(), context)
+        .await?;
     let order = orders::order(conn, key, visit, m, context).await?;
     // A test belongs to its order's lab system (LB2), as lab metadata names it: the OBX's own
     // coding system is the lab's spelling (`Winpath`), not the system.

@@ -18,7 +18,7 @@ use interchange::Message;
 use interchange::observation::Flowsheet;
 use sqlx::PgConnection;
 
-use crate::engine::identity::{self, Keys};
+use crate::engine::identity::{self, Keys, PatientAndVisit};
 use crate::engine::read_ahead::Prefetched;
 use crate::engine::{Context, Family, ProcessError, reject};
 
@@ -57,13 +57,13 @@ impl Family for Observations {
         }
     }
 
-    /// Observations read for themselves: nothing is read ahead.
+    /// The patient and visit of each message, in one statement for the wave.
     fn read_ahead<'a>(
         &'a self,
-        _conn: &'a mut PgConnection,
-        _keys: &'a [Keys<'a>],
+        conn: &'a mut PgConnection,
+        keys: &'a [Keys<'a>],
     ) -> BoxFuture<'a, Result<Vec<Box<dyn Prefetched>>, sqlx::Error>> {
-        async { Ok(Vec::new()) }.boxed()
+        identity::read_patient_visits(conn, keys)
     }
 
     fn apply<'a>(
@@ -71,12 +71,12 @@ impl Family for Observations {
         conn: &'a mut PgConnection,
         message: &'a Message,
         _keys: &'a Keys<'a>,
-        _found: Option<Box<dyn Prefetched>>,
+        found: Option<Box<dyn Prefetched>>,
         context: &'a Context<'a>,
     ) -> BoxFuture<'a, Result<(), ProcessError>> {
         async move {
             match message {
-                Message::Flowsheet(m) => apply(conn, m, context).await,
+                Message::Flowsheet(m) => apply(conn, m, found, context).await,
                 Message::FlowsheetMetadata(m) => metadata::apply(conn, m, context).await,
                 _ => Err(reject("NOT-BUILT", "not an observation message")),
             }
@@ -89,6 +89,7 @@ impl Family for Observations {
 async fn apply(
     conn: &mut PgConnection,
     m: &Flowsheet,
+    found: Option<Box<dyn Prefetched>>,
     context: &Context<'_>,
 ) -> Result<(), ProcessError> {
     let id = match (
@@ -110,8 +111,10 @@ async fn apply(
     if m.visit_number.as_deref().is_none_or(str::is_empty) {
         return Err(reject("C8", "a flowsheet row without a visit number"));
     }
-    let mrn_id = identity::live_mrn(conn, m.mrn.as_deref(), None, context).await?;
-    let visit = identity::visit_or_minimal(conn, mrn_id, m.visit_number.as_deref(), context)
+    let mut read = PatientAndVisit::of(found);
+    let mrn_id = read.live_mrn(conn, m.mrn.as_deref(), context).await?;
+    let visit = read
+        .visit_or_minimal(conn, mrn_id, m.visit_number.as_deref(), context)
         .await?
         .ok_or_else(|| reject("C8", "a flowsheet row without a visit number"))?;
     let source_type = m.source_observation_type.as_deref().unwrap_or("flowsheet");
