@@ -142,53 +142,47 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
     for person in 0..config.patients {
         journey(config, &mut rng, person, end, &mut events);
     }
-    // Labs draw from a generator of their own, so an ADT-only feed is the same with or without
-    // this code.
-    let mut lab_rng = Rng::new(config.seed ^ 0x1ab5_1ab5);
+    // Labs and vitals each draw from a generator of their own, so an ADT-only feed is the same
+    // with or without this code.
     let mut clinical = Vec::new();
-    if config.labs > 0.0 {
-        for e in events.iter().filter(|e| e.trigger == "A01") {
-            if lab_rng.chance(config.labs) {
-                let pid = pid(&e.record);
-                let admission = Admission {
-                    time: e.time,
-                    person: e.person,
-                    pid: &pid,
-                    visit: &e.visit,
-                    location: &e.location,
-                };
-                clinical.extend(crate::labs::episode(
-                    &mut lab_rng,
-                    &admission,
-                    config.cancels,
-                ));
-            }
-        }
+    let discharged: std::collections::HashMap<&str, NaiveDateTime> = events
+        .iter()
+        .filter(|e| e.trigger == "A03")
+        .filter_map(|e| Some((e.visit.as_str(), e.discharged?)))
+        .collect();
+    enum Stream {
+        Labs,
+        Vitals,
     }
-    // Vitals too, from a generator of their own.
-    let mut vitals_rng = Rng::new(config.seed ^ 0x0b5e_0b5e);
-    if config.vitals > 0.0 {
-        let discharged: std::collections::HashMap<&str, NaiveDateTime> = events
-            .iter()
-            .filter(|e| e.trigger == "A03")
-            .filter_map(|e| Some((e.visit.as_str(), e.discharged?)))
-            .collect();
+    for (stream, rate, salt) in [
+        (Stream::Labs, config.labs, 0x1ab5_1ab5),
+        (Stream::Vitals, config.vitals, 0x0b5e_0b5e),
+    ] {
+        if rate <= 0.0 {
+            continue;
+        }
+        let mut rng = Rng::new(config.seed ^ salt);
         for e in events.iter().filter(|e| e.trigger == "A01") {
-            if vitals_rng.chance(config.vitals) {
-                let pid = pid(&e.record);
-                let admission = Admission {
-                    time: e.time,
-                    person: e.person,
-                    pid: &pid,
-                    visit: &e.visit,
-                    location: &e.location,
-                };
-                let until = discharged
-                    .get(e.visit.as_str())
-                    .copied()
-                    .map_or(end, |d| d.min(end));
-                clinical.extend(crate::vitals::rounds(&mut vitals_rng, &admission, until));
+            if !rng.chance(rate) {
+                continue;
             }
+            let pid = pid(&e.record);
+            let admission = Admission {
+                time: e.time,
+                person: e.person,
+                pid: &pid,
+                visit: &e.visit,
+                location: &e.location,
+            };
+            clinical.extend(match stream {
+                Stream::Labs => crate::labs::episode(&mut rng, &admission, config.cancels),
+                Stream::Vitals => {
+                    let until = discharged
+                        .get(e.visit.as_str())
+                        .map_or(end, |d| (*d).min(end));
+                    crate::vitals::rounds(&mut rng, &admission, until)
+                }
+            });
         }
     }
     let mut drafts: Vec<Draft> = events

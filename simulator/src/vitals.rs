@@ -160,15 +160,7 @@ fn message(
             body.push_str(&format!("NTE|1||{comment}\r"));
         }
     }
-    Clinical {
-        time: charted,
-        person: admission.person,
-        trigger: "R01",
-        body,
-        sender: "EPIC",
-        facility: "Vitals",
-        message_type: "ORU^R01",
-    }
+    clinical(admission, charted, body)
 }
 
 /// The NEWS score of the set observed at `observed` deleted (entered in error) at `charted`.
@@ -182,6 +174,11 @@ fn deletion(
         "OBX|1|NM|28315^NEWS score^FDCEMAP||\"\"||||||D|||{}\r",
         hl7_time(observed)
     ));
+    clinical(admission, charted, body)
+}
+
+/// An ORU^R01 from Epic's flowsheet interface charted at `charted`.
+fn clinical(admission: &Admission<'_>, charted: NaiveDateTime, body: String) -> Clinical {
     Clinical {
         time: charted,
         person: admission.person,

@@ -29,6 +29,28 @@ pub(crate) struct Keys<'a> {
     pub encounter: Option<&'a str>,
 }
 
+impl<'a> Keys<'a> {
+    /// The keys of a message naming one patient by MRN and, perhaps, its visit (labs,
+    /// observations); empty identifiers count as none.
+    pub(crate) fn patient_and_visit(mrn: Option<&'a str>, visit: Option<&'a str>) -> Keys<'a> {
+        Keys {
+            one_patient: true,
+            mrn: mrn.filter(|m| !m.is_empty()),
+            nhs_number: None,
+            encounter: visit.filter(|v| !v.is_empty()),
+        }
+    }
+
+    /// The visit these keys name, as a key that joins patients into one lane
+    /// (`Family::also_named`).
+    pub(crate) fn visit_named(&self) -> Vec<String> {
+        self.encounter
+            .iter()
+            .map(|v| format!("visit:{v}"))
+            .collect()
+    }
+}
+
 /// An `mrn` row with its live MRN.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct MrnRow {

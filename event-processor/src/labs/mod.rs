@@ -42,26 +42,15 @@ impl Family for Labs {
 
     fn keys<'m>(&self, message: &'m Message) -> Keys<'m> {
         match message {
-            Message::LabOrderMsg(m) => Keys {
-                one_patient: true,
-                mrn: m.mrn.as_deref().filter(|m| !m.is_empty()),
-                nhs_number: None,
-                encounter: m.visit_number.as_deref().filter(|v| !v.is_empty()),
-            },
+            Message::LabOrderMsg(m) => {
+                Keys::patient_and_visit(m.mrn.as_deref(), m.visit_number.as_deref())
+            }
             _ => Keys::default(),
         }
     }
 
     fn also_named(&self, message: &Message) -> Vec<String> {
-        match message {
-            Message::LabOrderMsg(m) => m
-                .visit_number
-                .iter()
-                .filter(|v| !v.is_empty())
-                .map(|v| format!("visit:{v}"))
-                .collect(),
-            _ => Vec::new(),
-        }
+        self.keys(message).visit_named()
     }
 
     /// The patient and visit of each message, in one statement for the wave.
