@@ -11,12 +11,14 @@
 //! (M1–M6) and places — and knows no family; each message family is a module folder of its
 //! own that builds on it (`adt`: demographics, visits, locations, movements, pending
 //! transfers, merges, deletion; `labs`: batteries, samples, orders, results; `observations`:
-//! flowsheet rows and their types). [`FAMILIES`] is the one table that joins them. A message no
-//! family applies (conditions and the other clinical classes, for now) is rejected with
+//! flowsheet rows and their types; `conditions`: problems, infections, allergies). [`FAMILIES`]
+//! is the one table that joins them. A message no family applies (consults, forms and the
+//! other clinical classes, for now) is rejected with
 //! rule `NOT-BUILT`, which keeps it visible in `star.dead_letter` for a retry once its family
 //! exists.
 
 mod adt;
+mod conditions;
 mod engine;
 mod labs;
 mod observations;
@@ -24,7 +26,12 @@ mod observations;
 pub use engine::{Config, ProcessError, Processor, Rejection, consumer, lanes};
 
 /// Every message family, asked in this order whether it applies a message.
-static FAMILIES: engine::Families = &[&adt::Adt, &labs::Labs, &observations::Observations];
+static FAMILIES: engine::Families = &[
+    &adt::Adt,
+    &labs::Labs,
+    &observations::Observations,
+    &conditions::Conditions,
+];
 
 impl Processor {
     /// A processor with these site conventions, applying every family in [`FAMILIES`].

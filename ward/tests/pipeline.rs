@@ -504,3 +504,58 @@ async fn vital_signs_over_mllp_reach_visit_observations() {
     assert_eq!(dead, 0);
     running.stop().await;
 }
+
+/// One of EMAP's condition messages.
+fn emap_file(file: &str) -> Bytes {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../testdata/UCLH-DHCT__emap/hl7-reader/src/test/resources/{file}"
+    ));
+    Bytes::from(std::fs::read(path).unwrap())
+}
+
+#[tokio::test]
+async fn problems_infections_and_allergies_over_mllp_reach_patient_conditions() {
+    let db = TestDb::migrated().await;
+    let running = start(&db).await;
+    running
+        .send(
+            [
+                "PatientInfection/a05.txt",
+                "PatientAllergies/minimal_allergy.txt",
+                "ProblemList/end_to_end/myeloma_add.txt",
+            ]
+            .map(emap_file)
+            .to_vec(),
+        )
+        .await;
+    let pool = db.pool.clone();
+    wait_until("the three conditions", async || {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM star.patient_condition")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        n == 3
+    })
+    .await;
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT t.data_type, t.internal_code, m.mrn
+         FROM star.patient_condition c JOIN star.condition_type t USING (condition_type_id)
+         JOIN star.mrn m USING (mrn_id) ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let expected = [
+        ("PATIENT_ALLERGY", "TRAMADOL"),
+        ("PATIENT_INFECTION", "Mumps"),
+        ("PROBLEM_LIST", "C90.0"),
+    ]
+    .map(|(t, c)| (t.to_owned(), c.to_owned(), "8DcEwvqa8Q3".to_owned()));
+    assert_eq!(rows, expected);
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM star.dead_letter")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(dead, 0);
+    running.stop().await;
+}

@@ -4,7 +4,8 @@
 //! to them. X3: every visit of the person (under any of their MRNs) valid from no later than the
 //! message goes, with its location visits and planned movements, each audited, and the movement
 //! facts and cancellations they were derived from, their lab orders (with results, isolates and
-//! sensitivities) and their visit observations. X4: the MRN and `mrn_to_live` rows stay (the
+//! sensitivities) and their visit observations; conditions stay (they are the patient's) without
+//! those visits. X4: the MRN and `mrn_to_live` rows stay (the
 //! MRN may be reused), as do lab samples (a sample is the patient's, not a visit's). X2 (forms)
 //! has nothing to delete until forms are processed.
 //!
@@ -195,5 +196,32 @@ async fn delete_visit_rows(
         .execute(&mut *conn)
         .await?;
     }
+    // A condition is the patient's: it stays, without the deleted visits (its link rows go,
+    // and a row naming one of them names none, audited).
+    sqlx::query("DELETE FROM condition_visits WHERE hospital_visit_id = ANY($1)")
+        .bind(visits)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "WITH audited AS (
+             INSERT INTO patient_condition_audit (patient_condition_id, condition_type_id,
+                 internal_id, mrn_id, hospital_visit_id, added_datetime, added_date,
+                 resolution_datetime, resolution_date, onset_date, classification, status,
+                 priority, is_deleted, comment, severity, valid_from, valid_until, stored_from,
+                 stored_until, source_ids_id)
+             SELECT patient_condition_id, condition_type_id, internal_id, mrn_id,
+                 hospital_visit_id, added_datetime, added_date, resolution_datetime,
+                 resolution_date, onset_date, classification, status, priority, is_deleted,
+                 comment, severity, valid_from, greatest(valid_from, $2), stored_from, $3,
+                 source_ids_id
+             FROM patient_condition WHERE hospital_visit_id = ANY($1))
+         UPDATE patient_condition SET hospital_visit_id = NULL, stored_from = $3
+         WHERE hospital_visit_id = ANY($1)",
+    )
+    .bind(visits)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

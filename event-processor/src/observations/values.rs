@@ -4,7 +4,9 @@
 //! a message whose time equals the row's too). An older message never replaces a value but
 //! fills a unit or comment the row lacks, so the row is the same whatever order its messages
 //! arrive in: HL7 sends a row's value in every message (saved or deleted) while units and
-//! comments only when present. A change is audited first.
+//! comments only when present. (Two older messages with different comments for a row whose
+//! newest has none fill it in arrival order; exact answers would need a time per field.) A
+//! change is audited first.
 
 use std::cmp::Ordering;
 

@@ -6,11 +6,13 @@
 //! family maps in a module of its own, sharing the [`segments`] helpers: ADT messages per
 //! trigger ([`adt`]); ORU^R01, ORM^O01 and ADT^A05 yield the ADT context their PID/PV1 segments
 //! imply (`adt::implied`); lab orders and results map per lab system ([`labs`]); flowsheet
-//! rows (vital signs) per OBX ([`flowsheets`]). Conditions, consults and advance decisions
-//! arrive with their own issue on this machinery; until then those messages are ignored with
-//! that reason.
+//! rows (vital signs) per OBX ([`flowsheets`]); problems (PPR), infections (A05 ZIF) and
+//! allergies (A60 IAM) as conditions ([`conditions`]). Consults and advance decisions arrive
+//! with their own issue on this machinery; until then those messages are ignored with that
+//! reason.
 
 mod adt;
+mod conditions;
 mod flowsheets;
 mod labs;
 mod segments;
@@ -96,14 +98,25 @@ pub fn map_message(
         }))
     };
     match (message_type.as_str(), trigger.as_str()) {
-        ("ADT", "A05") => implied(&context, &kind),
+        ("ADT", "A05") => infections(&context, &kind),
+        ("ADT", "A60") if !trusted(&context) => {
+            ignored("ADT from a sender not in the trusted ADT senders")
+        }
+        ("ADT", "A60") => match conditions::allergies(&context)? {
+            allergies if allergies.is_empty() => ignored("an allergy message without IAM"),
+            allergies => Ok(Mapped::Messages(allergies)),
+        },
+        ("PPR", "PC1" | "PC2" | "PC3") => match conditions::problems(&context)? {
+            problems if problems.is_empty() => ignored("a problem message without PRB"),
+            problems => Ok(Mapped::Messages(problems)),
+        },
         ("ADT", _) => adt::map_adt(&context, &trigger, &kind),
         ("ORU", "R01") if flowsheets::is_flowsheet(&context) => flowsheet(&context, &kind),
         ("ORU", "R01" | "R30") | ("ORM", "O01") | ("ORR", "O02") => {
             lab(&context, &message_type, &kind, trigger != "O02")
         }
         ("ORU" | "ORM" | "ORR" | "PPR", _) => {
-            ignored("orders, results and problems are not mapped yet (planned)")
+            ignored("orders and results of this kind are not mapped yet (planned)")
         }
         _ => ignored("message type not handled by Ward"),
     }
@@ -145,6 +158,24 @@ fn lab(
     if messages.is_empty() {
         return ignored("no order with an order control Ward maps");
     }
+    Ok(Mapped::Messages(messages))
+}
+
+/// Whether the message's sender is a trusted ADT sender (R1).
+fn trusted(context: &segments::Context<'_>) -> bool {
+    let sender = segments::text(context.hl7.segment("MSH"), 3, 1, 1).unwrap_or_default();
+    context.site.trusted_adt_senders.contains(&sender)
+}
+
+/// An A05 (pre-admission): its implied ADT context, then an infection per ZIF repetition.
+fn infections(context: &segments::Context<'_>, kind: &str) -> Result<Mapped, MapError> {
+    let infections = conditions::infections(context)?;
+    let mut messages = match implied(context, kind)? {
+        Mapped::Messages(messages) => messages,
+        ignored @ Mapped::Ignored(_) if infections.is_empty() => return Ok(ignored),
+        Mapped::Ignored(_) => Vec::new(),
+    };
+    messages.extend(infections);
     Ok(Mapped::Messages(messages))
 }
 

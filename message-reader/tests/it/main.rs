@@ -2,6 +2,7 @@
 //! reader against a real PostgreSQL and RabbitMQ, each test with its own database and queues.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
+mod conditions;
 mod flowsheets;
 mod following;
 mod harness;
