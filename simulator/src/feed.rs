@@ -41,6 +41,9 @@ pub struct Config {
     /// Fraction of admissions whose vital signs are charted every few hours
     /// ([`crate::vitals`]); none by default, so an ADT-only feed stays as it was.
     pub vitals: f64,
+    /// Fraction of admissions with allergies, problems or infection flags recorded
+    /// ([`crate::conditions`]); none by default, so an ADT-only feed stays as it was.
+    pub conditions: f64,
 }
 
 impl Default for Config {
@@ -59,6 +62,7 @@ impl Default for Config {
             sender: "EPIC".to_owned(),
             labs: 0.0,
             vitals: 0.0,
+            conditions: 0.0,
         }
     }
 }
@@ -153,10 +157,18 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
     enum Stream {
         Labs,
         Vitals,
+        Conditions,
     }
+    // An admission's clinical messages stop at its discharge (or the period's end).
+    let until = |e: &Event| {
+        discharged
+            .get(e.visit.as_str())
+            .map_or(end, |d| (*d).min(end))
+    };
     for (stream, rate, salt) in [
         (Stream::Labs, config.labs, 0x1ab5_1ab5),
         (Stream::Vitals, config.vitals, 0x0b5e_0b5e),
+        (Stream::Conditions, config.conditions, 0xc0d1_c0d1),
     ] {
         if rate <= 0.0 {
             continue;
@@ -176,12 +188,8 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
             };
             clinical.extend(match stream {
                 Stream::Labs => crate::labs::episode(&mut rng, &admission, config.cancels),
-                Stream::Vitals => {
-                    let until = discharged
-                        .get(e.visit.as_str())
-                        .map_or(end, |d| (*d).min(end));
-                    crate::vitals::rounds(&mut rng, &admission, until)
-                }
+                Stream::Vitals => crate::vitals::rounds(&mut rng, &admission, until(e)),
+                Stream::Conditions => crate::conditions::episode(&mut rng, &admission, until(e)),
             });
         }
     }
@@ -591,6 +599,32 @@ mod tests {
             "a correction"
         );
         assert!(texts.iter().any(|t| t.contains("NTE|1||")), "a comment");
+    }
+
+    #[test]
+    fn conditions_are_asked_for_and_follow_their_admissions() {
+        let feed = generate(&Config {
+            conditions: 0.8,
+            ..small()
+        });
+        let texts: Vec<(usize, String)> = feed
+            .iter()
+            .filter(|m| ["A60", "PC1", "PC2", "PC3"].contains(&m.trigger))
+            .map(|m| (m.person, String::from_utf8_lossy(&m.bytes).into_owned()))
+            .collect();
+        assert!(texts.len() > 50, "{} condition messages", texts.len());
+        assert!(texts.iter().any(|(_, t)| t.contains("\rIAM|1|")));
+        assert!(texts.iter().any(|(_, t)| t.contains("\rPRB|AD|")));
+        assert!(
+            feed.iter()
+                .any(|m| String::from_utf8_lossy(&m.bytes).contains("\rZIF|"))
+        );
+        for (person, _) in &texts {
+            assert!(
+                feed.iter()
+                    .any(|m| m.person == *person && m.trigger == "A01")
+            );
+        }
     }
 
     #[test]

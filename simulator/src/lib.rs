@@ -1,5 +1,6 @@
 //! `ward simulate`'s engine: a seeded synthetic hospital ADT feed ([`feed`]), with WinPath lab
-//! orders and results (`labs`) and vital signs charted on flowsheets (`vitals`) if asked, sent
+//! orders and results (`labs`), vital signs charted on flowsheets (`vitals`) and allergies,
+//! problems and infection flags (`conditions`) if asked, sent
 //! over MLLP on
 //! several connections waiting for each ACK ([`send`]) or written to a file.
 //!
@@ -7,6 +8,7 @@
 //! out-of-order, resent, cancelled and merged messages to replay, and the end-to-end benchmark
 //! has a feed to push. It knows HL7 only as text it writes; nothing here is used by Ward's stages.
 
+mod conditions;
 pub mod feed;
 mod labs;
 pub mod rng;

@@ -52,6 +52,11 @@ pub struct SimulateArgs {
     #[arg(long, env = "WARD_SIM_VITALS", default_value_t = 0.5)]
     vitals: f64,
 
+    /// Fraction of admissions with allergies, problems or infection flags recorded (0 for
+    /// none).
+    #[arg(long, env = "WARD_SIM_CONDITIONS", default_value_t = 0.5)]
+    conditions: f64,
+
     /// MSH-3 of the messages.
     #[arg(long, env = "WARD_SIM_SENDER", default_value = "EPIC")]
     sender: String,
@@ -82,6 +87,7 @@ impl SimulateArgs {
             ("--cancels", self.cancels),
             ("--labs", self.labs),
             ("--vitals", self.vitals),
+            ("--conditions", self.conditions),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 anyhow::bail!("{name} must be a fraction between 0 and 1, not {rate}");
@@ -99,6 +105,7 @@ impl SimulateArgs {
             sender: self.sender.clone(),
             labs: self.labs,
             vitals: self.vitals,
+            conditions: self.conditions,
         })
     }
 }

@@ -40,7 +40,7 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
         settle(&pool, &args.broker.amqp_url, &args.queue, wait).await?;
     }
     let star = args.star.star_schema.name();
-    let counts: (i64, i64, i64, i64, i64, i64, i64, i64) =
+    let counts: (i64, i64, i64, i64, i64, i64, i64, i64, i64) =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT (SELECT count(*) FROM ids.message),
                 (SELECT count(*) FROM ids.message WHERE duplicate_of IS NOT NULL),
@@ -50,7 +50,8 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
                   WHERE admission_datetime IS NOT NULL AND discharge_datetime IS NULL),
                 (SELECT count(*) FROM {star}.dead_letter WHERE retried_at IS NULL),
                 (SELECT count(*) FROM {star}.lab_result),
-                (SELECT count(*) FROM {star}.visit_observation)"
+                (SELECT count(*) FROM {star}.visit_observation),
+                (SELECT count(*) FROM {star}.patient_condition WHERE NOT is_deleted)"
         )))
         .fetch_one(&pool)
         .await
@@ -65,7 +66,8 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     )))
     .fetch_all(&pool)
     .await?;
-    let (messages, resent, patients, visits, inpatients, dead, results, observations) = counts;
+    let (messages, resent, patients, visits, inpatients, dead, results, observations, conditions) =
+        counts;
     println!("Ward holds (schema {star}):");
     println!("  messages received     {messages} ({resent} resends)");
     println!("  patients              {patients}");
@@ -73,6 +75,7 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     println!("  current inpatients    {inpatients}");
     println!("  lab results           {results}");
     println!("  observations          {observations}");
+    println!("  conditions            {conditions}");
     println!("  dead letters pending  {dead}");
     // The same visits as "current inpatients" (admitted, not discharged), so the list adds up
     // to that count; ED attendances and outpatient visits have no admission.

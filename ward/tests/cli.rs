@@ -130,9 +130,15 @@ fn interchange_schema_prints_a_json_schema_of_every_class() {
 fn convert_prints_interchange_and_reasons() {
     let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
     let a01 = testdata.join("UCLH-DHCT__emap/hl7-reader/src/test/resources/Adt/generic/A01.txt");
-    let a60 = testdata
-        .join("UCLH-DHCT__emap/hl7-reader/src/test/resources/PatientAllergies/minimal_allergy.txt");
-    let out = ward(&["convert", a01.to_str().unwrap(), a60.to_str().unwrap()]);
+    // A document notification, which Ward does not handle.
+    let mdm = std::env::temp_dir().join(testkit::unique_name("mdm.hl7"));
+    std::fs::write(
+        &mdm,
+        b"MSH|^~\\&|EPIC||||20240101||MDM^T02|1|P|2.4\rPID|1||1\r",
+    )
+    .unwrap();
+    let out = ward(&["convert", a01.to_str().unwrap(), mdm.to_str().unwrap()]);
+    std::fs::remove_file(&mdm).ok();
     assert!(
         out.status.success(),
         "{}",
@@ -146,7 +152,7 @@ fn convert_prints_interchange_and_reasons() {
         message.class_name(),
         "uk.ac.ucl.rits.inform.interchange.adt.AdmitPatient"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ignored (ADT^A60)"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ignored (MDM^T02)"));
 
     let bad = std::env::temp_dir().join(testkit::unique_name("bad.hl7"));
     std::fs::write(

@@ -29,6 +29,7 @@ fn rough_feed(patients: usize) -> Vec<simulator::SimMessage> {
         cancels: 0.1,
         labs: 0.5,
         vitals: 0.3,
+        conditions: 0.5,
         ..simulator::Config::default()
     })
 }
@@ -241,6 +242,10 @@ async fn replaying_the_ids_rebuilds_exactly_what_the_live_pipeline_built() {
     // The feed's labs, microbiology included, and vital signs are part of what is compared.
     for (table, at_least) in [
         ("visit_observation", 1_000),
+        ("patient_condition", 100),
+        ("patient_condition_audit", 1),
+        ("allergen_reaction", 50),
+        ("condition_visits", 100),
         ("visit_observation_audit", 1),
         ("lab_result", 1_000),
         ("lab_isolate", 1),
@@ -252,6 +257,15 @@ async fn replaying_the_ids_rebuilds_exactly_what_the_live_pipeline_built() {
             "{table}: fewer than {at_least} rows live"
         );
     }
+    // The simulated vitals and conditions are all applied (whatever the ADT rules refuse).
+    let refused: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT rule, count(*) FROM star.dead_letter
+         WHERE rule ~ '^(F|K|C8|C9|NOT-BUILT)' GROUP BY rule",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
     assert_eq!(live.len(), replayed.len());
     for ((table, a), (_, b)) in live.iter().zip(&replayed) {
         assert_eq!(a.len(), b.len(), "{table}: row counts differ");
