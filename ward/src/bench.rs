@@ -66,7 +66,8 @@ pub struct ProcessArgs {
 
     /// Which of the feed's messages are published: `all`, `labs` (lab orders and results
     /// alone, every admission with blood tests: the lab processor's own throughput) or
-    /// `vitals` (flowsheet rows alone, every admission charted).
+    /// `vitals` (flowsheet rows alone, every admission charted) or `hospital` (a hospital's
+    /// blend: vitals for every admission, labs and conditions for half, and the ADT).
     #[arg(long, value_enum, default_value_t = Mix::All)]
     mix: Mix,
 }
@@ -80,6 +81,8 @@ pub enum Mix {
     Labs,
     /// Its flowsheet rows only.
     Vitals,
+    /// Every family, as a hospital sends them.
+    Hospital,
 }
 
 /// Flags of `ward bench read`.
@@ -173,11 +176,16 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
             Mix::All => args.labs,
             Mix::Labs => 1.0,
             Mix::Vitals => 0.0,
+            Mix::Hospital => 0.5,
         },
         vitals: match args.mix {
             Mix::All => args.vitals,
             Mix::Labs => 0.0,
-            Mix::Vitals => 1.0,
+            Mix::Vitals | Mix::Hospital => 1.0,
+        },
+        conditions: match args.mix {
+            Mix::Hospital => 0.5,
+            _ => 0.0,
         },
         ..simulator::Config::default()
     });
@@ -193,7 +201,7 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
             let messages: Vec<_> = messages
                 .into_iter()
                 .filter(|m| match args.mix {
-                    Mix::All => true,
+                    Mix::All | Mix::Hospital => true,
                     Mix::Labs => matches!(m, interchange::Message::LabOrderMsg(_)),
                     Mix::Vitals => matches!(m, interchange::Message::Flowsheet(_)),
                 })

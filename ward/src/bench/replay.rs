@@ -36,6 +36,14 @@ pub struct ReplayArgs {
     /// (0: the ADT feed alone).
     #[arg(long, default_value_t = 0.0)]
     labs: f64,
+
+    /// Fraction of admissions with vital signs charted (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    vitals: f64,
+
+    /// Fraction of admissions with allergies, problems or infection flags (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    conditions: f64,
 }
 
 /// Runs the benchmark on a scratch database and prints its table.
@@ -56,6 +64,8 @@ async fn run(args: &ReplayArgs, scratch: &ScratchDatabase) -> anyhow::Result<()>
         patients: args.patients,
         hours: 24 * 7,
         labs: args.labs,
+        vitals: args.vitals,
+        conditions: args.conditions,
         ..simulator::Config::default()
     });
     let sent = simulator::send::send(addr, &feed, 16, None)
@@ -78,8 +88,8 @@ async fn run(args: &ReplayArgs, scratch: &ScratchDatabase) -> anyhow::Result<()>
     let cpu = machine_cpu_busy().saturating_sub(cpu_before);
     let applied = progress.applied.load(std::sync::atomic::Ordering::Relaxed);
     println!(
-        "replay: {total} IDS messages (simulated feed, {} patients, labs {}) into a new schema, {lanes} lanes, rounds of {batch_size}",
-        args.patients, args.labs
+        "replay: {total} IDS messages (simulated feed, {} patients, labs {}, vitals {}, conditions {}) into a new schema, {lanes} lanes, rounds of {batch_size}",
+        args.patients, args.labs, args.vitals, args.conditions
     );
     println!(
         "{:>9} {:>9} {:>9} {:>12} {:>17}",
