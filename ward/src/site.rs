@@ -99,6 +99,25 @@ pub struct SiteArgs {
         default_value = "Vitals"
     )]
     flowsheet_facilities: Vec<String>,
+
+    /// Sending facilities (MSH-4) of consultation requests (ORM^O01).
+    #[arg(
+        long,
+        env = "WARD_CONSULT_FACILITIES",
+        value_delimiter = ',',
+        default_value = "Consult Orders"
+    )]
+    consult_facilities: Vec<String>,
+
+    /// Sending facilities (MSH-4) of advance decisions such as DNACPR (ORM^O01); a facility
+    /// also matches by its first sub-component.
+    #[arg(
+        long,
+        env = "WARD_ADVANCE_DECISION_FACILITIES",
+        value_delimiter = ',',
+        default_value = "DNACPR"
+    )]
+    advance_decision_facilities: Vec<String>,
 }
 
 impl SiteArgs {
@@ -115,6 +134,8 @@ impl SiteArgs {
             bio_connect_senders: self.bio_connect_senders.clone(),
             abl90_senders: self.abl90_senders.clone(),
             flowsheet_facilities: self.flowsheet_facilities.clone(),
+            consult_facilities: self.consult_facilities.clone(),
+            advance_decision_facilities: self.advance_decision_facilities.clone(),
             ..SiteConfig::default()
         };
         if let Some(path) = &self.ethnic_groups {

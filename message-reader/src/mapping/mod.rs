@@ -7,14 +7,14 @@
 //! trigger ([`adt`]); ORU^R01, ORM^O01 and ADT^A05 yield the ADT context their PID/PV1 segments
 //! imply (`adt::implied`); lab orders and results map per lab system ([`labs`]); flowsheet
 //! rows (vital signs) per OBX ([`flowsheets`]); problems (PPR), infections (A05 ZIF) and
-//! allergies (A60 IAM) as conditions ([`conditions`]). Consults and advance decisions arrive
-//! with their own issue on this machinery; until then those messages are ignored with that
-//! reason.
+//! allergies (A60 IAM) as conditions ([`conditions`]); consultation requests and advance
+//! decisions ([`requests`]).
 
 mod adt;
 mod conditions;
 mod flowsheets;
 mod labs;
+mod requests;
 mod segments;
 pub mod site;
 
@@ -112,6 +112,7 @@ pub fn map_message(
         },
         ("ADT", _) => adt::map_adt(&context, &trigger, &kind),
         ("ORU", "R01") if flowsheets::is_flowsheet(&context) => flowsheet(&context, &kind),
+        ("ORM", "O01") if requests::kind(&context).is_some() => request(&context, &kind),
         ("ORU", "R01" | "R30") | ("ORM", "O01") | ("ORR", "O02") => {
             lab(&context, &message_type, &kind, trigger != "O02")
         }
@@ -176,6 +177,23 @@ fn infections(context: &segments::Context<'_>, kind: &str) -> Result<Mapped, Map
         Mapped::Ignored(_) => Vec::new(),
     };
     messages.extend(infections);
+    Ok(Mapped::Messages(messages))
+}
+
+/// A consultation request or advance decision: its implied ADT context, then the request.
+fn request(context: &segments::Context<'_>, kind: &str) -> Result<Mapped, MapError> {
+    let Some(which) = requests::kind(context) else {
+        return Ok(Mapped::Ignored(Ignored {
+            kind: kind.to_owned(),
+            reason: "not a request facility".to_owned(),
+        }));
+    };
+    let request = requests::request(context, which)?;
+    let mut messages = match implied(context, kind)? {
+        Mapped::Messages(messages) => messages,
+        Mapped::Ignored(_) => Vec::new(),
+    };
+    messages.push(request);
     Ok(Mapped::Messages(messages))
 }
 

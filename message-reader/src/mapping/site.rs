@@ -4,7 +4,8 @@
 //! without an offset are local time there), how ethnic group codes read (the NHS data
 //! dictionary's ethnic categories plus Epic's extra codes by default), and per-sender charset
 //! overrides for senders whose MSH-18 is wrong, how each lab system names itself in its
-//! orders and results, and which facility sends flowsheet rows.
+//! orders and results, and which facilities send flowsheet rows, consultation requests and
+//! advance decisions.
 
 use std::collections::HashMap;
 
@@ -42,6 +43,10 @@ pub struct SiteConfig {
     pub abl90_senders: Vec<String>,
     /// Sending facilities (MSH-4) of flowsheet rows (vital signs), each OBX a row.
     pub flowsheet_facilities: Vec<String>,
+    /// Sending facilities (MSH-4) of consultation requests (ORM^O01).
+    pub consult_facilities: Vec<String>,
+    /// Sending facilities (MSH-4) of advance decisions such as DNACPR (ORM^O01).
+    pub advance_decision_facilities: Vec<String>,
 }
 
 impl Default for SiteConfig {
@@ -59,6 +64,8 @@ impl Default for SiteConfig {
             bio_connect_senders: vec!["BIO-CONNECT".to_owned()],
             abl90_senders: vec!["ABL90 FLEX Plus".to_owned()],
             flowsheet_facilities: vec!["Vitals".to_owned()],
+            consult_facilities: vec!["Consult Orders".to_owned()],
+            advance_decision_facilities: vec!["DNACPR".to_owned()],
         }
     }
 }

@@ -10,4 +10,5 @@ mod lab_pairs;
 mod lab_rules;
 mod mapping;
 mod pairs;
+mod requests;
 mod rules;
