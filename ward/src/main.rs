@@ -71,7 +71,7 @@ enum Command {
     /// Make a schema rebuilt by `ward replay` the live `star`, keeping the old one.
     Promote(Box<replay::PromoteArgs>),
     /// Print the interchange JSON each HL7 message in some files maps to (no database needed).
-    Convert(convert::ConvertArgs),
+    Convert(Box<convert::ConvertArgs>),
     /// The interchange format between readers and processor.
     #[command(subcommand)]
     Interchange(InterchangeCommand),
@@ -206,7 +206,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Promote(args) => replay::promote(*args).await?,
         Command::Bench(which) => bench::bench(which).await?,
         Command::Convert(args) => {
-            if !convert::convert(args)? {
+            if !convert::convert(*args)? {
                 return Ok(ExitCode::from(1));
             }
         }
