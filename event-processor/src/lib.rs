@@ -11,9 +11,9 @@
 //! (M1–M6) and places — and knows no family; each message family is a module folder of its
 //! own that builds on it (`adt`: demographics, visits, locations, movements, pending
 //! transfers, merges, deletion; `labs`: batteries, samples, orders, results; `observations`:
-//! flowsheet rows and their types; `conditions`: problems, infections, allergies). [`FAMILIES`]
-//! is the one table that joins them. A message no family applies (consults, forms and the
-//! other clinical classes, for now) is rejected with
+//! flowsheet rows and their types; `conditions`: problems, infections, allergies; `requests`:
+//! consultation requests). [`FAMILIES`] is the one table that joins them. A message no family
+//! applies (advance decisions, forms and the other clinical classes, for now) is rejected with
 //! rule `NOT-BUILT`, which keeps it visible in `star.dead_letter` for a retry once its family
 //! exists.
 
@@ -22,6 +22,7 @@ mod conditions;
 mod engine;
 mod labs;
 mod observations;
+mod requests;
 
 pub use engine::{Config, ProcessError, Processor, Rejection, consumer, lanes};
 
@@ -31,6 +32,7 @@ static FAMILIES: engine::Families = &[
     &labs::Labs,
     &observations::Observations,
     &conditions::Conditions,
+    &requests::Requests,
 ];
 
 impl Processor {

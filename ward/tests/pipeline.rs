@@ -559,3 +559,39 @@ async fn problems_infections_and_allergies_over_mllp_reach_patient_conditions() 
     assert_eq!(dead, 0);
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_consultation_request_and_its_cancellation_over_mllp_reach_consultation_request() {
+    let db = TestDb::migrated().await;
+    let running = start(&db).await;
+    running
+        .send(
+            ["ConsultRequest/notes.txt", "ConsultRequest/cancelled.txt"]
+                .map(emap_file)
+                .to_vec(),
+        )
+        .await;
+    let pool = db.pool.clone();
+    wait_until("the cancelled request", async || {
+        let cancelled: Option<bool> =
+            sqlx::query_scalar("SELECT cancelled FROM star.consultation_request")
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        cancelled == Some(true)
+    })
+    .await;
+    let (code, notes): (String, Option<String>) = sqlx::query_as(
+        "SELECT t.code, r.comments FROM star.consultation_request r
+         JOIN star.consultation_type t USING (consultation_type_id)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(code, "CON255");
+    assert_eq!(
+        notes.as_deref(),
+        Some("Admitted with delirium vs cognitive decline\nLives alone")
+    );
+    running.stop().await;
+}

@@ -17,4 +17,5 @@ mod merges;
 mod observations;
 mod pending;
 mod permutations;
+mod requests;
 mod visits;

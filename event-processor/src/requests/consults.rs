@@ -1,0 +1,194 @@
+//! Consultation types (reference rows by code, earliest provenance) and requests (Q1).
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Utc};
+use interchange::order::ConsultRequest;
+use sqlx::PgConnection;
+
+use crate::engine::Context;
+use crate::engine::reference::Connection;
+
+/// The consultation type `code`, created on first sight.
+pub(crate) async fn consultation_type(
+    conn: &mut PgConnection,
+    code: &str,
+    context: &Context<'_>,
+) -> Result<i64, sqlx::Error> {
+    let mut reference = Connection::of(conn, context).await?;
+    sqlx::query_scalar(
+        "INSERT INTO consultation_type AS t (code, valid_from, stored_from, source_ids_id)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (code) DO UPDATE SET
+             valid_from = least(t.valid_from, excluded.valid_from),
+             source_ids_id = CASE WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
+                                 < (t.valid_from, coalesce(t.source_ids_id, ''))
+                             THEN excluded.source_ids_id ELSE t.source_ids_id END,
+             stored_from = excluded.stored_from
+         RETURNING consultation_type_id",
+    )
+    .bind(code)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .fetch_one(reference.get())
+    .await
+}
+
+/// A request's values.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+struct Values {
+    consultation_type_id: i64,
+    hospital_visit_id: i64,
+    closed_due_to_discharge: bool,
+    cancelled: bool,
+    comments: Option<String>,
+    status_change_datetime: Option<DateTime<Utc>>,
+    scheduled_datetime: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Stored {
+    consultation_request_id: i64,
+    valid_from: DateTime<Utc>,
+    source_ids_id: Option<String>,
+    #[sqlx(flatten)]
+    values: Values,
+}
+
+/// Orders messages by hospital time, then IDS id (as numbers).
+fn rank(at: DateTime<Utc>, source: Option<&str>) -> (DateTime<Utc>, (u8, i64, String)) {
+    let id = match source.map(|s| (s, s.parse::<i64>())) {
+        Some((_, Ok(n))) => (0, n, String::new()),
+        Some((s, Err(_))) => (1, 0, s.to_owned()),
+        None => (2, 0, String::new()),
+    };
+    (at, id)
+}
+
+const COLUMNS: &str = "consultation_type_id, hospital_visit_id, closed_due_to_discharge, \
+    cancelled, comments, status_change_datetime, scheduled_datetime";
+
+/// Q1: request `epic` created or updated by `m`.
+pub(crate) async fn request(
+    conn: &mut PgConnection,
+    kind: i64,
+    visit: i64,
+    epic: i64,
+    m: &ConsultRequest,
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    let stored: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT consultation_request_id, valid_from, source_ids_id, {COLUMNS}
+         FROM consultation_request WHERE internal_id = $1 FOR UPDATE"
+    )))
+    .bind(epic)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let notes = m.notes.clone();
+    let Some(stored) = stored else {
+        let v = Values {
+            consultation_type_id: kind,
+            hospital_visit_id: visit,
+            closed_due_to_discharge: m.closed_due_to_discharge,
+            cancelled: m.cancelled,
+            comments: notes.apply_to(None),
+            status_change_datetime: m.status_change_datetime,
+            scheduled_datetime: m.scheduled_datetime,
+        };
+        return write(conn, None, epic, &v, None, context).await;
+    };
+    let newest = rank(context.valid_from, context.source_ids_id)
+        .cmp(&rank(stored.valid_from, stored.source_ids_id.as_deref()))
+        != Ordering::Less;
+    let current = stored.values.clone();
+    let now = match newest {
+        false => Values {
+            comments: current.comments.clone().or(notes.apply_to(None)),
+            scheduled_datetime: current.scheduled_datetime.or(m.scheduled_datetime),
+            ..current.clone()
+        },
+        true => {
+            let mut v = Values {
+                consultation_type_id: kind,
+                hospital_visit_id: visit,
+                closed_due_to_discharge: m.closed_due_to_discharge,
+                cancelled: m.cancelled,
+                comments: notes.apply_to(current.comments.clone()),
+                status_change_datetime: current.status_change_datetime,
+                scheduled_datetime: m.scheduled_datetime.or(current.scheduled_datetime),
+            };
+            // The status change time moves only when something else changed.
+            if v != current {
+                v.status_change_datetime = m.status_change_datetime.or(v.status_change_datetime);
+            }
+            v
+        }
+    };
+    if now == current {
+        return Ok(());
+    }
+    let kept = (!newest).then(|| (stored.valid_from, stored.source_ids_id.clone()));
+    write(
+        conn,
+        Some(stored.consultation_request_id),
+        epic,
+        &now,
+        kept,
+        context,
+    )
+    .await
+}
+
+/// Inserts the request, or updates request `id` with its previous state audited; `kept` is the
+/// provenance to keep (an older message's fill).
+async fn write(
+    conn: &mut PgConnection,
+    id: Option<i64>,
+    epic: i64,
+    v: &Values,
+    kept: Option<(DateTime<Utc>, Option<String>)>,
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    let (valid_from, source) =
+        kept.unwrap_or((context.valid_from, context.source_ids_id.map(str::to_owned)));
+    let sql = match id {
+        None => format!(
+            "INSERT INTO consultation_request (internal_id, {COLUMNS}, valid_from, stored_from,
+                 source_ids_id)
+             VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ),
+        Some(_) => format!(
+            "WITH audited AS (
+                 INSERT INTO consultation_request_audit (consultation_request_id, internal_id,
+                     {COLUMNS}, valid_from, valid_until, stored_from, stored_until,
+                     source_ids_id)
+                 SELECT consultation_request_id, internal_id, {COLUMNS}, valid_from,
+                        greatest(valid_from, $13), stored_from, $11, source_ids_id
+                 FROM consultation_request WHERE consultation_request_id = $1)
+             UPDATE consultation_request SET consultation_type_id = $3,
+                 hospital_visit_id = $4, closed_due_to_discharge = $5, cancelled = $6,
+                 comments = $7, status_change_datetime = $8, scheduled_datetime = $9,
+                 valid_from = $10, stored_from = $11, source_ids_id = $12
+             WHERE consultation_request_id = $1 AND internal_id = $2"
+        ),
+    };
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(epic)
+        .bind(v.consultation_type_id)
+        .bind(v.hospital_visit_id)
+        .bind(v.closed_due_to_discharge)
+        .bind(v.cancelled)
+        .bind(&v.comments)
+        .bind(v.status_change_datetime)
+        .bind(v.scheduled_datetime)
+        .bind(valid_from)
+        .bind(context.stored_from)
+        .bind(source);
+    match id {
+        None => query.execute(&mut *conn).await?,
+        Some(_) => query.bind(context.valid_from).execute(&mut *conn).await?,
+    };
+    Ok(())
+}

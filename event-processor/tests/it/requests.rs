@@ -1,0 +1,165 @@
+//! Consultation requests (Q1, Q2's flags, C9), applied as the consumer applies them, against a
+//! real database.
+
+use event_processor::ProcessError;
+use interchange::Message;
+use interchange::order::ConsultRequest;
+use interchange::value::Iv;
+use sqlx::PgPool;
+use testkit::TestDb;
+
+use crate::harness::{apply, count, ok, t};
+
+/// A consultation request as data: `<id> <status change time> [key=value]…`. Keys: `mrn`
+/// (default `M1`), `visit` (default `V1`), `epic` (default 77), `type` (default `CON255`),
+/// `notes`, `cancelled`, `closed`, `scheduled`.
+fn consult(line: &str) -> Message {
+    let mut words = line.split_whitespace();
+    let id = words.next().unwrap();
+    let at = t(words.next().unwrap());
+    let fields: std::collections::HashMap<&str, &str> =
+        words.map(|w| w.split_once('=').unwrap()).collect();
+    let get = |key: &str| fields.get(key).map(|v| (*v).to_owned());
+    ConsultRequest {
+        source_message_id: Some(id.to_owned()),
+        source_system: Some("EPIC".to_owned()),
+        epic_consult_id: Some(get("epic").map_or(77, |e| e.parse().unwrap())),
+        mrn: Some(get("mrn").unwrap_or_else(|| "M1".to_owned())),
+        visit_number: get("visit")
+            .or_else(|| Some("V1".to_owned()))
+            .filter(|v| v != "-"),
+        consultation_type: Some(get("type").unwrap_or_else(|| "CON255".to_owned())),
+        status_change_datetime: Some(at),
+        scheduled_datetime: fields.get("scheduled").map(|v| t(v)),
+        notes: get("notes").map_or(Iv::Unknown, Iv::Save),
+        cancelled: fields.contains_key("cancelled"),
+        closed_due_to_discharge: fields.contains_key("closed"),
+        ..ConsultRequest::default()
+    }
+    .into()
+}
+
+async fn processed(pool: &PgPool, line: &str) -> Result<(), ProcessError> {
+    apply(pool, &consult(line), "2024-01-02T00:00:00Z").await
+}
+
+type Row = (
+    String,
+    bool,
+    bool,
+    Option<String>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
+async fn requests(pool: &PgPool) -> Vec<Row> {
+    sqlx::query_as(
+        "SELECT t.code, r.cancelled, r.closed_due_to_discharge, r.comments,
+                r.status_change_datetime
+         FROM star.consultation_request r JOIN star.consultation_type t
+             USING (consultation_type_id) ORDER BY r.internal_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn q1_a_request_is_one_row_per_epic_number_and_an_older_message_changes_no_status() {
+    let db = TestDb::migrated().await;
+    processed(&db.pool, "1 10:00 notes=lives_alone")
+        .await
+        .unwrap();
+    processed(&db.pool, "2 12:00 cancelled=y").await.unwrap();
+    processed(&db.pool, "3 11:00").await.unwrap();
+    assert_eq!(
+        requests(&db.pool).await,
+        [(
+            "CON255".to_owned(),
+            true,
+            false,
+            Some("lives_alone".to_owned()),
+            Some(t("12:00"))
+        )]
+    );
+    assert_eq!(count(&db.pool, "consultation_request_audit").await, 1);
+}
+
+#[tokio::test]
+async fn q1_the_status_change_time_moves_only_when_something_else_changed() {
+    let db = TestDb::migrated().await;
+    processed(&db.pool, "1 10:00").await.unwrap();
+    processed(&db.pool, "2 11:00").await.unwrap();
+    assert_eq!(requests(&db.pool).await[0].4, Some(t("10:00")));
+    processed(&db.pool, "3 12:00 closed=y").await.unwrap();
+    assert_eq!(requests(&db.pool).await[0].4, Some(t("12:00")));
+    assert!(requests(&db.pool).await[0].2);
+}
+
+#[tokio::test]
+async fn q1_every_ordering_of_a_request_with_a_duplicate_ends_the_same() {
+    let db = TestDb::migrated().await;
+    let lines = [
+        "1 10:00 notes=first",
+        "2 11:00 scheduled=13:00",
+        "3 12:00 cancelled=y",
+        "3 12:00 cancelled=y",
+    ];
+    let orderings = crate::harness::permutations(lines.len());
+    for (n, order) in orderings.iter().enumerate() {
+        for &i in order {
+            processed(
+                &db.pool,
+                &format!("{} epic={n} visit=V{n} mrn=M{n}", lines[i]),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let rows = requests(&db.pool).await;
+    assert_eq!(rows.len(), orderings.len());
+    let scheduled: Vec<Option<chrono::DateTime<chrono::Utc>>> =
+        sqlx::query_scalar("SELECT scheduled_datetime FROM star.consultation_request")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert!(
+        scheduled.iter().all(|s| *s == Some(t("13:00"))),
+        "{scheduled:?}"
+    );
+    for (row, order) in rows.iter().zip(&orderings) {
+        assert_eq!(
+            row,
+            &(
+                "CON255".to_owned(),
+                true,
+                false,
+                Some("first".to_owned()),
+                Some(t("12:00"))
+            ),
+            "ordering {order:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn c9_a_request_creates_its_patient_and_visit_and_one_without_a_visit_is_refused() {
+    let db = TestDb::migrated().await;
+    processed(&db.pool, "1 10:00 mrn=NEW visit=VNEW")
+        .await
+        .unwrap();
+    assert_eq!(count(&db.pool, "hospital_visit").await, 1);
+    match processed(&db.pool, "2 10:00 visit=- epic=5").await {
+        Err(ProcessError::Rejected(r)) => assert_eq!(r.rule, "C9"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn x3_a_delete_of_the_person_removes_their_visits_requests_audited() {
+    let db = TestDb::migrated().await;
+    ok(&db.pool, &["A01 09:00 at=A"]).await;
+    processed(&db.pool, "1 10:00").await.unwrap();
+    ok(&db.pool, &["A29 12:00"]).await;
+    assert_eq!(count(&db.pool, "consultation_request").await, 0);
+    assert_eq!(count(&db.pool, "consultation_request_audit").await, 1);
+}
