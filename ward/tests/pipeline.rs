@@ -292,8 +292,13 @@ async fn adt_over_mllp_gives_visits_locations_merges_and_cancels() {
 
 /// EMAP's WinPath order life cycle (NW, SC, SN, ORR NA, ORU) as a lab system sends it.
 fn winpath(file: &str) -> Bytes {
+    emap_file(&format!("LabOrders/winpath/{file}"))
+}
+
+/// One of EMAP's HL7 test messages.
+fn emap_file(file: &str) -> Bytes {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "../testdata/UCLH-DHCT__emap/hl7-reader/src/test/resources/LabOrders/winpath/{file}"
+        "../testdata/UCLH-DHCT__emap/hl7-reader/src/test/resources/{file}"
     ));
     Bytes::from(std::fs::read(path).unwrap())
 }
@@ -433,10 +438,7 @@ async fn a_culture_with_isolates_and_sensitivities_reaches_the_micro_tables_in_a
 
 /// EMAP's vital signs messages as Epic's flowsheet interface sends them.
 fn vital_signs(file: &str) -> Bytes {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "../testdata/UCLH-DHCT__emap/hl7-reader/src/test/resources/VitalSigns/{file}"
-    ));
-    Bytes::from(std::fs::read(path).unwrap())
+    emap_file(&format!("VitalSigns/{file}"))
 }
 
 #[tokio::test]
@@ -503,14 +505,6 @@ async fn vital_signs_over_mllp_reach_visit_observations() {
         .unwrap();
     assert_eq!(dead, 0);
     running.stop().await;
-}
-
-/// One of EMAP's condition messages.
-fn emap_file(file: &str) -> Bytes {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "../testdata/UCLH-DHCT__emap/hl7-reader/src/test/resources/{file}"
-    ));
-    Bytes::from(std::fs::read(path).unwrap())
 }
 
 #[tokio::test]

@@ -44,16 +44,22 @@ pub(crate) trait Family: Sync {
     fn keys<'m>(&self, message: &'m Message) -> Keys<'m>;
 
     /// Keys besides its partition key that `message` names (`visit:…`, `nhs:…`): the lanes put
-    /// every patient naming one of them on one connection ([`lanes`]).
-    fn also_named(&self, message: &Message) -> Vec<String>;
+    /// every patient naming one of them on one connection ([`lanes`]). By default, the visit
+    /// its keys name.
+    fn also_named(&self, message: &Message) -> Vec<String> {
+        self.keys(message).visit_named()
+    }
 
     /// What each of these messages (named by `keys`, each naming one patient) reads first, read
-    /// in one statement; one row per key, in order.
+    /// in one statement; one row per key, in order. By default, the patient and visit
+    /// ([`identity::read_patient_visits`]).
     fn read_ahead<'a>(
         &'a self,
         conn: &'a mut PgConnection,
         keys: &'a [Keys<'a>],
-    ) -> BoxFuture<'a, Result<Vec<Box<dyn Prefetched>>, sqlx::Error>>;
+    ) -> BoxFuture<'a, Result<Vec<Box<dyn Prefetched>>, sqlx::Error>> {
+        identity::read_patient_visits(conn, keys)
+    }
 
     /// Applies `message` (which names `keys`) inside the caller's transaction; `found` is its
     /// read-ahead row, if it still holds.

@@ -17,7 +17,7 @@ use futures::future::BoxFuture;
 use interchange::Message;
 use sqlx::PgConnection;
 
-use crate::engine::identity::{self, Keys, PatientAndVisit};
+use crate::engine::identity::{Keys, PatientAndVisit};
 use crate::engine::read_ahead::Prefetched;
 use crate::engine::{Context, Family, ProcessError, reject};
 
@@ -36,19 +36,6 @@ impl Family for Requests {
             }
             _ => Keys::default(),
         }
-    }
-
-    fn also_named(&self, message: &Message) -> Vec<String> {
-        self.keys(message).visit_named()
-    }
-
-    /// The patient and visit of each message, in one statement for the wave.
-    fn read_ahead<'a>(
-        &'a self,
-        conn: &'a mut PgConnection,
-        keys: &'a [Keys<'a>],
-    ) -> BoxFuture<'a, Result<Vec<Box<dyn Prefetched>>, sqlx::Error>> {
-        identity::read_patient_visits(conn, keys)
     }
 
     fn apply<'a>(
