@@ -12,8 +12,8 @@
 //! own that builds on it (`adt`: demographics, visits, locations, movements, pending
 //! transfers, merges, deletion; `labs`: batteries, samples, orders, results; `observations`:
 //! flowsheet rows and their types; `conditions`: problems, infections, allergies; `requests`:
-//! consultation requests). [`FAMILIES`] is the one table that joins them. A message no family
-//! applies (advance decisions, forms and the other clinical classes, for now) is rejected with
+//! consultation requests, advance decisions). [`FAMILIES`] is the one table that joins them. A
+//! message no family applies (forms and the other clinical classes, for now) is rejected with
 //! rule `NOT-BUILT`, which keeps it visible in `star.dead_letter` for a retry once its family
 //! exists.
 

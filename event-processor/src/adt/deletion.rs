@@ -4,7 +4,7 @@
 //! to them. X3: every visit of the person (under any of their MRNs) valid from no later than the
 //! message goes, with its location visits and planned movements, each audited, and the movement
 //! facts and cancellations they were derived from, their lab orders (with results, isolates and
-//! sensitivities), visit observations and consultation requests; conditions stay (they are the patient's) without
+//! sensitivities), visit observations, consultation requests and advance decisions; conditions stay (they are the patient's) without
 //! those visits. X4: the MRN and `mrn_to_live` rows stay (the
 //! MRN may be reused), as do lab samples (a sample is the patient's, not a visit's). X2 (forms)
 //! has nothing to delete until forms are processed.
@@ -154,6 +154,13 @@ const VISIT_ROWS: &[(&str, &str, &str, &str)] = &[
         "hospital_visit",
         "consultation_type_id, hospital_visit_id, internal_id, closed_due_to_discharge, \
          cancelled, comments, status_change_datetime, scheduled_datetime",
+    ),
+    (
+        "advance_decision",
+        "hospital_visit_id",
+        "hospital_visit",
+        "advance_decision_type_id, hospital_visit_id, internal_id, closed_due_to_discharge, \
+         cancelled, status_change_datetime, requested_datetime",
     ),
     (
         "visit_observation",

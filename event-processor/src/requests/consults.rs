@@ -57,7 +57,7 @@ struct Stored {
 }
 
 /// Orders messages by hospital time, then IDS id (as numbers).
-fn rank(at: DateTime<Utc>, source: Option<&str>) -> (DateTime<Utc>, (u8, i64, String)) {
+pub(crate) fn rank(at: DateTime<Utc>, source: Option<&str>) -> (DateTime<Utc>, (u8, i64, String)) {
     let id = match source.map(|s| (s, s.parse::<i64>())) {
         Some((_, Ok(n))) => (0, n, String::new()),
         Some((s, Err(_))) => (1, 0, s.to_owned()),

@@ -1,6 +1,6 @@
 //! The requests family: consultation requests (`ConsultRequest`) in `consultation_request`, of a
-//! `consultation_type`. (Advance decisions and their questions' answers come next; until then
-//! they stay `NOT-BUILT` dead letters.)
+//! `consultation_type`, and advance decisions (`AdvanceDecisionMessage`, Q4, [`decisions`]) in
+//! `advance_decision`, of an `advance_decision_type`. (Their questions' answers, Q5, come next.)
 //!
 //! A request finds its patient through the engine's identity, created when unknown, and its
 //! visit, created minimally when not stored (C9); a request without a visit number or Epic number
@@ -11,6 +11,7 @@
 //! flags.
 
 mod consults;
+mod decisions;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -26,12 +27,18 @@ pub(crate) struct Requests;
 
 impl Family for Requests {
     fn applies_to(&self, message: &Message) -> bool {
-        matches!(message, Message::ConsultRequest(_))
+        matches!(
+            message,
+            Message::ConsultRequest(_) | Message::AdvanceDecisionMessage(_)
+        )
     }
 
     fn keys<'m>(&self, message: &'m Message) -> Keys<'m> {
         match message {
             Message::ConsultRequest(m) => {
+                Keys::patient_and_visit(m.mrn.as_deref(), m.visit_number.as_deref())
+            }
+            Message::AdvanceDecisionMessage(m) => {
                 Keys::patient_and_visit(m.mrn.as_deref(), m.visit_number.as_deref())
             }
             _ => Keys::default(),
@@ -47,32 +54,42 @@ impl Family for Requests {
         context: &'a Context<'a>,
     ) -> BoxFuture<'a, Result<(), ProcessError>> {
         async move {
-            let Message::ConsultRequest(m) = message else {
-                return Err(reject("NOT-BUILT", "not a request message"));
+            let (mrn, visit_number) = match message {
+                Message::ConsultRequest(m) => (m.mrn.as_deref(), m.visit_number.as_deref()),
+                Message::AdvanceDecisionMessage(m) => (m.mrn.as_deref(), m.visit_number.as_deref()),
+                _ => return Err(reject("NOT-BUILT", "not a request message")),
             };
-            let Some(epic) = m.epic_consult_id else {
-                return Err(reject(
-                    "Q1",
-                    "a consultation request without its Epic number",
-                ));
+            let (number, code) = match message {
+                Message::ConsultRequest(m) => (m.epic_consult_id, m.consultation_type.as_deref()),
+                Message::AdvanceDecisionMessage(m) => {
+                    (m.advance_decision_number, m.advance_care_code.as_deref())
+                }
+                _ => (None, None),
             };
-            let Some(code) = m.consultation_type.as_deref().filter(|c| !c.is_empty()) else {
-                return Err(reject("Q1", "a consultation request without its type"));
+            let (Some(epic), Some(code)) = (number, code.filter(|c| !c.is_empty())) else {
+                return Err(reject("Q1", "a request without its Epic number or type"));
             };
-            if m.visit_number.as_deref().is_none_or(str::is_empty) {
-                return Err(reject(
-                    "C9",
-                    "a consultation request without a visit number",
-                ));
+            if visit_number.is_none_or(str::is_empty) {
+                return Err(reject("C9", "a request without a visit number"));
             }
             let mut read = PatientAndVisit::of(found);
-            let mrn_id = read.live_mrn(conn, m.mrn.as_deref(), context).await?;
+            let mrn_id = read.live_mrn(conn, mrn, context).await?;
             let visit = read
-                .visit_or_minimal(conn, mrn_id, m.visit_number.as_deref(), context)
+                .visit_or_minimal(conn, mrn_id, visit_number, context)
                 .await?
-                .ok_or_else(|| reject("C9", "a consultation request without a visit number"))?;
-            let kind = consults::consultation_type(conn, code, context).await?;
-            consults::request(conn, kind, visit, epic, m, context).await?;
+                .ok_or_else(|| reject("C9", "a request without a visit number"))?;
+            match message {
+                Message::AdvanceDecisionMessage(m) => {
+                    let name = m.advance_decision_type_name.as_deref();
+                    let kind = decisions::decision_type(conn, code, name, context).await?;
+                    decisions::decision(conn, kind, visit, epic, m, context).await?;
+                }
+                Message::ConsultRequest(m) => {
+                    let kind = consults::consultation_type(conn, code, context).await?;
+                    consults::request(conn, kind, visit, epic, m, context).await?;
+                }
+                _ => {}
+            }
             Ok(())
         }
         .boxed()

@@ -163,3 +163,77 @@ async fn x3_a_delete_of_the_person_removes_their_visits_requests_audited() {
     assert_eq!(count(&db.pool, "consultation_request").await, 0);
     assert_eq!(count(&db.pool, "consultation_request_audit").await, 1);
 }
+
+/// An advance decision as data: `<id> <status change time> [key=value]…`. Keys: `epic` (default
+/// 88), `code` (default `COD4`), `name` (default `DNACPR`), `cancelled`, `closed`.
+fn decision(line: &str) -> Message {
+    let mut words = line.split_whitespace();
+    let id = words.next().unwrap();
+    let at = t(words.next().unwrap());
+    let fields: std::collections::HashMap<&str, &str> =
+        words.map(|w| w.split_once('=').unwrap()).collect();
+    let get = |key: &str| fields.get(key).map(|v| (*v).to_owned());
+    interchange::order::AdvanceDecisionMessage {
+        source_message_id: Some(id.to_owned()),
+        source_system: Some("EPIC".to_owned()),
+        advance_decision_number: Some(get("epic").map_or(88, |e| e.parse().unwrap())),
+        mrn: Some(get("mrn").unwrap_or_else(|| "M1".to_owned())),
+        visit_number: Some(get("visit").unwrap_or_else(|| "V1".to_owned())),
+        advance_care_code: Some(get("code").unwrap_or_else(|| "COD4".to_owned())),
+        advance_decision_type_name: Some(get("name").unwrap_or_else(|| "DNACPR".to_owned())),
+        status_change_datetime: Some(at),
+        requested_datetime: Some(t("09:00")),
+        cancelled: fields.contains_key("cancelled"),
+        closed_due_to_discharge: fields.contains_key("closed"),
+        ..Default::default()
+    }
+    .into()
+}
+
+#[tokio::test]
+async fn q4_a_decision_is_one_row_per_epic_number_its_type_named_by_the_earliest_message() {
+    let db = TestDb::migrated().await;
+    let lines = [
+        "1 10:00 name=DNACPR",
+        "2 12:00 cancelled=y name=FULL_ACTIVE_TREATMENT",
+        "2 12:00 cancelled=y name=FULL_ACTIVE_TREATMENT",
+        "3 11:00 name=DNACPR",
+    ];
+    let orderings = crate::harness::permutations(lines.len());
+    for (n, order) in orderings.iter().enumerate() {
+        for &i in order {
+            let line = format!("{} epic={n} visit=V{n} mrn=M{n}", lines[i]);
+            apply(&db.pool, &decision(&line), "2024-01-02T00:00:00Z")
+                .await
+                .unwrap();
+        }
+    }
+    let rows: Vec<(bool, Option<chrono::DateTime<chrono::Utc>>)> =
+        sqlx::query_as("SELECT cancelled, status_change_datetime FROM star.advance_decision")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), orderings.len());
+    assert!(
+        rows.iter().all(|r| *r == (true, Some(t("12:00")))),
+        "{rows:?}"
+    );
+    let names: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT name FROM star.advance_decision_type")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(names, [Some("DNACPR".to_owned())]);
+}
+
+#[tokio::test]
+async fn x3_a_delete_of_the_person_removes_their_visits_decisions_audited() {
+    let db = TestDb::migrated().await;
+    ok(&db.pool, &["A01 09:00 at=A"]).await;
+    apply(&db.pool, &decision("1 10:00"), "2024-01-02T00:00:00Z")
+        .await
+        .unwrap();
+    ok(&db.pool, &["A29 12:00"]).await;
+    assert_eq!(count(&db.pool, "advance_decision").await, 0);
+    assert_eq!(count(&db.pool, "advance_decision_audit").await, 1);
+}
