@@ -20,7 +20,7 @@ use interchange::condition::{ConditionAction, ConditionFields};
 use interchange::value::Iv;
 use sqlx::PgConnection;
 
-use crate::engine::Context;
+use crate::engine::{Context, source_order};
 
 /// A condition row's values.
 #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
@@ -112,12 +112,7 @@ impl Values {
 
 /// Orders messages: hospital time, then anything before a delete (K3), then IDS id.
 fn rank(at: DateTime<Utc>, deleting: bool, source: Option<&str>) -> impl Ord {
-    let id = match source.map(|s| (s, s.parse::<i64>())) {
-        Some((_, Ok(n))) => (0, n, String::new()),
-        Some((s, Err(_))) => (1, 0, s.to_owned()),
-        None => (2, 0, String::new()),
-    };
-    (at, !deleting, id)
+    (at, !deleting, source_order(source))
 }
 
 /// Where a condition is found (K1).

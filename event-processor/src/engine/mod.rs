@@ -109,6 +109,17 @@ pub enum ProcessError {
     Database(#[from] sqlx::Error),
 }
 
+/// A message's source id as an ordering key: IDS ids as numbers (the later arrival in a live
+/// feed sorts last), other ids as text after them, none last. Families break ties between
+/// messages of one hospital time with it, so every arrival order picks the same newest.
+pub(crate) fn source_order(source: Option<&str>) -> (u8, i64, String) {
+    match source.map(|s| (s, s.parse::<i64>())) {
+        Some((_, Ok(n))) => (0, n, String::new()),
+        Some((s, Err(_))) => (1, 0, s.to_owned()),
+        None => (2, 0, String::new()),
+    }
+}
+
 pub(crate) fn reject(rule: &'static str, reason: impl Into<String>) -> ProcessError {
     ProcessError::Rejected(Rejection {
         rule,

@@ -15,7 +15,7 @@ use interchange::observation::Flowsheet;
 use interchange::value::Iv;
 use sqlx::PgConnection;
 
-use crate::engine::Context;
+use crate::engine::{Context, source_order};
 
 /// An observation's values.
 #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
@@ -72,12 +72,8 @@ pub(crate) fn compare(
     a: (DateTime<Utc>, Option<&str>),
     b: (DateTime<Utc>, Option<&str>),
 ) -> Ordering {
-    let id = |s: Option<&str>| match s.map(|s| (s, s.parse::<i64>())) {
-        Some((_, Ok(n))) => (0, n, String::new()),
-        Some((s, Err(_))) => (1, 0, s.to_owned()),
-        None => (2, 0, String::new()),
-    };
-    a.0.cmp(&b.0).then_with(|| id(a.1).cmp(&id(b.1)))
+    a.0.cmp(&b.0)
+        .then_with(|| source_order(a.1).cmp(&source_order(b.1)))
 }
 
 /// The observation of type `kind` at `at` in `visit`, created or updated by `f` (F1–F3).

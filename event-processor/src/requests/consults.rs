@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use interchange::order::ConsultRequest;
 use sqlx::PgConnection;
 
-use crate::engine::Context;
 use crate::engine::reference::Connection;
+use crate::engine::{Context, source_order};
 
 /// The consultation type `code`, created on first sight.
 pub(crate) async fn consultation_type(
@@ -58,12 +58,7 @@ struct Stored {
 
 /// Orders messages by hospital time, then IDS id (as numbers).
 pub(crate) fn rank(at: DateTime<Utc>, source: Option<&str>) -> (DateTime<Utc>, (u8, i64, String)) {
-    let id = match source.map(|s| (s, s.parse::<i64>())) {
-        Some((_, Ok(n))) => (0, n, String::new()),
-        Some((s, Err(_))) => (1, 0, s.to_owned()),
-        None => (2, 0, String::new()),
-    };
-    (at, id)
+    (at, source_order(source))
 }
 
 const COLUMNS: &str = "consultation_type_id, hospital_visit_id, closed_due_to_discharge, \
