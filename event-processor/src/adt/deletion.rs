@@ -210,6 +210,32 @@ async fn delete_visit_rows(
         .execute(&mut *conn)
         .await?;
     }
+    // The answers to the deleted requests' questions go with them (Q5).
+    for (table, parent) in [
+        ("consultation_request", "CONSULT_REQUEST"),
+        ("advance_decision", "ADVANCE_DECISION"),
+    ] {
+        let ids = under.get(table).cloned().unwrap_or_default();
+        if ids.is_empty() {
+            continue;
+        }
+        sqlx::query(
+            "WITH gone AS (DELETE FROM request_answer
+                           WHERE parent_table = $1 AND parent_id = ANY($2) RETURNING *)
+             INSERT INTO request_answer_audit (request_answer_id, question_id, parent_table,
+                 parent_id, answer, valid_from, valid_until, stored_from, stored_until,
+                 source_ids_id)
+             SELECT request_answer_id, question_id, parent_table, parent_id, answer, valid_from,
+                    greatest(valid_from, $3), stored_from, $4, source_ids_id
+             FROM gone",
+        )
+        .bind(parent)
+        .bind(&ids)
+        .bind(context.valid_from)
+        .bind(context.stored_from)
+        .execute(&mut *conn)
+        .await?;
+    }
     // A condition is the patient's: it stays, without the deleted visits (its link rows go,
     // and a row naming one of them names none, audited).
     sqlx::query("DELETE FROM condition_visits WHERE hospital_visit_id = ANY($1)")

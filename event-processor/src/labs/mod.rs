@@ -28,6 +28,7 @@ use sqlx::PgConnection;
 use crate::engine::identity::{Keys, PatientAndVisit};
 use crate::engine::read_ahead::Prefetched;
 use crate::engine::{Context, Family, ProcessError, reject};
+use crate::requests::questions;
 
 /// The labs family.
 pub(crate) struct Labs;
@@ -108,6 +109,9 @@ async fn apply(
     };
     let battery = definitions::battery(conn, code, provider, context).await?;
     let sample = samples::sample(conn, mrn_id, specimen, m, context).await?;
+    // Q5: a sample's questions (CoPath's) are stored as a request's are.
+    let parent = questions::Parent::LabSample(sample);
+    questions::answers(conn, parent, &m.questions, context).await?;
     let key = orders::Key { battery, sample };
     if orders::is_cancellation(m) {
         return orders::cancel(conn, key, m, context).await;

@@ -1,13 +1,14 @@
-//! Consultation types (reference rows by code, earliest provenance) and requests (Q1).
+//! Consultation types (reference rows by code, earliest provenance; named by consult metadata,
+//! Q3) and requests (Q1).
 
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
-use interchange::order::ConsultRequest;
+use interchange::order::{ConsultMetadata, ConsultRequest};
 use sqlx::PgConnection;
 
 use crate::engine::reference::Connection;
-use crate::engine::{Context, source_order};
+use crate::engine::{Context, ProcessError, reject, source_order};
 
 /// The consultation type `code`, created on first sight.
 pub(crate) async fn consultation_type(
@@ -33,6 +34,60 @@ pub(crate) async fn consultation_type(
     .bind(context.source_ids_id)
     .fetch_one(reference.get())
     .await
+}
+
+/// Q3: consult metadata names the type `code` (created when not seen yet) when the type has no
+/// name or the metadata is newer than the name's (ties by name, so any arrival order gives the
+/// same row); older metadata changes nothing. A rename is audited first. Metadata names no
+/// patient, so it is applied between patients' messages, in its own transaction.
+pub(crate) async fn metadata(
+    conn: &mut PgConnection,
+    m: &ConsultMetadata,
+    context: &Context<'_>,
+) -> Result<(), ProcessError> {
+    let Some(code) = m.code.as_deref().filter(|c| !c.is_empty()) else {
+        return Err(reject("Q3", "consult metadata without a type code"));
+    };
+    let Some(name) = m.name.as_deref() else {
+        consultation_type(conn, code, context).await?;
+        return Ok(());
+    };
+    let created: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO consultation_type (code, name, name_valid_from, valid_from, stored_from,
+             source_ids_id)
+         VALUES ($1, $2, $3, $3, $4, $5)
+         ON CONFLICT (code) DO NOTHING RETURNING consultation_type_id",
+    )
+    .bind(code)
+    .bind(name)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if created.is_some() {
+        return Ok(());
+    }
+    let id = consultation_type(conn, code, context).await?;
+    let newer = "name_valid_from IS NULL OR (name_valid_from, coalesce(name, '')) < ($2, $3)";
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH audited AS (
+             INSERT INTO consultation_type_audit (consultation_type_id, code, name,
+                 name_valid_from, valid_from, valid_until, stored_from, stored_until,
+                 source_ids_id)
+             SELECT consultation_type_id, code, name, name_valid_from, valid_from,
+                    greatest(valid_from, $2), stored_from, $4, source_ids_id
+             FROM consultation_type WHERE consultation_type_id = $1 AND ({newer}))
+         UPDATE consultation_type SET name = $3, name_valid_from = $2, stored_from = $4
+         WHERE consultation_type_id = $1 AND ({newer})"
+    )))
+    .bind(id)
+    .bind(context.valid_from)
+    .bind(name)
+    .bind(context.stored_from)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// A request's values.
@@ -64,7 +119,7 @@ pub(crate) fn rank(at: DateTime<Utc>, source: Option<&str>) -> (DateTime<Utc>, (
 const COLUMNS: &str = "consultation_type_id, hospital_visit_id, closed_due_to_discharge, \
     cancelled, comments, status_change_datetime, scheduled_datetime";
 
-/// Q1: request `epic` created or updated by `m`.
+/// Q1: request `epic` created or updated by `m`; its id.
 pub(crate) async fn request(
     conn: &mut PgConnection,
     kind: i64,
@@ -72,7 +127,7 @@ pub(crate) async fn request(
     epic: i64,
     m: &ConsultRequest,
     context: &Context<'_>,
-) -> Result<(), sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
     let stored: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT consultation_request_id, valid_from, source_ids_id, {COLUMNS}
          FROM consultation_request WHERE internal_id = $1 FOR UPDATE"
@@ -121,7 +176,7 @@ pub(crate) async fn request(
         }
     };
     if now == current {
-        return Ok(());
+        return Ok(stored.consultation_request_id);
     }
     let kept = (!newest).then(|| (stored.valid_from, stored.source_ids_id.clone()));
     write(
@@ -136,7 +191,7 @@ pub(crate) async fn request(
 }
 
 /// Inserts the request, or updates request `id` with its previous state audited; `kept` is the
-/// provenance to keep (an older message's fill).
+/// provenance to keep (an older message's fill). Its id.
 async fn write(
     conn: &mut PgConnection,
     id: Option<i64>,
@@ -144,14 +199,15 @@ async fn write(
     v: &Values,
     kept: Option<(DateTime<Utc>, Option<String>)>,
     context: &Context<'_>,
-) -> Result<(), sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
     let (valid_from, source) =
         kept.unwrap_or((context.valid_from, context.source_ids_id.map(str::to_owned)));
     let sql = match id {
         None => format!(
             "INSERT INTO consultation_request (internal_id, {COLUMNS}, valid_from, stored_from,
                  source_ids_id)
-             VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+             VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             RETURNING consultation_request_id"
         ),
         Some(_) => format!(
             "WITH audited AS (
@@ -165,10 +221,11 @@ async fn write(
                  hospital_visit_id = $4, closed_due_to_discharge = $5, cancelled = $6,
                  comments = $7, status_change_datetime = $8, scheduled_datetime = $9,
                  valid_from = $10, stored_from = $11, source_ids_id = $12
-             WHERE consultation_request_id = $1 AND internal_id = $2"
+             WHERE consultation_request_id = $1 AND internal_id = $2
+             RETURNING consultation_request_id"
         ),
     };
-    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(epic)
         .bind(v.consultation_type_id)
@@ -182,8 +239,7 @@ async fn write(
         .bind(context.stored_from)
         .bind(source);
     match id {
-        None => query.execute(&mut *conn).await?,
-        Some(_) => query.bind(context.valid_from).execute(&mut *conn).await?,
-    };
-    Ok(())
+        None => query.fetch_one(&mut *conn).await,
+        Some(_) => query.bind(context.valid_from).fetch_one(&mut *conn).await,
+    }
 }

@@ -65,7 +65,7 @@ struct Stored {
 const COLUMNS: &str = "advance_decision_type_id, hospital_visit_id, closed_due_to_discharge, \
     cancelled, status_change_datetime, requested_datetime";
 
-/// Q4: decision `epic` created or updated by `m`.
+/// Q4: decision `epic` created or updated by `m`; its id.
 pub(crate) async fn decision(
     conn: &mut PgConnection,
     kind: i64,
@@ -73,7 +73,7 @@ pub(crate) async fn decision(
     epic: i64,
     m: &AdvanceDecisionMessage,
     context: &Context<'_>,
-) -> Result<(), sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
     let stored: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT advance_decision_id, valid_from, source_ids_id, {COLUMNS}
          FROM advance_decision WHERE internal_id = $1 FOR UPDATE"
@@ -110,7 +110,7 @@ pub(crate) async fn decision(
                 && (stored.valid_from, stored.source_ids_id.as_deref())
                     != (context.valid_from, context.source_ids_id);
             if now == stored.values && !moves {
-                return Ok(());
+                return Ok(stored.advance_decision_id);
             }
             let kept = (!newest).then(|| (stored.valid_from, stored.source_ids_id.clone()));
             (Some(stored.advance_decision_id), now, kept)
@@ -122,7 +122,8 @@ pub(crate) async fn decision(
         None => format!(
             "INSERT INTO advance_decision (internal_id, {COLUMNS}, valid_from, stored_from,
                  source_ids_id)
-             VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+             VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             RETURNING advance_decision_id"
         ),
         Some(_) => format!(
             "WITH audited AS (
@@ -135,10 +136,11 @@ pub(crate) async fn decision(
                  closed_due_to_discharge = $5, cancelled = $6, status_change_datetime = $7,
                  requested_datetime = $8, valid_from = $9, stored_from = $10,
                  source_ids_id = $11
-             WHERE advance_decision_id = $1 AND internal_id = $2"
+             WHERE advance_decision_id = $1 AND internal_id = $2
+             RETURNING advance_decision_id"
         ),
     };
-    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(epic)
         .bind(now.advance_decision_type_id)
@@ -151,8 +153,7 @@ pub(crate) async fn decision(
         .bind(context.stored_from)
         .bind(source);
     match id {
-        None => query.execute(&mut *conn).await?,
-        Some(_) => query.bind(context.valid_from).execute(&mut *conn).await?,
-    };
-    Ok(())
+        None => query.fetch_one(&mut *conn).await,
+        Some(_) => query.bind(context.valid_from).fetch_one(&mut *conn).await,
+    }
 }

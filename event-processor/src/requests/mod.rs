@@ -1,6 +1,7 @@
 //! The requests family: consultation requests (`ConsultRequest`) in `consultation_request`, of a
 //! `consultation_type`, and advance decisions (`AdvanceDecisionMessage`, Q4, [`decisions`]) in
-//! `advance_decision`, of an `advance_decision_type`. (Their questions' answers, Q5, come next.)
+//! `advance_decision`, of an `advance_decision_type`, and the answers to the questions asked on
+//! them (Q5, [`questions`], which the labs family uses for a sample's questions too).
 //!
 //! A request finds its patient through the engine's identity, created when unknown, and its
 //! visit, created minimally when not stored (C9); a request without a visit number or Epic number
@@ -12,6 +13,7 @@
 
 mod consults;
 mod decisions;
+pub(crate) mod questions;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -29,7 +31,9 @@ impl Family for Requests {
     fn applies_to(&self, message: &Message) -> bool {
         matches!(
             message,
-            Message::ConsultRequest(_) | Message::AdvanceDecisionMessage(_)
+            Message::ConsultRequest(_)
+                | Message::ConsultMetadata(_)
+                | Message::AdvanceDecisionMessage(_)
         )
     }
 
@@ -54,6 +58,9 @@ impl Family for Requests {
         context: &'a Context<'a>,
     ) -> BoxFuture<'a, Result<(), ProcessError>> {
         async move {
+            if let Message::ConsultMetadata(m) = message {
+                return consults::metadata(conn, m, context).await;
+            }
             let (mrn, visit_number) = match message {
                 Message::ConsultRequest(m) => (m.mrn.as_deref(), m.visit_number.as_deref()),
                 Message::AdvanceDecisionMessage(m) => (m.mrn.as_deref(), m.visit_number.as_deref()),
@@ -82,11 +89,15 @@ impl Family for Requests {
                 Message::AdvanceDecisionMessage(m) => {
                     let name = m.advance_decision_type_name.as_deref();
                     let kind = decisions::decision_type(conn, code, name, context).await?;
-                    decisions::decision(conn, kind, visit, epic, m, context).await?;
+                    let id = decisions::decision(conn, kind, visit, epic, m, context).await?;
+                    let parent = questions::Parent::AdvanceDecision(id);
+                    questions::answers(conn, parent, &m.questions, context).await?;
                 }
                 Message::ConsultRequest(m) => {
                     let kind = consults::consultation_type(conn, code, context).await?;
-                    consults::request(conn, kind, visit, epic, m, context).await?;
+                    let id = consults::request(conn, kind, visit, epic, m, context).await?;
+                    let parent = questions::Parent::ConsultRequest(id);
+                    questions::answers(conn, parent, &m.questions, context).await?;
                 }
                 _ => {}
             }

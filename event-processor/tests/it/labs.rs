@@ -801,3 +801,38 @@ async fn lb13_a_battery_seen_in_an_order_is_named_by_the_latest_metadata() {
         "the order's battery, named"
     );
 }
+
+#[tokio::test]
+async fn q5_a_samples_questions_are_answered_on_the_sample_and_the_newest_answer_wins() {
+    let db = TestDb::migrated().await;
+    let asked = |line: &str, answer: &str| {
+        let mut m = lab(line, vec![]);
+        if let Message::LabOrderMsg(order) = &mut m {
+            order
+                .questions
+                .insert("Clinical details".to_owned(), answer.to_owned());
+        }
+        m
+    };
+    processed(&db.pool, &asked("NW 11:00 specimen=S9", "query sepsis"))
+        .await
+        .unwrap();
+    processed(&db.pool, &asked("NW 10:00 specimen=S9", "fever"))
+        .await
+        .unwrap();
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT a.parent_table, s.external_lab_number, a.answer
+         FROM star.request_answer a JOIN star.lab_sample s ON s.lab_sample_id = a.parent_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [(
+            "LAB_SAMPLE".to_owned(),
+            "S9".to_owned(),
+            Some("query sepsis".to_owned())
+        )]
+    );
+}

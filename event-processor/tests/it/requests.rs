@@ -12,7 +12,7 @@ use crate::harness::{apply, count, ok, t};
 
 /// A consultation request as data: `<id> <status change time> [key=value]…`. Keys: `mrn`
 /// (default `M1`), `visit` (default `V1`), `epic` (default 77), `type` (default `CON255`),
-/// `notes`, `cancelled`, `closed`, `scheduled`.
+/// `notes`, `cancelled`, `closed`, `scheduled`, and `q:<question>=<answer>` for each question.
 fn consult(line: &str) -> Message {
     let mut words = line.split_whitespace();
     let id = words.next().unwrap();
@@ -34,9 +34,20 @@ fn consult(line: &str) -> Message {
         notes: get("notes").map_or(Iv::Unknown, Iv::Save),
         cancelled: fields.contains_key("cancelled"),
         closed_due_to_discharge: fields.contains_key("closed"),
+        questions: questions(&fields),
         ..ConsultRequest::default()
     }
     .into()
+}
+
+/// The `q:<question>=<answer>` fields of a data line.
+fn questions(
+    fields: &std::collections::HashMap<&str, &str>,
+) -> std::collections::BTreeMap<String, String> {
+    fields
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("q:")?.to_owned(), (*v).to_owned())))
+        .collect()
 }
 
 async fn processed(pool: &PgPool, line: &str) -> Result<(), ProcessError> {
@@ -185,6 +196,7 @@ fn decision(line: &str) -> Message {
         requested_datetime: Some(t("09:00")),
         cancelled: fields.contains_key("cancelled"),
         closed_due_to_discharge: fields.contains_key("closed"),
+        questions: questions(&fields),
         ..Default::default()
     }
     .into()
@@ -236,4 +248,177 @@ async fn x3_a_delete_of_the_person_removes_their_visits_decisions_audited() {
     ok(&db.pool, &["A29 12:00"]).await;
     assert_eq!(count(&db.pool, "advance_decision").await, 0);
     assert_eq!(count(&db.pool, "advance_decision_audit").await, 1);
+}
+
+/// Every answer as `(parent table, parent's Epic number, question, answer)`.
+async fn answers(pool: &PgPool) -> Vec<(String, i64, String, Option<String>)> {
+    sqlx::query_as(
+        "SELECT a.parent_table, coalesce(c.internal_id, d.internal_id), q.question, a.answer
+         FROM star.request_answer a JOIN star.question q USING (question_id)
+         LEFT JOIN star.consultation_request c
+             ON a.parent_table = 'CONSULT_REQUEST' AND c.consultation_request_id = a.parent_id
+         LEFT JOIN star.advance_decision d
+             ON a.parent_table = 'ADVANCE_DECISION' AND d.advance_decision_id = a.parent_id
+         ORDER BY 1, 2, 3",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn q5_every_ordering_of_a_requests_answers_ends_with_the_newest_answer_to_each_question() {
+    let db = TestDb::migrated().await;
+    let lines = [
+        "1 10:00 q:Reason=fall",
+        "2 12:00 q:Reason=frailty q:Home=alone",
+        "2 12:00 q:Reason=frailty q:Home=alone",
+        "3 11:00 q:Reason=stroke q:Pets=cat q:Home=family",
+    ];
+    let orderings = crate::harness::permutations(lines.len());
+    for (n, order) in orderings.iter().enumerate() {
+        for &i in order {
+            processed(
+                &db.pool,
+                &format!("{} epic={n} visit=V{n} mrn=M{n}", lines[i]),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let rows = answers(&db.pool).await;
+    assert_eq!(rows.len(), 3 * orderings.len());
+    for (n, order) in orderings.iter().enumerate() {
+        let mine: Vec<(&str, Option<&str>)> = rows
+            .iter()
+            .filter(|r| r.1 == n as i64)
+            .map(|r| (r.2.as_str(), r.3.as_deref()))
+            .collect();
+        assert_eq!(
+            mine,
+            [
+                ("Home", Some("alone")),
+                ("Pets", Some("cat")),
+                ("Reason", Some("frailty"))
+            ],
+            "ordering {order:?}"
+        );
+    }
+    // Questions are global, by their text.
+    assert_eq!(count(&db.pool, "question").await, 3);
+    let sources: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT DISTINCT a.source_ids_id FROM star.request_answer a
+         JOIN star.question q USING (question_id) WHERE q.question = 'Reason'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(sources, [Some("2".to_owned())]);
+}
+
+#[tokio::test]
+async fn q5_a_consult_and_a_decision_with_the_same_surrogate_key_keep_their_own_answers() {
+    let db = TestDb::migrated().await;
+    processed(&db.pool, "1 10:00 q:Reason=fall").await.unwrap();
+    let d = decision("2 10:00 q:Reason=patient_wishes");
+    apply(&db.pool, &d, "2024-01-02T00:00:00Z").await.unwrap();
+    assert_eq!(
+        answers(&db.pool).await,
+        [
+            (
+                "ADVANCE_DECISION".to_owned(),
+                88,
+                "Reason".to_owned(),
+                Some("patient_wishes".to_owned())
+            ),
+            (
+                "CONSULT_REQUEST".to_owned(),
+                77,
+                "Reason".to_owned(),
+                Some("fall".to_owned())
+            ),
+        ]
+    );
+    // A newer answer replaces the stored one, audited.
+    processed(&db.pool, "3 11:00 q:Reason=confusion")
+        .await
+        .unwrap();
+    assert_eq!(answers(&db.pool).await[1].3.as_deref(), Some("confusion"));
+    assert_eq!(count(&db.pool, "request_answer_audit").await, 1);
+}
+
+#[tokio::test]
+async fn x3_a_delete_of_the_person_removes_their_requests_answers_audited() {
+    let db = TestDb::migrated().await;
+    ok(&db.pool, &["A01 09:00 at=A"]).await;
+    processed(&db.pool, "1 10:00 q:Reason=fall q:Home=alone")
+        .await
+        .unwrap();
+    let d = decision("2 10:00 q:Reason=patient_wishes");
+    apply(&db.pool, &d, "2024-01-02T00:00:00Z").await.unwrap();
+    ok(&db.pool, &["A29 12:00"]).await;
+    assert_eq!(count(&db.pool, "request_answer").await, 0);
+    assert_eq!(count(&db.pool, "request_answer_audit").await, 3);
+    // The questions are everyone's: they stay.
+    assert_eq!(count(&db.pool, "question").await, 2);
+}
+
+fn consult_metadata(id: &str, at: &str, code: &str, name: &str) -> Message {
+    interchange::order::ConsultMetadata {
+        source_message_id: Some(id.to_owned()),
+        source_system: Some("clarity".to_owned()),
+        code: Some(code.to_owned()),
+        name: Some(name.to_owned()),
+        last_updated_date: Some(t(at)),
+    }
+    .into()
+}
+
+async fn type_names(pool: &PgPool) -> Vec<(String, Option<String>)> {
+    sqlx::query_as("SELECT code, name FROM star.consultation_type ORDER BY code")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn q3_consult_metadata_names_a_type_and_older_metadata_is_ignored() {
+    let db = TestDb::migrated().await;
+    let at = "2024-01-02T00:00:00Z";
+    // Metadata before any request creates the type, named.
+    let m = consult_metadata("c1", "10:00", "CON1", "Frailty");
+    apply(&db.pool, &m, at).await.unwrap();
+    processed(&db.pool, "1 09:00 type=CON1").await.unwrap();
+    let older = consult_metadata("c2", "08:00", "CON1", "Old name");
+    apply(&db.pool, &older, at).await.unwrap();
+    assert_eq!(
+        type_names(&db.pool).await,
+        [("CON1".to_owned(), Some("Frailty".to_owned()))]
+    );
+    assert_eq!(count(&db.pool, "consultation_type_audit").await, 0);
+    // A request's type first, then newer metadata renames it, audited.
+    processed(&db.pool, "2 09:00 type=CON2 epic=2")
+        .await
+        .unwrap();
+    let newer = consult_metadata("c3", "11:00", "CON2", "Stroke");
+    apply(&db.pool, &newer, at).await.unwrap();
+    let renamed = consult_metadata("c4", "12:00", "CON1", "Frailty review");
+    apply(&db.pool, &renamed, at).await.unwrap();
+    assert_eq!(
+        type_names(&db.pool).await,
+        [
+            ("CON1".to_owned(), Some("Frailty review".to_owned())),
+            ("CON2".to_owned(), Some("Stroke".to_owned()))
+        ]
+    );
+    assert_eq!(count(&db.pool, "consultation_type_audit").await, 2);
+    let nameless = interchange::order::ConsultMetadata {
+        name: Some("x".to_owned()),
+        last_updated_date: Some(t("13:00")),
+        ..Default::default()
+    };
+    match apply(&db.pool, &nameless.into(), at).await {
+        Err(ProcessError::Rejected(r)) => assert_eq!(r.rule, "Q3"),
+        other => panic!("{other:?}"),
+    }
 }
