@@ -35,7 +35,6 @@ fn consult(line: &str) -> Message {
         cancelled: fields.contains_key("cancelled"),
         closed_due_to_discharge: fields.contains_key("closed"),
         questions: questions(&fields),
-        ..ConsultRequest::default()
     }
     .into()
 }
@@ -197,7 +196,6 @@ fn decision(line: &str) -> Message {
         cancelled: fields.contains_key("cancelled"),
         closed_due_to_discharge: fields.contains_key("closed"),
         questions: questions(&fields),
-        ..Default::default()
     }
     .into()
 }
