@@ -12,8 +12,9 @@
 //! own that builds on it (`adt`: demographics, visits, locations, movements, pending
 //! transfers, merges, deletion; `labs`: batteries, samples, orders, results; `observations`:
 //! flowsheet rows and their types; `conditions`: problems, infections, allergies; `requests`:
-//! consultation requests, advance decisions). [`FAMILIES`] is the one table that joins them. A
-//! message no family applies (forms and the other clinical classes, for now) is rejected with
+//! consultation requests, advance decisions, their questions; `research`: opt-outs).
+//! [`FAMILIES`] is the one table that joins them. A message no family applies (forms and
+//! location metadata, for now) is rejected with
 //! rule `NOT-BUILT`, which keeps it visible in `star.dead_letter` for a retry once its family
 //! exists.
 
@@ -23,6 +24,7 @@ mod engine;
 mod labs;
 mod observations;
 mod requests;
+mod research;
 
 pub use engine::{Config, ProcessError, Processor, Rejection, consumer, lanes};
 
@@ -33,6 +35,7 @@ static FAMILIES: engine::Families = &[
     &observations::Observations,
     &conditions::Conditions,
     &requests::Requests,
+    &research::Research,
 ];
 
 impl Processor {

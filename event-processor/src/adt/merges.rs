@@ -125,8 +125,9 @@ async fn repoint(
     Ok(())
 }
 
-/// I4: opted out anywhere in the merged set means opted out everywhere. Each merged MRN is
-/// looked up by its key (joins let the generic plan scan every MRN).
+/// I4: opted out anywhere in the merged set means opted out everywhere, from the latest
+/// opt-out's time. Each merged MRN is looked up by its key (joins let the generic plan scan
+/// every MRN).
 async fn spread_opt_out(
     conn: &mut PgConnection,
     live: i64,
@@ -141,12 +142,17 @@ async fn spread_opt_out(
              SELECT mrn_id FROM merged
              WHERE NOT opted_out AND EXISTS (SELECT 1 FROM merged WHERE opted_out)),
          audited AS (
-             INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
+             INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out,
+                 research_opt_out_valid_from, source_system,
                                          stored_from, stored_until, source_ids_id)
-             SELECT m.mrn_id, m.mrn, m.nhs_number, m.research_opt_out, m.source_system,
+             SELECT m.mrn_id, m.mrn, m.nhs_number, m.research_opt_out,
+                    m.research_opt_out_valid_from, m.source_system,
                     m.stored_from, $2, m.source_ids_id
              FROM mrn m WHERE m.mrn_id = ANY(ARRAY(SELECT mrn_id FROM changing)))
-         UPDATE mrn m SET research_opt_out = true, stored_from = $2, source_ids_id = $3
+         UPDATE mrn m SET research_opt_out = true, stored_from = $2, source_ids_id = $3,
+             research_opt_out_valid_from = (
+                 SELECT max(o.research_opt_out_valid_from) FROM mrn o
+                 WHERE o.mrn_id = ANY(ARRAY(SELECT mrn_id FROM merged WHERE opted_out)))
          WHERE m.mrn_id = ANY(ARRAY(SELECT mrn_id FROM changing))",
     )
     .bind(live)
@@ -200,9 +206,11 @@ pub(crate) async fn change_identifiers(
              WHERE mrn = $1 OR ($1 IS NULL AND nhs_number = $2 AND mrn IS NULL)
              ORDER BY mrn_id LIMIT 1 FOR UPDATE),
          audited AS (
-             INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
+             INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out,
+                 research_opt_out_valid_from, source_system,
                                          stored_from, stored_until, source_ids_id)
-             SELECT m.mrn_id, m.mrn, m.nhs_number, m.research_opt_out, m.source_system,
+             SELECT m.mrn_id, m.mrn, m.nhs_number, m.research_opt_out,
+                    m.research_opt_out_valid_from, m.source_system,
                     m.stored_from, $5, m.source_ids_id
              FROM mrn m JOIN target USING (mrn_id))
          UPDATE mrn m SET mrn = coalesce($3, m.mrn), nhs_number = coalesce($4, m.nhs_number),

@@ -196,9 +196,11 @@ async fn correct_identifiers(
     }
     sqlx::query(
         "WITH audited AS (
-             INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out, source_system,
+             INSERT INTO mrn_audit (mrn_id, mrn, nhs_number, research_opt_out,
+                 research_opt_out_valid_from, source_system,
                                          stored_from, stored_until, source_ids_id)
-             SELECT mrn_id, mrn, nhs_number, research_opt_out, source_system, stored_from, $4,
+             SELECT mrn_id, mrn, nhs_number, research_opt_out, research_opt_out_valid_from,
+                    source_system, stored_from, $4,
                     source_ids_id
              FROM mrn WHERE mrn_id = $1)
          UPDATE mrn SET mrn = $2, nhs_number = $3, stored_from = $4, source_ids_id = $5

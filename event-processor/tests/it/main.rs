@@ -18,4 +18,5 @@ mod observations;
 mod pending;
 mod permutations;
 mod requests;
+mod research;
 mod visits;
