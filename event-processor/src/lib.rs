@@ -12,15 +12,16 @@
 //! own that builds on it (`adt`: demographics, visits, locations, movements, pending
 //! transfers, merges, deletion; `labs`: batteries, samples, orders, results; `observations`:
 //! flowsheet rows and their types; `conditions`: problems, infections, allergies; `requests`:
-//! consultation requests, advance decisions, their questions; `research`: opt-outs).
-//! [`FAMILIES`] is the one table that joins them. A message no family applies (forms and
-//! location metadata, for now) is rejected with
+//! consultation requests, advance decisions, their questions; `research`: opt-outs; `forms`:
+//! filled-in forms, their answers and definitions). [`FAMILIES`] is the one table that joins
+//! them. A message no family applies (location metadata, for now) is rejected with
 //! rule `NOT-BUILT`, which keeps it visible in `star.dead_letter` for a retry once its family
 //! exists.
 
 mod adt;
 mod conditions;
 mod engine;
+mod forms;
 mod labs;
 mod observations;
 mod requests;
@@ -36,6 +37,7 @@ static FAMILIES: engine::Families = &[
     &conditions::Conditions,
     &requests::Requests,
     &research::Research,
+    &forms::Forms,
 ];
 
 impl Processor {

@@ -6,8 +6,9 @@
 //! facts and cancellations they were derived from, their lab orders (with results, isolates and
 //! sensitivities), visit observations, consultation requests and advance decisions; conditions stay (they are the patient's) without
 //! those visits. X4: the MRN and `mrn_to_live` rows stay (the
-//! MRN may be reused), as do lab samples (a sample is the patient's, not a visit's). X2 (forms)
-//! has nothing to delete until forms are processed.
+//! MRN may be reused), as do lab samples (a sample is the patient's, not a visit's). X2: the
+//! person's forms valid from before the message go with their answers, as do the deleted
+//! visits' forms, audited.
 //!
 //! X5, decided: EMAP lets visit observations vanish through a database cascade without audit and
 //! leaves lab samples, conditions and advance decisions behind (foreign-key failures possible).
@@ -55,7 +56,56 @@ pub(crate) async fn delete_person(
     .bind(context.valid_from)
     .fetch_all(&mut *conn)
     .await?;
+    delete_forms(conn, mrn_id, &visits, context).await?;
     delete_visits(conn, &visits, context).await?;
+    Ok(())
+}
+
+/// X2: the person's forms valid from before the message, and every form of the visits X3
+/// deletes, with their answers, each audited.
+async fn delete_forms(
+    conn: &mut PgConnection,
+    mrn_id: i64,
+    visits: &[i64],
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH forms AS (
+             SELECT form_id FROM form
+             WHERE hospital_visit_id = ANY($2)
+                OR (mrn_id = ANY(ARRAY(SELECT mrn_id FROM mrn_to_live WHERE live_mrn_id = $1))
+                    AND valid_from < $3)
+             FOR UPDATE),
+         answers AS (
+             DELETE FROM form_answer WHERE form_id = ANY(ARRAY(SELECT form_id FROM forms))
+             RETURNING *),
+         answers_audited AS (
+             INSERT INTO form_answer_audit (form_answer_id, form_id, form_question_id,
+                 internal_id, filed_datetime, context, value_as_text, value_as_number,
+                 value_as_boolean, value_as_datetime, value_as_date, valid_from, valid_until,
+                 stored_from, stored_until, source_ids_id)
+             SELECT form_answer_id, form_id, form_question_id, internal_id, filed_datetime,
+                    context, value_as_text, value_as_number, value_as_boolean,
+                    value_as_datetime, value_as_date, valid_from, greatest(valid_from, $3),
+                    stored_from, $4, source_ids_id
+             FROM answers),
+         gone AS (
+             DELETE FROM form WHERE form_id = ANY(ARRAY(SELECT form_id FROM forms))
+             RETURNING *)
+         INSERT INTO form_audit (form_id, form_definition_id, mrn_id, hospital_visit_id,
+             internal_id, note_id, first_filed_datetime, valid_from, valid_until, stored_from,
+             stored_until, source_ids_id)
+         SELECT form_id, form_definition_id, mrn_id, hospital_visit_id, internal_id, note_id,
+                first_filed_datetime, valid_from, greatest(valid_from, $3), stored_from, $4,
+                source_ids_id
+         FROM gone",
+    )
+    .bind(mrn_id)
+    .bind(visits)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

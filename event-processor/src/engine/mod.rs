@@ -120,6 +120,21 @@ pub(crate) fn source_order(source: Option<&str>) -> (u8, i64, String) {
     }
 }
 
+/// `value` applied to `current` when the message is not older than the row, or the row holds
+/// nothing yet: an older message fills what a row lacks and never replaces what it holds, so
+/// every arrival order gives the same row.
+pub(crate) fn fill<T: Clone>(
+    value: &interchange::value::Iv<T>,
+    current: Option<T>,
+    newer: bool,
+) -> Option<T> {
+    if newer || current.is_none() {
+        value.clone().apply_to(current)
+    } else {
+        current
+    }
+}
+
 pub(crate) fn reject(rule: &'static str, reason: impl Into<String>) -> ProcessError {
     ProcessError::Rejected(Rejection {
         rule,

@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use interchange::lab::{LabIsolateMsg, LabResultMsg};
 use sqlx::PgConnection;
 
-use super::{fill, results};
+use super::results;
 use crate::engine::Context;
+use crate::engine::fill;
 
 /// An isolate's values.
 #[derive(Debug, Clone, PartialEq, Default, sqlx::FromRow)]

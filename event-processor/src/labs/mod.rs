@@ -22,7 +22,6 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use interchange::Message;
 use interchange::lab::{LabOrderMsg, LabResultMsg};
-use interchange::value::Iv;
 use sqlx::PgConnection;
 
 use crate::engine::identity::{Keys, PatientAndVisit};
@@ -66,17 +65,6 @@ impl Family for Labs {
             }
         }
         .boxed()
-    }
-}
-
-/// `value` applied to `current` when the message is not older than the row, or the row holds
-/// nothing yet: an older message fills what a row lacks and never replaces what it holds, so
-/// every arrival order gives the same row.
-fn fill<T: Clone>(value: &Iv<T>, current: Option<T>, newer: bool) -> Option<T> {
-    if newer || current.is_none() {
-        value.clone().apply_to(current)
-    } else {
-        current
     }
 }
 

@@ -12,7 +12,7 @@ use interchange::lab::LabOrderMsg;
 use interchange::value::Iv;
 use sqlx::PgConnection;
 
-use super::fill;
+use crate::engine::fill;
 use crate::engine::{Context, ProcessError, reject};
 
 /// An order's values.

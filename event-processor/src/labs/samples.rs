@@ -10,8 +10,8 @@ use interchange::lab::LabOrderMsg;
 use interchange::value::Iv;
 use sqlx::PgConnection;
 
-use super::fill;
 use crate::engine::Context;
+use crate::engine::fill;
 
 /// A sample's values.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -77,16 +77,20 @@ async fn visit_table_counts(pool: &sqlx::PgPool) -> Vec<i64> {
 }
 
 #[tokio::test]
-async fn x2_forms_wait_as_dead_letters_and_a_delete_has_no_forms_to_remove() {
-    // Ward decides: until forms are processed (a later issue), a form is kept, visible and
-    // retryable, as a NOT-BUILT dead letter, never half-applied; a delete after it removes what
-    // the ADT rules hold (X1, X3) and leaves the kept form for its retry.
+async fn x2_a_delete_in_a_lane_run_removes_the_forms_filed_before_it() {
     let db = TestDb::migrated().await;
     let form: interchange::Message = interchange::form::FormMsg {
         source_message_id: Some("form-1".into()),
-        source_system: Some("EPIC".into()),
+        source_system: Some("clarity".into()),
+        form_id: Some("2056".into()),
+        form_instance_id: Some("F1".into()),
         mrn: Some("M1".into()),
         first_filed_datetime: Some(t("09:30")),
+        form_answer_msgs: vec![interchange::form::FormAnswerMsg {
+            question_id: Some("UCLH#1205".into()),
+            string_value: interchange::value::Iv::Save("1".into()),
+            ..Default::default()
+        }],
         ..Default::default()
     }
     .into();
@@ -99,20 +103,12 @@ async fn x2_forms_wait_as_dead_letters_and_a_delete_has_no_forms_to_remove() {
     )
     .await
     .unwrap();
-    assert_eq!((applied.applied, applied.dead_lettered), (2, 1));
-    let kept: Vec<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT rule, source_message_id, message->>'mrn' FROM star.dead_letter")
-            .fetch_all(&db.pool)
-            .await
-            .unwrap();
-    assert_eq!(
-        kept,
-        [(
-            "NOT-BUILT".to_owned(),
-            "form-1".to_owned(),
-            Some("M1".to_owned())
-        )]
-    );
+    assert_eq!((applied.applied, applied.dead_lettered), (3, 0));
+    assert_eq!(count(&db.pool, "form").await, 0);
+    assert_eq!(count(&db.pool, "form_audit").await, 1);
+    assert_eq!(count(&db.pool, "form_answer_audit").await, 1);
+    // Definitions and questions are everyone's: they stay.
+    assert_eq!(count(&db.pool, "form_question").await, 1);
     assert_eq!(count(&db.pool, "core_demographic").await, 0);
     assert_eq!(count(&db.pool, "mrn").await, 1);
 }

@@ -98,7 +98,8 @@ async fn a_refused_message_in_a_lane_is_dead_lettered_alone_and_the_rest_applied
 }
 
 #[tokio::test]
-async fn a_message_of_a_class_not_built_is_dead_lettered_in_its_lane() {
+async fn a_message_refused_before_it_is_read_is_dead_lettered_in_its_lane() {
+    // A form without its filing time has no valid-from (G3).
     let db = TestDb::migrated().await;
     let run = [
         hl7("A01 10:00 mrn=P visit=V at=WARD^A^1"),
@@ -119,7 +120,7 @@ async fn a_message_of_a_class_not_built_is_dead_lettered_in_its_lane() {
         rows,
         [(
             "uk.ac.ucl.rits.inform.interchange.form.FormMsg".to_owned(),
-            "NOT-BUILT".to_owned()
+            "G3".to_owned()
         )]
     );
     assert_eq!(

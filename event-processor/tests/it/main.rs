@@ -8,6 +8,7 @@ mod as_of;
 mod conditions;
 mod deletion;
 mod demographics;
+mod forms;
 mod harness;
 mod identity;
 mod labs;
