@@ -13,16 +13,18 @@
 //! transfers, merges, deletion; `labs`: batteries, samples, orders, results; `observations`:
 //! flowsheet rows and their types; `conditions`: problems, infections, allergies; `requests`:
 //! consultation requests, advance decisions, their questions; `research`: opt-outs; `forms`:
-//! filled-in forms, their answers and definitions). [`FAMILIES`] is the one table that joins
-//! them. A message no family applies (location metadata, for now) is rejected with
-//! rule `NOT-BUILT`, which keeps it visible in `star.dead_letter` for a retry once its family
-//! exists.
+//! filled-in forms, their answers and definitions; `location_metadata`: departments, rooms, beds
+//! and their states). [`FAMILIES`] is the one table that joins them; every interchange class has
+//! its family. A message no family applies (a class a newer reader sends before the processor
+//! knows it) is rejected with rule `NOT-BUILT`, which keeps it visible in `star.dead_letter` for a
+//! retry once its family exists.
 
 mod adt;
 mod conditions;
 mod engine;
 mod forms;
 mod labs;
+mod location_metadata;
 mod observations;
 mod requests;
 mod research;
@@ -38,6 +40,7 @@ static FAMILIES: engine::Families = &[
     &requests::Requests,
     &research::Research,
     &forms::Forms,
+    &location_metadata::LocationMetadataFamily,
 ];
 
 impl Processor {
@@ -50,5 +53,43 @@ impl Processor {
 impl Default for Processor {
     fn default() -> Self {
         Processor::new(Config::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use interchange::Message;
+
+    use super::{Config, FAMILIES, Processor};
+
+    /// Every class the interchange defines is applied by a family: none is left `NOT-BUILT`.
+    #[test]
+    fn every_interchange_class_has_a_family() {
+        for class in Message::CLASS_NAMES {
+            let json = serde_json::json!({
+                "@class": class,
+                "active": false,
+                "cancelled": false,
+                "closedDueToDischarge": false,
+            });
+            let message = match Message::from_json(json.to_string().as_bytes()) {
+                Ok(message) => message,
+                Err(e) => panic!("{class}: {e:?}"),
+            };
+            let families = FAMILIES.iter().filter(|f| f.applies_to(&message)).count();
+            assert_eq!(families, 1, "{class} is applied by {families} families");
+        }
+    }
+
+    /// A class no family knows (one a newer reader sends first) is refused visibly, before
+    /// anything is read or written for it.
+    #[test]
+    fn a_class_no_family_applies_is_refused_as_not_built() {
+        let processor = Processor::with_families(Config::default(), &[]);
+        let message: Message = interchange::form::FormMsg::default().into();
+        match processor.prerequisites(&message) {
+            Err(rejection) => assert_eq!(rejection.rule, "NOT-BUILT"),
+            Ok(_) => panic!("a processor without families applied {message:?}"),
+        }
     }
 }

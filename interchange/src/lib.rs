@@ -247,12 +247,15 @@ impl Message {
             Message::ConsultRequest(m) => m.status_change_datetime,
             Message::ConsultMetadata(m) => m.last_updated_date,
             Message::AdvanceDecisionMessage(m) => m.status_change_datetime,
+            // A department-only location states nothing that changes: what the string is
+            // holds for all time.
             Message::LocationMetadata(m) => m
                 .bed_metadata
                 .as_ref()
                 .and_then(|b| b.bed_contact_date)
-                .or_else(|| m.room_metadata.as_ref().and_then(|r| r.room_contact_date)),
-            Message::DepartmentMetadata(m) => m.combined_update,
+                .or_else(|| m.room_metadata.as_ref().and_then(|r| r.room_contact_date))
+                .or(Some(DateTime::UNIX_EPOCH)),
+            Message::DepartmentMetadata(m) => m.combined_update.or(m.department_contact_date),
             Message::FormMsg(m) => m.first_filed_datetime,
             Message::FormMetadataMsg(m) => m.valid_from,
             Message::FormQuestionMetadataMsg(m) => m.valid_from,

@@ -1,9 +1,10 @@
 //! The processor's own machinery, which knows no message family: the [`Processor`] that
 //! dispatches each message to the [`Family`] that applies it, the [`consumer`] of RabbitMQ
 //! batches, [`lanes`] and their waves, the [`read_ahead`], the set-wise [`writes`], the
-//! [`dead_letters`], patient [`identity`] (M1–M6, which every family needs), [`places`] (G4)
-//! and the [`reference`] rows every patient shares. A family depends on this module; nothing here names a family (`crate::FAMILIES` is
-//! the one table that lists them).
+//! [`dead_letters`], patient [`identity`] (M1–M6, which every family needs), [`places`] (G4),
+//! the [`questions`] asked on requests (Q5) and the [`reference`] rows every patient shares. A
+//! family depends on this module; nothing here names a family (`crate::FAMILIES` is the one
+//! table that lists them).
 //!
 //! Rules that belong to no family live here too: G3's requirement of a valid-from time, and the
 //! `NOT-BUILT` rejection of a message no family applies, which keeps it visible in
@@ -14,6 +15,7 @@ pub(crate) mod dead_letters;
 pub(crate) mod identity;
 pub mod lanes;
 pub(crate) mod places;
+pub(crate) mod questions;
 pub(crate) mod read_ahead;
 pub(crate) mod reference;
 pub(crate) mod writes;

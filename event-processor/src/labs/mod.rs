@@ -25,9 +25,9 @@ use interchange::lab::{LabOrderMsg, LabResultMsg};
 use sqlx::PgConnection;
 
 use crate::engine::identity::{Keys, PatientAndVisit};
+use crate::engine::questions;
 use crate::engine::read_ahead::Prefetched;
 use crate::engine::{Context, Family, ProcessError, reject};
-use crate::requests::questions;
 
 /// The labs family.
 pub(crate) struct Labs;

@@ -1,7 +1,7 @@
 //! The requests family: consultation requests (`ConsultRequest`) in `consultation_request`, of a
 //! `consultation_type`, and advance decisions (`AdvanceDecisionMessage`, Q4, [`decisions`]) in
 //! `advance_decision`, of an `advance_decision_type`, and the answers to the questions asked on
-//! them (Q5, [`questions`], which the labs family uses for a sample's questions too).
+//! them (Q5, `engine::questions`).
 //!
 //! A request finds its patient through the engine's identity, created when unknown, and its
 //! visit, created minimally when not stored (C9); a request without a visit number or Epic number
@@ -13,7 +13,6 @@
 
 mod consults;
 mod decisions;
-pub(crate) mod questions;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -21,6 +20,7 @@ use interchange::Message;
 use sqlx::PgConnection;
 
 use crate::engine::identity::{Keys, PatientAndVisit};
+use crate::engine::questions;
 use crate::engine::read_ahead::Prefetched;
 use crate::engine::{Context, Family, ProcessError, reject};
 

@@ -253,16 +253,6 @@ async fn g5_rows_written_for_one_message_share_its_stored_from() {
 }
 
 #[tokio::test]
-async fn messages_not_processed_yet_are_rejected_visibly() {
-    let db = TestDb::migrated().await;
-    let location: interchange::Message = interchange::location::LocationMetadata::default().into();
-    match apply(&db.pool, &location, "2024-01-01T10:00:00Z").await {
-        Err(event_processor::ProcessError::Rejected(r)) => assert_eq!(r.rule, "NOT-BUILT"),
-        other => panic!("expected a NOT-BUILT rejection, got {other:?}"),
-    }
-}
-
-#[tokio::test]
 async fn g3_a_change_writes_one_audit_row_ending_at_the_new_validity() {
     let db = TestDb::migrated().await;
     ok(&db.pool, &["A08 09:00 family=Before"]).await;

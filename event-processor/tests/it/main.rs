@@ -13,6 +13,7 @@ mod harness;
 mod identity;
 mod labs;
 mod lanes;
+mod location_metadata;
 mod locations;
 mod merges;
 mod observations;

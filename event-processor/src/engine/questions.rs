@@ -1,18 +1,17 @@
-//! Questions asked on requests and their answers (Q5): a `question` is a reference row by its
-//! text, shared by every patient; a `request_answer` is keyed by (the request it answers, the
-//! question). The newest message about an answer (hospital time, ties to the later IDS id)
+//! Questions asked on requests and their answers (Q5), which several families share (consults
+//! and advance decisions in `requests`, samples in `labs`), as they share places: a `question`
+//! is a reference row by its text, shared by every patient; a `request_answer` is keyed by (the
+//! request it answers, the question). The newest message about an answer (hospital time, ties to the later IDS id)
 //! gives it its text and provenance; an older one only fills an answer not yet stored, so every arrival order
-//! ends with the same rows. A change is audited first. Lab samples' questions (from the labs
-//! family) are stored here too, as EMAP does.
+//! ends with the same rows. A change is audited first.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::consults::rank;
-use crate::engine::Context;
-use crate::engine::reference::{Cached, Connection};
+use super::reference::{Cached, Connection};
+use super::{Context, source_order};
 
 /// The request a set of answers belongs to: its table, as `request_answer.parent_table` names
 /// it, and its key.
@@ -107,6 +106,7 @@ pub(crate) async fn answers(
     .bind(parent_id)
     .fetch_all(&mut *conn)
     .await?;
+    let rank = |at, source| (at, source_order(source));
     let ours = rank(context.valid_from, context.source_ids_id);
     let (mut new_questions, mut new_answers) = (Vec::new(), Vec::new());
     let (mut changed, mut changed_answers) = (Vec::new(), Vec::new());
