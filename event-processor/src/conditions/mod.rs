@@ -6,8 +6,10 @@
 //! visit it names, created minimally when not stored (C9). Its type is a reference row
 //! ([`types`]); the condition itself follows K1–K6 ([`records`]). A condition without its code,
 //! or without both an Epic id and an added time (K1), or a problem deleted without a status
-//! (K2), is refused. K7 (a Clarity infection deleting HL7-sourced ones) waits for the
-//! table-reader, which is the only source of Clarity infections.
+//! (K2), is refused. K7: a Clarity infection (one with an Epic id, from source tables) deletes
+//! the patient's HL7 infection flags valid from no later than it, audited, and an HL7 flag that
+//! arrives after it but is no newer is refused — so either arrival order ends the same. EMAP
+//! deletes every patient's HL7 flags; Ward only the message's patient's.
 
 mod records;
 mod types;
@@ -149,8 +151,21 @@ async fn apply(
         Iv::Save(s) => Some(s.as_str()),
         _ => None,
     };
+    let infection = data_type == "PATIENT_INFECTION";
+    if infection
+        && matches!(key, Key::Added(_))
+        && records::superseded_by_clarity(conn, mrn_id, context.valid_from).await?
+    {
+        return Err(reject(
+            "K7",
+            "an HL7 infection flag older than the patient's Clarity infections",
+        ));
+    }
     let kind = types::condition_type(conn, data_type, code, name, sub_type, context).await?;
     let (id, newest) = records::record(conn, mrn_id, kind, key, visit, r, context).await?;
+    if infection && matches!(key, Key::Epic(_)) {
+        records::delete_hl7_infections(conn, mrn_id, context).await?;
+    }
     if let Some(visit) = visit {
         records::seen_in(conn, id, visit, context).await?;
     }

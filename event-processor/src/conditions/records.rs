@@ -116,6 +116,7 @@ fn rank(at: DateTime<Utc>, deleting: bool, source: Option<&str>) -> impl Ord {
 }
 
 /// Where a condition is found (K1).
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Key {
     Epic(i64),
     Added(DateTime<Utc>),
@@ -323,6 +324,63 @@ pub(crate) async fn reactions(
     .bind(context.valid_from)
     .bind(context.stored_from)
     .bind(context.source_ids_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// K7: whether a Clarity infection (one with an Epic id) of patient `mrn_id` was updated at or
+/// after `at`, superseding the HL7 infection flags reported until then.
+pub(crate) async fn superseded_by_clarity(
+    conn: &mut PgConnection,
+    mrn_id: i64,
+    at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM patient_condition c JOIN condition_type t USING (condition_type_id)
+             WHERE c.mrn_id = $1 AND t.data_type = 'PATIENT_INFECTION'
+               AND c.internal_id IS NOT NULL AND c.valid_from >= $2)",
+    )
+    .bind(mrn_id)
+    .bind(at)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// K7: a Clarity infection of patient `mrn_id` deletes the patient's HL7 infection flags (no
+/// Epic id) valid from no later than it, each audited with its visit links. EMAP deletes every
+/// patient's; Ward only this patient's.
+pub(crate) async fn delete_hl7_infections(
+    conn: &mut PgConnection,
+    mrn_id: i64,
+    context: &Context<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH doomed AS (
+             SELECT c.patient_condition_id FROM patient_condition c
+             JOIN condition_type t USING (condition_type_id)
+             WHERE c.mrn_id = $1 AND t.data_type = 'PATIENT_INFECTION'
+               AND c.internal_id IS NULL AND c.valid_from <= $2
+             FOR UPDATE OF c),
+         unlinked AS (
+             DELETE FROM condition_visits
+             WHERE patient_condition_id = ANY(ARRAY(SELECT patient_condition_id FROM doomed))),
+         gone AS (
+             DELETE FROM patient_condition
+             WHERE patient_condition_id = ANY(ARRAY(SELECT patient_condition_id FROM doomed))
+             RETURNING *)
+         INSERT INTO patient_condition_audit (patient_condition_id, condition_type_id,
+             internal_id, mrn_id, {COLUMNS}, classification, priority, valid_from, valid_until,
+             stored_from, stored_until, source_ids_id)
+         SELECT patient_condition_id, condition_type_id, internal_id, mrn_id, {COLUMNS},
+                classification, priority, valid_from, greatest(valid_from, $2), stored_from, $3,
+                source_ids_id
+         FROM gone"
+    )))
+    .bind(mrn_id)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
     .execute(&mut *conn)
     .await?;
     Ok(())

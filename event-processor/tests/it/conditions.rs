@@ -10,7 +10,7 @@ use interchange::value::Iv;
 use sqlx::PgPool;
 use testkit::TestDb;
 
-use crate::harness::{apply, count, ok, t};
+use crate::harness::{apply, count, ok, rule, t};
 
 /// A condition as data: `<kind> <action> <time> [key=value]…`, kind `problem`, `infection` or
 /// `allergy`, action `AD`/`UP`/`DE`. Keys: `id` (source message id, default the line), `mrn`
@@ -124,10 +124,6 @@ async fn k1_problems_and_allergies_are_keyed_by_epic_id_and_hl7_infections_by_ad
 #[tokio::test]
 async fn k1_a_condition_without_code_or_key_is_refused() {
     let db = TestDb::migrated().await;
-    let rule = |r: Result<(), ProcessError>| match r {
-        Err(ProcessError::Rejected(r)) => r.rule,
-        other => panic!("{other:?}"),
-    };
     assert_eq!(
         rule(processed(&db.pool, "infection AD 10:00 code=MRSA").await),
         "K1"
@@ -379,4 +375,66 @@ async fn conditions_as_the_warehouse_held_them_at_a_stored_time() {
     };
     assert_eq!(at("10:30").await, [Some("ACTIVE".to_owned())]);
     assert_eq!(at("11:30").await, [Some("Resolved".to_owned())]);
+}
+
+#[tokio::test]
+async fn k7_a_clarity_infection_replaces_the_patients_older_hl7_flags_in_either_order() {
+    let hl7_flags = |pool: &PgPool, mrn: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+                "SELECT c.added_datetime FROM star.patient_condition c JOIN star.mrn m
+                 USING (mrn_id) WHERE m.mrn = $1 AND c.internal_id IS NULL ORDER BY 1",
+            )
+            .bind(mrn)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    for order in [[0, 1, 2, 3], [3, 2, 1, 0]] {
+        let db = TestDb::migrated().await;
+        let lines = [
+            "infection AD 10:00 code=MRSA added=09:00",
+            "infection AD 10:00 code=CPE added=09:30 mrn=OTHER",
+            "infection AD 11:00 code=VRE epic=7 added=08:00",
+            "infection AD 12:00 code=MRSA added=11:45",
+        ];
+        for i in order {
+            let outcome = processed(&db.pool, lines[i]).await;
+            // The 10:00 flag is refused when the Clarity infection is already stored.
+            if i == 0 && order[0] == 3 {
+                assert_eq!(rule(outcome), "K7");
+            } else {
+                outcome.unwrap();
+            }
+        }
+        assert_eq!(hl7_flags(&db.pool, "M1").await, [t("11:45")], "{order:?}");
+        // Another patient's flags stay (EMAP's deletion is not restricted to the patient).
+        assert_eq!(
+            hl7_flags(&db.pool, "OTHER").await,
+            [t("09:30")],
+            "{order:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn k9_whether_a_message_is_newer_is_judged_against_the_condition_not_its_type() {
+    // EMAP compares with the type's valid-from; Ward with the condition's own, so an older
+    // message changes no status whatever other patients' conditions of the type say.
+    let db = TestDb::migrated().await;
+    processed(&db.pool, "problem AD 10:00 epic=1 status=Active")
+        .await
+        .unwrap();
+    processed(&db.pool, "problem AD 08:00 epic=2 status=Active mrn=M2")
+        .await
+        .unwrap();
+    processed(&db.pool, "problem UP 09:00 epic=1 status=Resolved")
+        .await
+        .unwrap();
+    assert_eq!(
+        conditions(&db.pool, "M1").await,
+        [row("C90.0", Some(1), Some("Active"), false)]
+    );
 }

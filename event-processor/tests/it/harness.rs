@@ -387,3 +387,11 @@ pub fn permutations(n: usize) -> Vec<Vec<usize>> {
     heap(n, &mut items, &mut out);
     out
 }
+
+/// The rule a refused message names; panics if it was applied.
+pub fn rule(result: Result<(), ProcessError>) -> &'static str {
+    match result {
+        Err(ProcessError::Rejected(r)) => r.rule,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}

@@ -6,7 +6,7 @@ use interchange::Message;
 use sqlx::PgPool;
 use testkit::TestDb;
 
-use crate::harness::{apply, ok};
+use crate::harness::{apply, ok, rule};
 
 /// EMAP's fixtures under `<dir>/<file>.yaml`.
 fn fixture(path: &str) -> Message {
@@ -182,13 +182,6 @@ bedMetadata:
     serde_yaml::from_str(&yaml).unwrap()
 }
 
-fn rule(result: Result<(), ProcessError>) -> &'static str {
-    match result {
-        Err(ProcessError::Rejected(r)) => r.rule,
-        other => panic!("expected a rejection, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn lm1_a_location_strings_department_cannot_change() {
     let db = TestDb::migrated().await;
@@ -263,5 +256,45 @@ async fn a_patient_placed_in_a_described_location_keeps_its_stay() {
             "MEDSURG^MED/SURG^Med/Surg".to_owned(),
             Some("Med/Surg".to_owned())
         )]
+    );
+}
+
+#[tokio::test]
+async fn lm4_every_ordering_of_a_departments_speciality_changes_gives_one_history() {
+    let messages: Vec<Message> = FIXTURES[6..].iter().map(|f| fixture(f)).collect();
+    let mut histories = Vec::new();
+    for order in crate::harness::permutations(messages.len()) {
+        let db = TestDb::migrated().await;
+        for i in order {
+            applied(&db.pool, &messages[i]).await.unwrap();
+        }
+        let history: Vec<(Option<String>, Option<chrono::DateTime<chrono::Utc>>)> = sqlx::query_as(
+            "SELECT speciality, valid_until FROM star.department_state s
+                 JOIN star.department d USING (department_id)
+                 WHERE d.internal_id = '1020610068' ORDER BY s.valid_from",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        histories.push(history);
+    }
+    let at = crate::harness::at;
+    assert_eq!(
+        histories[0],
+        [
+            (
+                Some("Paediatric - Respiratory Medicine".to_owned()),
+                Some(at("2021-09-06T06:42:26Z"))
+            ),
+            (
+                Some("Paediatric - Infectious Diseases".to_owned()),
+                Some(at("2021-10-08T23:00:20Z"))
+            ),
+            (Some("Paediatric - RESPOND".to_owned()), None),
+        ]
+    );
+    assert!(
+        histories.iter().all(|h| *h == histories[0]),
+        "{histories:#?}"
     );
 }
