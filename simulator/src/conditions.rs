@@ -155,6 +155,7 @@ fn message(
         sender: "EPIC",
         facility: "SIMHOSP",
         message_type,
+        security: "",
     }
 }
 

@@ -44,6 +44,9 @@ pub struct Config {
     /// Fraction of admissions with allergies, problems or infection flags recorded
     /// ([`crate::conditions`]); none by default, so an ADT-only feed stays as it was.
     pub conditions: f64,
+    /// Fraction of admissions with consultation requests or advance decisions
+    /// ([`crate::requests`]); none by default, so an ADT-only feed stays as it was.
+    pub requests: f64,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             labs: 0.0,
             vitals: 0.0,
             conditions: 0.0,
+            requests: 0.0,
         }
     }
 }
@@ -158,6 +162,7 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
         Labs,
         Vitals,
         Conditions,
+        Requests,
     }
     // An admission's clinical messages stop at its discharge (or the period's end).
     let until = |e: &Event| {
@@ -169,6 +174,7 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
         (Stream::Labs, config.labs, 0x1ab5_1ab5),
         (Stream::Vitals, config.vitals, 0x0b5e_0b5e),
         (Stream::Conditions, config.conditions, 0xc0d1_c0d1),
+        (Stream::Requests, config.requests, 0x0c0a_5017),
     ] {
         if rate <= 0.0 {
             continue;
@@ -190,6 +196,10 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
                 Stream::Labs => crate::labs::episode(&mut rng, &admission, config.cancels),
                 Stream::Vitals => crate::vitals::rounds(&mut rng, &admission, until(e)),
                 Stream::Conditions => crate::conditions::episode(&mut rng, &admission, until(e)),
+                Stream::Requests => {
+                    let left = discharged.contains_key(e.visit.as_str());
+                    crate::requests::episode(&mut rng, &admission, until(e), left)
+                }
             });
         }
     }
@@ -215,10 +225,11 @@ pub fn generate(config: &Config) -> Vec<SimMessage> {
 fn render_lab(config: &Config, n: usize, l: &Clinical) -> SimMessage {
     let control_id = format!("SIM{}-{n}", config.seed);
     let text = format!(
-        "MSH|^~\\&|{}|{}|WARD|SIMHOSP|{}||{}|{control_id}|P|2.3\r{}",
+        "MSH|^~\\&|{}|{}|WARD|SIMHOSP|{}|{}|{}|{control_id}|P|2.3\r{}",
         l.sender,
         l.facility,
         hl7_time(l.time),
+        l.security,
         l.message_type,
         l.body
     );
@@ -625,6 +636,36 @@ mod tests {
                     .any(|m| m.person == *person && m.trigger == "A01")
             );
         }
+    }
+
+    #[test]
+    fn requests_are_asked_for_and_closed_by_cancellation_or_discharge() {
+        let feed = generate(&Config {
+            requests: 0.8,
+            ..small()
+        });
+        let texts: Vec<String> = feed
+            .iter()
+            .filter(|m| m.trigger == "O01")
+            .map(|m| String::from_utf8_lossy(&m.bytes).into_owned())
+            .collect();
+        assert!(texts.len() > 30, "{} request messages", texts.len());
+        assert!(texts.iter().any(|t| t.contains("|Consult Orders|")));
+        assert!(texts.iter().any(|t| t.contains("|DNACPR|")));
+        assert!(texts.iter().any(|t| t.contains("|DISCHAUTO|ORM^O01|")));
+        assert!(texts.iter().any(|t| t.contains("->")), "questions");
+        let consult = texts
+            .iter()
+            .find(|t| t.contains("|Consult Orders|"))
+            .map(|t| t.split('\r').find(|s| s.starts_with("OBR|")).unwrap_or(""))
+            .unwrap_or_default();
+        assert!(
+            consult
+                .split('|')
+                .nth(44)
+                .is_some_and(|c| c.starts_with("CON")),
+            "{consult}"
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub(crate) struct Clinical {
     pub sender: &'static str,
     pub facility: &'static str,
     pub message_type: &'static str,
+    /// MSH-8: Epic writes `DISCHAUTO` there when discharge closed an order (Q2).
+    pub security: &'static str,
 }
 
 /// A test of a battery: code, name, units, reference range, typical value and spread.
@@ -390,6 +392,7 @@ impl Order<'_> {
             sender: if control == "NW" { "EPIC" } else { "WinPath" },
             facility: "SIMHOSP",
             message_type: "ORM^O01",
+            security: "",
         }
     }
 
@@ -439,6 +442,7 @@ impl Order<'_> {
             sender: "WinPath",
             facility: "SIMHOSP",
             message_type: "ORU^R01",
+            security: "",
         }
     }
 
@@ -505,6 +509,7 @@ impl Order<'_> {
             sender: "WinPath",
             facility: "SIMHOSP",
             message_type: "ORU^R01",
+            security: "",
         }
     }
 

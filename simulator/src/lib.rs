@@ -1,7 +1,7 @@
 //! `ward simulate`'s engine: a seeded synthetic hospital ADT feed ([`feed`]), with WinPath lab
-//! orders and results (`labs`), vital signs charted on flowsheets (`vitals`) and allergies,
-//! problems and infection flags (`conditions`) if asked, sent
-//! over MLLP on
+//! orders and results (`labs`), vital signs charted on flowsheets (`vitals`), allergies,
+//! problems and infection flags (`conditions`) and consultation requests and advance decisions
+//! (`requests`) if asked, sent over MLLP on
 //! several connections waiting for each ACK ([`send`]) or written to a file.
 //!
 //! It exists so that a newcomer sees Ward working on realistic traffic, the determinism test has
@@ -11,6 +11,7 @@
 mod conditions;
 pub mod feed;
 mod labs;
+mod requests;
 pub mod rng;
 pub mod send;
 mod vitals;

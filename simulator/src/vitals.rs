@@ -187,6 +187,7 @@ fn clinical(admission: &Admission<'_>, charted: NaiveDateTime, body: String) -> 
         sender: "EPIC",
         facility: "Vitals",
         message_type: "ORU^R01",
+        security: "",
     }
 }
 

@@ -67,7 +67,8 @@ pub struct ProcessArgs {
     /// Which of the feed's messages are published: `all`, `labs` (lab orders and results
     /// alone, every admission with blood tests: the lab processor's own throughput) or
     /// `vitals` (flowsheet rows alone, every admission charted) or `hospital` (a hospital's
-    /// blend: vitals for every admission, labs and conditions for half, and the ADT).
+    /// blend: vitals for every admission, labs, conditions and requests for half, and the
+    /// ADT).
     #[arg(long, value_enum, default_value_t = Mix::All)]
     mix: Mix,
 }
@@ -184,6 +185,10 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
             Mix::Vitals | Mix::Hospital => 1.0,
         },
         conditions: match args.mix {
+            Mix::Hospital => 0.5,
+            _ => 0.0,
+        },
+        requests: match args.mix {
             Mix::Hospital => 0.5,
             _ => 0.0,
         },

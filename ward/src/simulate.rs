@@ -57,6 +57,10 @@ pub struct SimulateArgs {
     #[arg(long, env = "WARD_SIM_CONDITIONS", default_value_t = 0.5)]
     conditions: f64,
 
+    /// Fraction of admissions with consultation requests or advance decisions (0 for none).
+    #[arg(long, env = "WARD_SIM_REQUESTS", default_value_t = 0.5)]
+    requests: f64,
+
     /// MSH-3 of the messages.
     #[arg(long, env = "WARD_SIM_SENDER", default_value = "EPIC")]
     sender: String,
@@ -88,6 +92,7 @@ impl SimulateArgs {
             ("--labs", self.labs),
             ("--vitals", self.vitals),
             ("--conditions", self.conditions),
+            ("--requests", self.requests),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 anyhow::bail!("{name} must be a fraction between 0 and 1, not {rate}");
@@ -106,6 +111,7 @@ impl SimulateArgs {
             labs: self.labs,
             vitals: self.vitals,
             conditions: self.conditions,
+            requests: self.requests,
         })
     }
 }

@@ -40,7 +40,7 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
         settle(&pool, &args.broker.amqp_url, &args.queue, wait).await?;
     }
     let star = args.star.star_schema.name();
-    let counts: (i64, i64, i64, i64, i64, i64, i64, i64, i64) =
+    let counts: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) =
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT (SELECT count(*) FROM ids.message),
                 (SELECT count(*) FROM ids.message WHERE duplicate_of IS NOT NULL),
@@ -51,7 +51,9 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
                 (SELECT count(*) FROM {star}.dead_letter WHERE retried_at IS NULL),
                 (SELECT count(*) FROM {star}.lab_result),
                 (SELECT count(*) FROM {star}.visit_observation),
-                (SELECT count(*) FROM {star}.patient_condition WHERE NOT is_deleted)"
+                (SELECT count(*) FROM {star}.patient_condition WHERE NOT is_deleted),
+                (SELECT count(*) FROM {star}.consultation_request WHERE NOT cancelled
+                  AND NOT closed_due_to_discharge)"
         )))
         .fetch_one(&pool)
         .await
@@ -66,8 +68,18 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     )))
     .fetch_all(&pool)
     .await?;
-    let (messages, resent, patients, visits, inpatients, dead, results, observations, conditions) =
-        counts;
+    let (
+        messages,
+        resent,
+        patients,
+        visits,
+        inpatients,
+        dead,
+        results,
+        observations,
+        conditions,
+        consults,
+    ) = counts;
     println!("Ward holds (schema {star}):");
     println!("  messages received     {messages} ({resent} resends)");
     println!("  patients              {patients}");
@@ -76,6 +88,7 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     println!("  lab results           {results}");
     println!("  observations          {observations}");
     println!("  conditions            {conditions}");
+    println!("  open consults         {consults}");
     println!("  dead letters pending  {dead}");
     // The same visits as "current inpatients" (admitted, not discharged), so the list adds up
     // to that count; ED attendances and outpatient visits have no admission.

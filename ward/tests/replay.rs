@@ -30,6 +30,7 @@ fn rough_feed(patients: usize) -> Vec<simulator::SimMessage> {
         labs: 0.5,
         vitals: 0.3,
         conditions: 0.5,
+        requests: 0.5,
         ..simulator::Config::default()
     })
 }
@@ -250,6 +251,10 @@ async fn replaying_the_ids_rebuilds_exactly_what_the_live_pipeline_built() {
         ("lab_result", 1_000),
         ("lab_isolate", 1),
         ("lab_sensitivity", 1),
+        ("consultation_request", 20),
+        ("consultation_request_audit", 5),
+        ("advance_decision", 5),
+        ("request_answer", 40),
     ] {
         assert!(
             live.iter()
@@ -257,10 +262,11 @@ async fn replaying_the_ids_rebuilds_exactly_what_the_live_pipeline_built() {
             "{table}: fewer than {at_least} rows live"
         );
     }
-    // The simulated vitals and conditions are all applied (whatever the ADT rules refuse).
+    // The simulated vitals, conditions and requests are all applied (whatever the ADT rules
+    // refuse).
     let refused: Vec<(String, i64)> = sqlx::query_as(
         "SELECT rule, count(*) FROM star.dead_letter
-         WHERE rule ~ '^(F|K|C8|C9|NOT-BUILT)' GROUP BY rule",
+         WHERE rule ~ '^(F|K|Q|C8|C9|NOT-BUILT)' GROUP BY rule",
     )
     .fetch_all(&db.pool)
     .await

@@ -44,6 +44,10 @@ pub struct ReplayArgs {
     /// Fraction of admissions with allergies, problems or infection flags (0: none).
     #[arg(long, default_value_t = 0.0)]
     conditions: f64,
+
+    /// Fraction of admissions with consultation requests or advance decisions (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    requests: f64,
 }
 
 /// Runs the benchmark on a scratch database and prints its table.
@@ -66,6 +70,7 @@ async fn run(args: &ReplayArgs, scratch: &ScratchDatabase) -> anyhow::Result<()>
         labs: args.labs,
         vitals: args.vitals,
         conditions: args.conditions,
+        requests: args.requests,
         ..simulator::Config::default()
     });
     let sent = simulator::send::send(addr, &feed, 16, None)
