@@ -49,6 +49,37 @@ pub struct E2eArgs {
     /// throughput run's feed (0: the ADT feed alone).
     #[arg(long, default_value_t = 0.0)]
     labs: f64,
+
+    /// Both runs send a hospital's blend instead: vital signs for every admission, and labs,
+    /// conditions and consults for half of them, with the ADT.
+    #[arg(long)]
+    hospital: bool,
+}
+
+impl E2eArgs {
+    /// The simulator's settings for the throughput run or the latency run (no resends, so
+    /// each message is applied once; labs only in the hospital blend).
+    fn feed(&self, seed: u64, patients: usize, latency: bool) -> simulator::Config {
+        let default = simulator::Config::default();
+        let base = simulator::Config {
+            seed,
+            patients,
+            hours: 24 * 7,
+            labs: if latency { 0.0 } else { self.labs },
+            duplicates: if latency { 0.0 } else { default.duplicates },
+            ..default
+        };
+        match self.hospital {
+            false => base,
+            true => simulator::Config {
+                labs: 0.5,
+                vitals: 1.0,
+                conditions: 0.5,
+                requests: 0.5,
+                ..base
+            },
+        }
+    }
 }
 
 /// Runs the benchmark on a scratch database and prints its table.
@@ -96,13 +127,7 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     );
 
     // (a) Sustained throughput.
-    let feed = simulator::generate(&simulator::Config {
-        seed: 11,
-        patients: args.patients,
-        hours: 24 * 7,
-        labs: args.labs,
-        ..simulator::Config::default()
-    });
+    let feed = simulator::generate(&args.feed(11, args.patients, false));
     let started = Instant::now();
     let sent = simulator::send::send(addr, &feed, args.connections, None)
         .await
@@ -115,13 +140,7 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
 
     // (b) Latency at a fixed rate: a feed without resends, so each message is applied once.
     let messages = (args.rate * args.latency_for.as_secs_f64()) as usize;
-    let mut latency_feed = simulator::generate(&simulator::Config {
-        seed: 12,
-        patients: messages,
-        hours: 24 * 7,
-        duplicates: 0.0,
-        ..simulator::Config::default()
-    });
+    let mut latency_feed = simulator::generate(&args.feed(12, messages, true));
     latency_feed.truncate(messages);
     let first_id: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM ids.message")
         .fetch_one(&pool)
