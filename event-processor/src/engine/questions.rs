@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::reference::{Cached, Connection};
+use super::reference::earliest_row;
 use super::{Context, source_order};
 
 /// The request a set of answers belongs to: its table, as `request_answer.parent_table` names
@@ -30,49 +30,6 @@ impl Parent {
             Parent::LabSample(id) => ("LAB_SAMPLE", id),
         }
     }
-}
-
-/// The question `text`, created on first sight.
-async fn question(
-    conn: &mut PgConnection,
-    text: &str,
-    context: &Context<'_>,
-) -> Result<i64, sqlx::Error> {
-    if let Some(cached) = context.reference.get("question", text)
-        && cached.valid_from <= context.valid_from
-    {
-        return Ok(cached.id);
-    }
-    let mut reference = Connection::of(conn, context).await?;
-    let (id, valid_from, source): (i64, DateTime<Utc>, Option<String>) = sqlx::query_as(
-        "INSERT INTO question AS q (question, valid_from, stored_from, source_ids_id)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (question) DO UPDATE SET
-             valid_from = least(q.valid_from, excluded.valid_from),
-             source_ids_id = CASE WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                                 < (q.valid_from, coalesce(q.source_ids_id, ''))
-                             THEN excluded.source_ids_id ELSE q.source_ids_id END,
-             stored_from = CASE WHEN excluded.valid_from < q.valid_from
-                           THEN excluded.stored_from ELSE q.stored_from END
-         RETURNING question_id, valid_from, source_ids_id",
-    )
-    .bind(text)
-    .bind(context.valid_from)
-    .bind(context.stored_from)
-    .bind(context.source_ids_id)
-    .fetch_one(reference.get())
-    .await?;
-    if reference.commits() {
-        let row = Cached {
-            id,
-            valid_from,
-            source,
-            also: None,
-            flag: false,
-        };
-        context.reference.put("question", text.to_owned(), row);
-    }
-    Ok(id)
 }
 
 #[derive(sqlx::FromRow)]
@@ -95,7 +52,10 @@ pub(crate) async fn answers(
     }
     let mut given = Vec::with_capacity(questions.len());
     for (text, answer) in questions {
-        given.push((question(conn, text, context).await?, answer));
+        given.push((
+            earliest_row(conn, "question", "question", text, context).await?,
+            answer,
+        ));
     }
     let (table, parent_id) = parent.table_and_id();
     let stored: Vec<Stored> = sqlx::query_as(

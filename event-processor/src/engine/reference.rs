@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres};
 
@@ -89,4 +90,54 @@ impl Connection<'_> {
             Connection::Message(conn) => conn,
         }
     }
+}
+
+/// The row of `table` whose `key_column` is `key`, created on first sight: a reference row whose
+/// provenance (valid-from, source) is the earliest message naming it, so the order patients'
+/// messages reach it does not matter. Its id is cached once committed; a message older than the
+/// cached provenance goes to the database to move it back.
+pub(crate) async fn earliest_row(
+    conn: &mut PgConnection,
+    table: &'static str,
+    key_column: &'static str,
+    key: &str,
+    context: &Context<'_>,
+) -> Result<i64, sqlx::Error> {
+    if let Some(cached) = context.reference.get(table, key)
+        && cached.valid_from <= context.valid_from
+    {
+        return Ok(cached.id);
+    }
+    let mut reference = Connection::of(conn, context).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {table} AS t ({key_column}, valid_from, stored_from, source_ids_id)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT ({key_column}) DO UPDATE SET
+             valid_from = least(t.valid_from, excluded.valid_from),
+             source_ids_id = CASE
+                 WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
+                      < (t.valid_from, coalesce(t.source_ids_id, ''))
+                 THEN excluded.source_ids_id ELSE t.source_ids_id END,
+             stored_from = CASE WHEN excluded.valid_from < t.valid_from
+                           THEN excluded.stored_from ELSE t.stored_from END
+         RETURNING {table}_id, valid_from, source_ids_id"
+    )))
+    .bind(key)
+    .bind(context.valid_from)
+    .bind(context.stored_from)
+    .bind(context.source_ids_id)
+    .fetch_one(reference.get())
+    .await?;
+    let id: i64 = row.try_get(0)?;
+    if reference.commits() {
+        let cached = Cached {
+            id,
+            valid_from: row.try_get(1)?,
+            source: row.try_get(2)?,
+            also: None,
+            flag: false,
+        };
+        context.reference.put(table, key.to_owned(), cached);
+    }
+    Ok(id)
 }

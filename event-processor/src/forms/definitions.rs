@@ -3,11 +3,10 @@
 //! matter) and named by metadata. Names are the latest metadata's (ties by name), so any arrival
 //! order of metadata gives the same row; a rename is audited first.
 
-use chrono::{DateTime, Utc};
 use interchange::form::{FormMetadataMsg, FormQuestionMetadataMsg};
 use sqlx::PgConnection;
 
-use crate::engine::reference::{Cached, Connection};
+use crate::engine::reference::earliest_row;
 use crate::engine::{Context, ProcessError, reject};
 
 /// A reference table of forms: its name, the columns metadata names it by, and every column
@@ -41,44 +40,7 @@ pub(crate) async fn row(
     internal_id: &str,
     context: &Context<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let table = kind.table;
-    if let Some(cached) = context.reference.get(table, internal_id)
-        && cached.valid_from <= context.valid_from
-    {
-        return Ok(cached.id);
-    }
-    let mut reference = Connection::of(conn, context).await?;
-    let (id, valid_from, source): (i64, DateTime<Utc>, Option<String>) =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO {table} AS t (internal_id, valid_from, stored_from, source_ids_id)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (internal_id) DO UPDATE SET
-                 valid_from = least(t.valid_from, excluded.valid_from),
-                 source_ids_id = CASE
-                     WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                          < (t.valid_from, coalesce(t.source_ids_id, ''))
-                     THEN excluded.source_ids_id ELSE t.source_ids_id END,
-                 stored_from = CASE WHEN excluded.valid_from < t.valid_from
-                               THEN excluded.stored_from ELSE t.stored_from END
-             RETURNING {table}_id, valid_from, source_ids_id"
-        )))
-        .bind(internal_id)
-        .bind(context.valid_from)
-        .bind(context.stored_from)
-        .bind(context.source_ids_id)
-        .fetch_one(reference.get())
-        .await?;
-    if reference.commits() {
-        let row = Cached {
-            id,
-            valid_from,
-            source,
-            also: None,
-            flag: false,
-        };
-        context.reference.put(table, internal_id.to_owned(), row);
-    }
-    Ok(id)
+    earliest_row(conn, kind.table, "internal_id", internal_id, context).await
 }
 
 /// A form's metadata: its definition's names.

@@ -78,15 +78,8 @@ pub(crate) async fn metadata(
     let began = m.department_contact_date.unwrap_or(context.valid_from);
     match (m.speciality_update, &m.previous_department_speciality) {
         (Some(changed), Some(previous)) if changed > began => {
-            state(
-                conn,
-                id,
-                changed,
-                &status,
-                m.department_speciality.as_deref(),
-                context,
-            )
-            .await?;
+            let speciality = m.department_speciality.as_deref();
+            state(conn, id, changed, &status, speciality, true, context).await?;
             // Only the earliest change after the contact date knows what held before it.
             let first_change: Option<DateTime<Utc>> = sqlx::query_scalar(
                 "SELECT min(valid_from) FROM department_state
@@ -96,27 +89,27 @@ pub(crate) async fn metadata(
             .bind(began)
             .fetch_one(&mut *conn)
             .await?;
-            match first_change == Some(changed) {
-                true => state(conn, id, began, &status, Some(previous), context).await?,
-                false => state_if_new(conn, id, began, &status, Some(previous), context).await?,
-            }
+            let replace = first_change == Some(changed);
+            state(conn, id, began, &status, Some(previous), replace, context).await?;
         }
         _ => {
             let speciality = m.department_speciality.as_deref();
-            state(conn, id, began, &status, speciality, context).await?;
+            state(conn, id, began, &status, speciality, true, context).await?;
         }
     }
     states::chain(conn, "department_state", "department_id", id, context).await?;
     Ok(())
 }
 
-/// The state of department `id` from `from`, created or given these values.
+/// The state of department `id` from `from`, created with these values, or given them if it
+/// exists and `replace`.
 async fn state(
     conn: &mut PgConnection,
     id: i64,
     from: DateTime<Utc>,
     status: &Option<String>,
     speciality: Option<&str>,
+    replace: bool,
     context: &Context<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -126,7 +119,8 @@ async fn state(
          ON CONFLICT (department_id, valid_from) DO UPDATE SET
              status = excluded.status, speciality = excluded.speciality,
              stored_from = excluded.stored_from, source_ids_id = excluded.source_ids_id
-         WHERE (s.status, s.speciality) IS DISTINCT FROM (excluded.status, excluded.speciality)",
+         WHERE $7
+           AND (s.status, s.speciality) IS DISTINCT FROM (excluded.status, excluded.speciality)",
     )
     .bind(id)
     .bind(status)
@@ -134,32 +128,7 @@ async fn state(
     .bind(from)
     .bind(context.stored_from)
     .bind(context.source_ids_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// The state of department `id` from `from`, created with these values unless it exists.
-async fn state_if_new(
-    conn: &mut PgConnection,
-    id: i64,
-    from: DateTime<Utc>,
-    status: &Option<String>,
-    speciality: Option<&str>,
-    context: &Context<'_>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO department_state (department_id, status, speciality, valid_from,
-             stored_from, source_ids_id)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (department_id, valid_from) DO NOTHING",
-    )
-    .bind(id)
-    .bind(status)
-    .bind(speciality)
-    .bind(from)
-    .bind(context.stored_from)
-    .bind(context.source_ids_id)
+    .bind(replace)
     .execute(&mut *conn)
     .await?;
     Ok(())

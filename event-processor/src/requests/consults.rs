@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use interchange::order::{ConsultMetadata, ConsultRequest};
 use sqlx::PgConnection;
 
-use crate::engine::reference::Connection;
+use crate::engine::reference::earliest_row;
 use crate::engine::{Context, ProcessError, reject, source_order};
 
 /// The consultation type `code`, created on first sight.
@@ -16,24 +16,7 @@ pub(crate) async fn consultation_type(
     code: &str,
     context: &Context<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let mut reference = Connection::of(conn, context).await?;
-    sqlx::query_scalar(
-        "INSERT INTO consultation_type AS t (code, valid_from, stored_from, source_ids_id)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (code) DO UPDATE SET
-             valid_from = least(t.valid_from, excluded.valid_from),
-             source_ids_id = CASE WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                                 < (t.valid_from, coalesce(t.source_ids_id, ''))
-                             THEN excluded.source_ids_id ELSE t.source_ids_id END,
-             stored_from = excluded.stored_from
-         RETURNING consultation_type_id",
-    )
-    .bind(code)
-    .bind(context.valid_from)
-    .bind(context.stored_from)
-    .bind(context.source_ids_id)
-    .fetch_one(reference.get())
-    .await
+    earliest_row(conn, "consultation_type", "code", code, context).await
 }
 
 /// Q3: consult metadata names the type `code` (created when not seen yet) when the type has no
