@@ -6,8 +6,12 @@
 //! action time when given.
 //!
 //! EMAP's reader also drops infections added before the latest one it has already emitted
-//! (K8, an in-memory optimisation); Ward emits every one, since the processor keys an HL7
-//! infection by its added time and applying one again changes nothing.
+//! (K8, kept in memory since start-up). Decided: Ward emits every one. Mapping stays a function
+//! of the message alone, so a replay from any IDS id maps exactly as the live reader did; the
+//! processor keys an HL7 infection by its added time, so the ZIF list repeated in each A05 changes
+//! nothing; and a flag the EHR's tables have since superseded cannot come back, because the
+//! processor refuses HL7 flags no newer than the patient's Clarity infections (K7). EMAP's
+//! filter would also drop the resolution of an older flag once a newer one had been emitted.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use hl7::Segment;
