@@ -43,19 +43,32 @@ pub(super) fn kind(context: &Context<'_>) -> Option<Kind> {
     }
 }
 
-/// Questions (`question->answer`) and the other lines of the message's NTEs.
+/// An NTE's comment (NTE-3) whole, as EMAP's NotesParser reads the FT: every repetition, its
+/// components kept, escapes decoded, joined by line breaks; `None` when empty.
+fn comment(context: &Context<'_>, nte: &hl7::Segment) -> Option<String> {
+    let delimiters = context.hl7.delimiters();
+    let lines: Vec<String> = (1..=nte.repetitions(3))
+        .map(|r| hl7::message::decode_escapes(nte.repetition(3, r), &delimiters))
+        .collect();
+    let text = lines.join("\n").trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// The NTEs' questions (`question->answer`, the separator allowed again in the answer; a question
+/// asked twice keeps its last answer) and the other lines, as notes (a line with no question
+/// before its `->` among them: EMAP would store an empty question).
 fn notes(context: &Context<'_>) -> (BTreeMap<String, String>, Vec<String>) {
     let mut questions = BTreeMap::new();
     let mut lines = Vec::new();
     for nte in context.hl7.segments_named("NTE") {
-        let Some(line) = text(Some(nte), 3, 1, 1) else {
+        let Some(line) = comment(context, nte) else {
             continue;
         };
         match line.split_once("->") {
-            Some((question, answer)) => {
+            Some((question, answer)) if !question.trim().is_empty() => {
                 questions.insert(question.to_owned(), answer.to_owned());
             }
-            None => lines.push(line),
+            _ => lines.push(line),
         }
     }
     (questions, lines)
