@@ -335,10 +335,16 @@ fn journey(
     if rng.chance(0.6) {
         location = bed(rng, "ED");
         class = "E";
-        out.push(event(time, "A04", &patient, class, &location));
+        // Epic sends the arrival time in PV1-44 of an ED registration and of the attendance's
+        // discharge: the visit's presentation time (V5), from which ED stays are measured.
+        let arrived = time;
+        let mut registration = event(time, "A04", &patient, class, &location);
+        registration.admitted = Some(arrived);
+        out.push(registration);
         time += Duration::minutes(30 + rng.minutes(180.0));
         if rng.chance(0.3) {
             let mut discharge = event(time, "A03", &patient, class, &location);
+            discharge.admitted = Some(arrived);
             discharge.discharged = Some(time);
             out.push(discharge);
             return;

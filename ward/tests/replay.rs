@@ -262,6 +262,18 @@ async fn replaying_the_ids_rebuilds_exactly_what_the_live_pipeline_built() {
             "{table}: fewer than {at_least} rows live"
         );
     }
+    // An ED attendance has a start (its presentation, PV1-44 of the A04) and, when the patient
+    // went home from ED, an end: ED stays can be measured.
+    let (presented, ed_stays): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE presentation_datetime IS NOT NULL),
+                count(*) FILTER (WHERE patient_class = 'EMERGENCY' AND presentation_datetime IS NOT NULL
+                                   AND discharge_datetime > presentation_datetime)
+         FROM star.hospital_visit",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(presented > 50 && ed_stays > 10, "{presented} {ed_stays}");
     // The simulated vitals, conditions and requests are all applied (whatever the ADT rules
     // refuse).
     let refused: Vec<(String, i64)> = sqlx::query_as(
