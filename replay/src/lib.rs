@@ -26,7 +26,7 @@ use interchange::Message;
 use message_reader::SiteConfig;
 use message_reader::reader::{Row, Triage, triage};
 use schema::StarSchema;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 /// One end of the replayed range: an IDS id, or a received time that PostgreSQL parses
@@ -593,6 +593,7 @@ pub async fn promote(pool: &PgPool, candidate: &StarSchema) -> Result<String, Pr
             .fetch_one(&mut *tx)
             .await?;
     if live_exists {
+        move_privileges(&mut tx, name).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "ALTER SCHEMA star RENAME TO {retired}"
         )))
@@ -607,6 +608,114 @@ pub async fn promote(pool: &PgPool, candidate: &StarSchema) -> Result<String, Pr
     tx.commit().await?;
     tracing::info!(promoted = name, retired = %retired, "Schema promoted to star");
     Ok(retired)
+}
+
+/// Who may read the warehouse follows the live name: every privilege granted on `star` (the
+/// schema, its tables, views, sequences and functions, and its default privileges for new
+/// objects) is granted on `candidate`, and every role but the owner loses its access to the
+/// retiring schema, so the copy kept for comparison (PHI included) is its owner's alone.
+async fn move_privileges(tx: &mut PgConnection, candidate: &str) -> Result<(), sqlx::Error> {
+    let grants: Vec<String> = sqlx::query_scalar(PRIVILEGES_TO_CARRY)
+        .bind(candidate)
+        .fetch_all(&mut *tx)
+        .await?;
+    let revokes: Vec<String> = sqlx::query_scalar(PRIVILEGES_TO_REVOKE)
+        .fetch_all(&mut *tx)
+        .await?;
+    for statement in grants.into_iter().chain(revokes) {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// GRANT statements giving `$1` (the candidate) what `star` grants to roles other than the
+/// objects' owners; relations and functions by name, as the candidate was built by the same
+/// migrations.
+const PRIVILEGES_TO_CARRY: &str = "
+    SELECT format('GRANT %s ON SCHEMA %I TO %s%s', a.privilege_type, $1,
+                  CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                       ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                  CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+    FROM pg_namespace n, aclexplode(n.nspacl) a
+    WHERE n.nspname = 'star' AND a.grantee <> n.nspowner
+    UNION ALL
+    SELECT format('GRANT %s ON %s %I.%I TO %s%s', a.privilege_type,
+                  CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, $1, c.relname,
+                  CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                       ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                  CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+    WHERE n.nspname = 'star' AND a.grantee <> c.relowner
+      AND EXISTS (SELECT 1 FROM pg_class t JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                  WHERE tn.nspname = $1 AND t.relname = c.relname)
+    UNION ALL
+    SELECT format('GRANT %s ON FUNCTION %I.%I(%s) TO %s%s', a.privilege_type, $1, p.proname,
+                  pg_get_function_identity_arguments(p.oid),
+                  CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                       ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                  CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, aclexplode(p.proacl) a
+    WHERE n.nspname = 'star' AND a.grantee <> p.proowner
+      AND EXISTS (SELECT 1 FROM pg_proc t JOIN pg_namespace tn ON tn.oid = t.pronamespace
+                  WHERE tn.nspname = $1 AND t.proname = p.proname)
+    UNION ALL
+    SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I GRANT %s ON %s TO %s%s',
+                  pg_get_userbyid(d.defaclrole), $1, a.privilege_type,
+                  CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'
+                                       WHEN 'f' THEN 'FUNCTIONS' ELSE 'TYPES' END,
+                  CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                       ELSE quote_ident(pg_get_userbyid(a.grantee)) END,
+                  CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+    FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace,
+         aclexplode(d.defaclacl) a
+    WHERE n.nspname = 'star' AND d.defaclobjtype IN ('r', 'S', 'f', 'T')";
+
+/// REVOKE statements taking from every role but the owner its access to `star` (about to be
+/// retired): the schema, its tables and sequences, its functions.
+const PRIVILEGES_TO_REVOKE: &str = "
+    WITH granted AS (
+        SELECT a.grantee FROM pg_namespace n, aclexplode(n.nspacl) a
+        WHERE n.nspname = 'star' AND a.grantee <> n.nspowner
+        UNION
+        SELECT a.grantee FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+                              aclexplode(c.relacl) a
+        WHERE n.nspname = 'star' AND a.grantee <> c.relowner
+        UNION
+        SELECT a.grantee FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
+                              aclexplode(p.proacl) a
+        WHERE n.nspname = 'star' AND a.grantee <> p.proowner),
+    who AS (
+        SELECT CASE WHEN grantee = 0 THEN 'PUBLIC'
+                    ELSE quote_ident(pg_get_userbyid(grantee)) END AS who FROM granted)
+    SELECT format('REVOKE ALL ON SCHEMA star FROM %s', who) FROM who
+    UNION ALL
+    SELECT format('REVOKE ALL ON ALL TABLES IN SCHEMA star FROM %s', who) FROM who
+    UNION ALL
+    SELECT format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA star FROM %s', who) FROM who
+    UNION ALL
+    SELECT format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA star FROM %s', who) FROM who";
+
+/// Drops a schema `promote` retired (`star_before_…`), with everything in it: for sites whose
+/// governance allows one copy of the data only. Refuses any other schema.
+pub async fn drop_retired(pool: &PgPool, retired: &str) -> Result<(), PromoteError> {
+    let plain = retired.len() <= 63
+        && retired
+            .strip_prefix("star_before_")
+            .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '_'));
+    if !plain {
+        return Err(PromoteError::Refused(format!(
+            "{retired} is not a schema promote retired"
+        )));
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {retired} CASCADE"
+    )))
+    .execute(pool)
+    .await?;
+    tracing::info!(retired, "Retired schema dropped");
+    Ok(())
 }
 
 /// Why a schema was not promoted.

@@ -175,6 +175,90 @@ pub async fn migrate_star(pool: &PgPool, target: &StarSchema) -> Result<(), Migr
     star_migrator_into(target).run(pool).await
 }
 
+/// Makes `time_zone` (an IANA name) the database's default session time zone, so that
+/// analysts' `admission_datetime::date` and `date_trunc('day', …)` count days as the hospital
+/// does (in UTC, a 00:30 BST admission fell on the previous day). Ward's own connections keep
+/// UTC; every stored time is a `timestamptz`, so nothing stored changes. Needs the database's
+/// owner, as migrations do; setting the zone it already has changes nothing.
+pub async fn set_time_zone(pool: &PgPool, time_zone: &str) -> Result<(), sqlx::Error> {
+    let current: Option<String> = sqlx::query_scalar(
+        "SELECT split_part(s, '=', 2) FROM pg_db_role_setting d, unnest(d.setconfig) s
+         WHERE d.setrole = 0 AND lower(s) LIKE 'timezone=%'
+           AND d.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_optional(pool)
+    .await?;
+    if current.as_deref() == Some(time_zone) {
+        return Ok(());
+    }
+    let statement: String = sqlx::query_scalar(
+        "SELECT format('ALTER DATABASE %I SET timezone TO %L', current_database(), $1)",
+    )
+    .bind(time_zone)
+    .fetch_one(pool)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(statement))
+        .execute(pool)
+        .await?;
+    tracing::info!(time_zone, "Database time zone set");
+    Ok(())
+}
+
+/// Checks, without changing anything, that every schema Ward owns has had every migration this
+/// build knows applied: what a service started with `--no-migrate` (as a login that may not
+/// run DDL) does instead of migrating, so an old schema is a clear refusal at start.
+pub async fn check_current(pool: &PgPool, star: &StarSchema) -> Result<(), NotCurrent> {
+    let expected = [
+        ("ids".to_owned(), ids_migrator()),
+        ("reader".to_owned(), reader_migrator()),
+        (star.name().to_owned(), star_migrator_into(star)),
+    ];
+    for (schema, migrator) in expected {
+        let table = format!("{schema}._sqlx_migrations");
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(&table)
+            .fetch_one(pool)
+            .await?;
+        let applied: Vec<i64> = if exists {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT version FROM {table} WHERE success"
+            )))
+            .fetch_all(pool)
+            .await?
+        } else {
+            Vec::new()
+        };
+        let missing: Vec<i64> = migrator
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect();
+        if !missing.is_empty() {
+            return Err(NotCurrent::Behind { schema, missing });
+        }
+    }
+    Ok(())
+}
+
+/// Why a database is not ready for a service that does not migrate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotCurrent {
+    /// Migrations of this build are not applied.
+    #[error(
+        "schema {schema} lacks migrations {missing:?} of this build: run `ward migrate` as the database's owner first"
+    )]
+    Behind {
+        /// The schema.
+        schema: String,
+        /// The versions not applied.
+        missing: Vec<i64>,
+    },
+    /// The database could not be read.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,9 @@ pub struct ListenArgs {
     #[command(flatten)]
     database: DatabaseArgs,
 
+    #[command(flatten)]
+    start: crate::StartArgs,
+
     /// Address of the plain MLLP port.
     #[arg(long, env = "WARD_MLLP_ADDR", default_value = "127.0.0.1:2575")]
     mllp_addr: SocketAddr,
@@ -84,7 +87,9 @@ enum AckPolicyArg {
 
 /// Runs the listener until Ctrl-C or SIGTERM.
 pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
-    let pool = crate::connect_and_migrate(&args.database, &schema::StarSchema::live(), 8).await?;
+    let live = schema::StarSchema::live();
+    let zone = Some(args.time_zone);
+    let pool = crate::connect_and_migrate(&args.database, &live, 8, &args.start, zone).await?;
     let tls = match args.tls_addr {
         None => None,
         Some(addr) => {

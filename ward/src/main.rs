@@ -68,7 +68,8 @@ enum Command {
     Process(Box<process::ProcessArgs>),
     /// Rebuild a star schema from a range of the IDS (resumable; Ctrl-C stops cleanly).
     Replay(Box<replay::ReplayArgs>),
-    /// Make a schema rebuilt by `ward replay` the live `star`, keeping the old one.
+    /// Make a schema rebuilt by `ward replay` the live `star`, carrying its grants; the old one is
+    /// kept closed (or dropped with --drop-old).
     Promote(Box<replay::PromoteArgs>),
     /// Print the interchange JSON each HL7 message in some files maps to (no database needed).
     Convert(Box<convert::ConvertArgs>),
@@ -95,6 +96,20 @@ pub struct MigrateArgs {
 
     #[command(flatten)]
     star: StarArgs,
+
+    /// The site's time zone (IANA name), made the database's default so analysts' dates are
+    /// the hospital's days.
+    #[arg(long, env = "WARD_TIME_ZONE", default_value = "Europe/London")]
+    time_zone: chrono_tz::Tz,
+}
+
+/// Whether a service brings the database up to date when it starts.
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// Do not migrate at start (for a login that may not run DDL): check that `ward migrate`
+    /// has applied this build's migrations and refuse to start otherwise.
+    #[arg(long, env = "WARD_NO_MIGRATE")]
+    no_migrate: bool,
 }
 
 /// How to reach RabbitMQ.
@@ -190,7 +205,9 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Migrate(args) => {
-            connect_and_migrate(&args.database, &args.star.star_schema, 2).await?;
+            let start = StartArgs { no_migrate: false };
+            let star = &args.star.star_schema;
+            connect_and_migrate(&args.database, star, 2, &start, Some(args.time_zone)).await?;
         }
         Command::Up(args) => up::up(*args).await?,
         Command::Simulate(args) => simulate::simulate(*args).await?,
@@ -219,17 +236,30 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Connects to Ward's database and brings its schemas up to date (every service does this at
-/// start; the migrator's advisory lock makes concurrent starts safe).
+/// Connects to Ward's database and brings its schemas up to date, and its default time zone
+/// to the site's when one is given (every service does this at start unless `--no-migrate`;
+/// the migrator's advisory lock makes concurrent starts safe). With `--no-migrate` it only
+/// checks the schemas are current.
 pub async fn connect_and_migrate(
     db: &DatabaseArgs,
     star: &schema::StarSchema,
     connections: u32,
+    start: &StartArgs,
+    time_zone: Option<chrono_tz::Tz>,
 ) -> anyhow::Result<PgPool> {
     let pool = connect(&db.database_url, star, connections).await?;
+    if start.no_migrate {
+        schema::check_current(&pool, star).await?;
+        return Ok(pool);
+    }
     schema::migrate_with(&pool, star)
         .await
         .context("Failed to apply migrations")?;
+    if let Some(zone) = time_zone {
+        schema::set_time_zone(&pool, zone.name())
+            .await
+            .context("Failed to set the database's time zone (as its owner, run ward migrate)")?;
+    }
     Ok(pool)
 }
 

@@ -15,6 +15,9 @@ pub struct ProcessArgs {
     database: DatabaseArgs,
 
     #[command(flatten)]
+    start: crate::StartArgs,
+
+    #[command(flatten)]
     star: crate::StarArgs,
 
     #[command(flatten)]
@@ -58,6 +61,8 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         &args.database,
         &args.star.star_schema,
         args.lanes.max(1) as u32 + 1,
+        &args.start,
+        None,
     )
     .await?;
     let processor = Processor::new(args.processor.config());

@@ -70,6 +70,9 @@ pub struct ReadIdsArgs {
     database: DatabaseArgs,
 
     #[command(flatten)]
+    start: crate::StartArgs,
+
+    #[command(flatten)]
     amqp: AmqpArgs,
 
     #[command(flatten)]
@@ -107,7 +110,9 @@ pub struct ReadIdsArgs {
 
 /// Runs the reader until Ctrl-C or SIGTERM (or, with `--reprocess`, once).
 pub async fn read_ids(args: ReadIdsArgs) -> anyhow::Result<()> {
-    let pool = crate::connect_and_migrate(&args.database, &schema::StarSchema::live(), 4).await?;
+    let live = schema::StarSchema::live();
+    let zone = Some(args.site.site_config()?.time_zone);
+    let pool = crate::connect_and_migrate(&args.database, &live, 4, &args.start, zone).await?;
     let config = Config {
         batch_size: args.batch_size.max(1),
         poll_interval: args.poll_interval,

@@ -61,6 +61,11 @@ pub struct PromoteArgs {
     /// The rebuilt schema to make live (a finished `ward replay --into` target).
     schema: StarSchema,
 
+    /// Drop the previous star once the new one has caught up, instead of keeping it as
+    /// `star_before_<time>` (closed to every role but its owner either way).
+    #[arg(long, env = "WARD_PROMOTE_DROP_OLD")]
+    drop_old: bool,
+
     #[command(flatten)]
     processor: crate::ProcessorArgs,
 
@@ -134,7 +139,7 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
     }
     let retired = replay::promote(&admin, &args.schema).await?;
     println!(
-        "{} is now star; the previous star is kept as {retired}",
+        "{} is now star, with star's grants; the previous star is kept as {retired}, closed to every role but its owner",
         args.schema
     );
     run_with_progress(
@@ -143,6 +148,10 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
         CancellationToken::new(),
     )
     .await?;
+    if args.drop_old {
+        replay::drop_retired(&admin, &retired).await?;
+        println!("{retired} dropped");
+    }
     Ok(())
 }
 

@@ -59,7 +59,7 @@ pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
         .await
         .context("Failed to read the warehouse (has Ward run here? try `ward up`)")?;
     let wards: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT split_part(l.location_string, '^', 1) AS ward, count(*)
+        "SELECT coalesce(l.department_code, '(none)') AS ward, count(*)
          FROM {star}.location_visit lv JOIN {star}.location l USING (location_id)
          JOIN {star}.hospital_visit hv USING (hospital_visit_id)
          WHERE lv.discharge_datetime IS NULL AND hv.discharge_datetime IS NULL

@@ -23,6 +23,9 @@ pub struct UpArgs {
     database: DatabaseArgs,
 
     #[command(flatten)]
+    start: crate::StartArgs,
+
+    #[command(flatten)]
     star: crate::StarArgs,
 
     #[command(flatten)]
@@ -61,8 +64,10 @@ pub struct UpArgs {
 
 /// Runs every stage until Ctrl-C or SIGTERM, or until one of them fails.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
-    let pool = crate::connect_and_migrate(&args.database, &args.star.star_schema, 12).await?;
     let site = args.site.site_config()?;
+    let star = &args.star.star_schema;
+    let zone = Some(site.time_zone);
+    let pool = crate::connect_and_migrate(&args.database, star, 12, &args.start, zone).await?;
     let mllp = TcpListener::bind(args.mllp_addr)
         .await
         .with_context(|| format!("Failed to bind the MLLP port {}", args.mllp_addr))?;

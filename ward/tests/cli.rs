@@ -36,6 +36,100 @@ async fn migrate_creates_the_ids_and_is_idempotent() {
     assert_eq!(applied, schema::ids_migrator().iter().count() as i64);
 }
 
+#[tokio::test]
+async fn migrate_makes_the_site_zone_the_databases_so_a_summer_midnight_admission_falls_on_its_day()
+{
+    let db = TestDb::migrated().await;
+    sqlx::raw_sql(
+        "INSERT INTO star.mrn (mrn, stored_from) VALUES ('M1', now());
+         INSERT INTO star.hospital_visit (mrn_id, encounter, source_system, admission_datetime, valid_from, stored_from)
+         SELECT mrn_id, 'V1', 'EPIC', '2026-07-01T23:30:00Z', now(), now() FROM star.mrn",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    // A fresh database's zone is the server's; start from UTC, as on most servers.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} SET timezone TO 'UTC'",
+        db.name()
+    )))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    // As an analyst's client sees it (psql sets no zone of its own).
+    let day = || {
+        let out = Command::new("psql")
+            .args([
+                db.url.as_str(),
+                "-tAc",
+                "SELECT admission_datetime::date FROM star.hospital_visit",
+            ])
+            .env_remove("PGTZ")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(day(), "2026-07-01", "in UTC, 00:30 BST is the day before");
+    let out = ward(&[
+        "migrate",
+        "--database-url",
+        &db.url,
+        "--time-zone",
+        "Europe/London",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(day(), "2026-07-02", "the hospital's day");
+}
+
+#[tokio::test]
+async fn a_service_started_without_migrating_refuses_an_old_schema_and_starts_on_a_current_one() {
+    let db = TestDb::empty().await;
+    let process = |extra: &[&str]| {
+        let mut args = vec![
+            "process",
+            "--no-migrate",
+            "--retry-dead-letters",
+            "--database-url",
+            &db.url,
+        ];
+        args.extend_from_slice(extra);
+        ward(&args)
+    };
+    let out = process(&[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("run `ward migrate`"), "{stderr}");
+    let migrated: bool =
+        sqlx::query_scalar("SELECT to_regclass('ids._sqlx_migrations') IS NOT NULL")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(!migrated, "--no-migrate ran no DDL");
+
+    let out = ward(&["migrate", "--database-url", &db.url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = process(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 dead letters applied"));
+}
+
 #[test]
 fn an_unreachable_database_is_a_clear_failure() {
     let out = ward(&[

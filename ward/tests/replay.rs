@@ -493,6 +493,79 @@ async fn a_finished_replay_is_promoted_to_star_and_the_old_star_is_kept() {
 }
 
 #[tokio::test]
+async fn promote_carries_analysts_grants_to_the_new_star_and_closes_the_old_one() {
+    let db = TestDb::migrated().await;
+    through_the_live_pipeline(&db, &rough_feed(20)).await;
+    let analyst = testkit::unique_name("analyst").replace('.', "_");
+    for sql in [
+        format!("CREATE ROLE {analyst}"),
+        format!("GRANT USAGE ON SCHEMA star TO {analyst}"),
+        format!("GRANT SELECT ON ALL TABLES IN SCHEMA star TO {analyst}"),
+        format!("ALTER DEFAULT PRIVILEGES IN SCHEMA star GRANT SELECT ON TABLES TO {analyst}"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    let target = StarSchema::new("star_next").unwrap();
+    replay_into(&db, config(&target)).await.unwrap();
+    let retired = replay::promote(&db.pool, &target).await.unwrap();
+
+    let mut conn = db.pool.acquire().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET ROLE {analyst}")))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let mrns: i64 = sqlx::query_scalar("SELECT count(*) FROM star.mrn")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("the analyst reads the promoted star");
+    assert!(mrns > 0);
+    let old = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {retired}.mrn"
+    )))
+    .fetch_one(&mut *conn)
+    .await;
+    let refused = old.expect_err("the retired copy is closed to the analyst");
+    assert!(
+        refused.to_string().contains("permission denied"),
+        "{refused}"
+    );
+    sqlx::raw_sql("RESET ROLE")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    // Tables a later migration adds to star are granted as before.
+    let defaults: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace
+         WHERE n.nspname = 'star'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(defaults, 1, "default privileges follow star");
+
+    // --drop-old removes the retired copy, and nothing else.
+    assert!(replay::drop_retired(&db.pool, "star").await.is_err());
+    replay::drop_retired(&db.pool, &retired).await.unwrap();
+    let kept: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'star%' ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, ["star"]);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP OWNED BY {analyst}; DROP ROLE {analyst}"
+    )))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn the_running_processor_writes_into_the_promoted_schema() {
     let db = TestDb::migrated().await;
     let running = start(&db).await;

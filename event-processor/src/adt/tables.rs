@@ -15,7 +15,7 @@ use crate::engine::writes::{Audit, Column, Kind, OnUpdate, RowRef, Table, Value,
 const PROVENANCE: [Column; 3] = [
     Column::set("valid_from", Kind::Timestamptz),
     Column::set("stored_from", Kind::Timestamptz),
-    Column::set("source_ids_id", Kind::Text),
+    Column::set("source_ids_id", Kind::Int8),
 ];
 
 fn provenance(valid_from: DateTime<Utc>, context: &Context<'_>) -> [Value; 3] {
@@ -34,7 +34,7 @@ pub(crate) static MRN: Table = Table {
         Column::set("nhs_number", Kind::Text),
         Column::set("source_system", Kind::Text),
         Column::set("stored_from", Kind::Timestamptz),
-        Column::set("source_ids_id", Kind::Text),
+        Column::set("source_ids_id", Kind::Int8),
     ],
     insert_or_nothing: false,
     audit: None,

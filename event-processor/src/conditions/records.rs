@@ -20,7 +20,7 @@ use interchange::condition::{ConditionAction, ConditionFields};
 use interchange::value::Iv;
 use sqlx::PgConnection;
 
-use crate::engine::{Context, source_order};
+use crate::engine::Context;
 
 /// A condition row's values.
 #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
@@ -51,7 +51,7 @@ pub(crate) struct Reported<'a> {
 struct Stored {
     patient_condition_id: i64,
     valid_from: DateTime<Utc>,
-    source_ids_id: Option<String>,
+    source_ids_id: Option<i64>,
     #[sqlx(flatten)]
     values: Values,
 }
@@ -111,8 +111,8 @@ impl Values {
 }
 
 /// Orders messages: hospital time, then anything before a delete (K3), then IDS id.
-fn rank(at: DateTime<Utc>, deleting: bool, source: Option<&str>) -> impl Ord {
-    (at, !deleting, source_order(source))
+fn rank(at: DateTime<Utc>, deleting: bool, source: Option<i64>) -> impl Ord {
+    (at, !deleting, source)
 }
 
 /// Where a condition is found (K1).
@@ -164,17 +164,16 @@ pub(crate) async fn record(
     let newest = rank(context.valid_from, deleting, context.source_ids_id).cmp(&rank(
         stored.valid_from,
         stored.values.is_deleted,
-        stored.source_ids_id.as_deref(),
+        stored.source_ids_id,
     )) != Ordering::Less;
     let now = Values::from_message(r, visit, stored.values.clone(), newest);
     let moves = newest
-        && (stored.valid_from, stored.source_ids_id.as_deref())
-            != (context.valid_from, context.source_ids_id);
+        && (stored.valid_from, stored.source_ids_id) != (context.valid_from, context.source_ids_id);
     if now != stored.values || moves {
         let id = Some(stored.patient_condition_id);
         let at = match newest {
             true => None,
-            false => Some((stored.valid_from, stored.source_ids_id.clone())),
+            false => Some((stored.valid_from, stored.source_ids_id)),
         };
         update(conn, id, &now, at, context).await?;
     }
@@ -222,11 +221,10 @@ async fn update(
     conn: &mut PgConnection,
     id: Option<i64>,
     v: &Values,
-    kept: Option<(DateTime<Utc>, Option<String>)>,
+    kept: Option<(DateTime<Utc>, Option<i64>)>,
     context: &Context<'_>,
 ) -> Result<(), sqlx::Error> {
-    let (valid_from, source) =
-        kept.unwrap_or((context.valid_from, context.source_ids_id.map(str::to_owned)));
+    let (valid_from, source) = kept.unwrap_or((context.valid_from, context.source_ids_id));
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH audited AS (
              INSERT INTO patient_condition_audit (patient_condition_id, condition_type_id,
@@ -276,8 +274,8 @@ pub(crate) async fn seen_in(
          ON CONFLICT (patient_condition_id, hospital_visit_id) DO UPDATE
              SET valid_from = excluded.valid_from, stored_from = excluded.stored_from,
                  source_ids_id = excluded.source_ids_id
-             WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                 < (t.valid_from, coalesce(t.source_ids_id, ''))",
+             WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, 0))
+                 < (t.valid_from, coalesce(t.source_ids_id, 0))",
     )
     .bind(id)
     .bind(visit)

@@ -28,8 +28,8 @@ const UPSERT: &str = "INSERT INTO condition_type AS t (data_type, internal_code,
                          OR t.sub_type < excluded.sub_type)
                      THEN excluded.sub_type ELSE t.sub_type END,
          valid_from = least(t.valid_from, excluded.valid_from),
-         source_ids_id = CASE WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                             < (t.valid_from, coalesce(t.source_ids_id, ''))
+         source_ids_id = CASE WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, 0))
+                             < (t.valid_from, coalesce(t.source_ids_id, 0))
                          THEN excluded.source_ids_id ELSE t.source_ids_id END,
          stored_from = excluded.stored_from
      RETURNING condition_type_id";

@@ -111,15 +111,14 @@ pub enum ProcessError {
     Database(#[from] sqlx::Error),
 }
 
-/// A message's source id as an ordering key: IDS ids as numbers (the later arrival in a live
-/// feed sorts last), other ids as text after them, none last. Families break ties between
-/// messages of one hospital time with it, so every arrival order picks the same newest.
-pub(crate) fn source_order(source: Option<&str>) -> (u8, i64, String) {
-    match source.map(|s| (s, s.parse::<i64>())) {
-        Some((_, Ok(n))) => (0, n, String::new()),
-        Some((s, Err(_))) => (1, 0, s.to_owned()),
-        None => (2, 0, String::new()),
-    }
+/// The IDS id a message came from, written as provenance (`source_ids_id`) and used to break
+/// ties between messages of one hospital time (the later arrival wins), so every arrival order
+/// picks the same newest. A source id that is not an IDS id (a source table's key) gives none,
+/// which ranks before every IDS message: provenance must join `ids.message`, never mislead.
+pub(crate) fn ids_id(source_message_id: Option<&str>) -> Option<i64> {
+    source_message_id
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|id| *id > 0)
 }
 
 /// `value` applied to `current` when the message is not older than the row, or the row holds
@@ -166,7 +165,7 @@ pub(crate) struct Context<'a> {
     /// When this processing run stores rows (shared by every row it writes: G5).
     pub stored_from: DateTime<Utc>,
     /// The message's source id, written as provenance on every row it changes.
-    pub source_ids_id: Option<&'a str>,
+    pub source_ids_id: Option<i64>,
     /// The message's source system.
     pub source_system: Option<&'a str>,
     /// Whether that source is trusted.
@@ -354,7 +353,7 @@ impl Processor {
         let context = Context {
             valid_from,
             stored_from,
-            source_ids_id: message.source_message_id(),
+            source_ids_id: ids_id(message.source_message_id()),
             source_system: message.source_system(),
             trusted: message
                 .source_system()
@@ -430,6 +429,26 @@ impl Processor {
                 Ok(Err(rejection))
             }
             Err(ProcessError::Database(error)) => Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ids_id;
+
+    #[test]
+    fn provenance_is_an_ids_id_or_none() {
+        assert_eq!(ids_id(Some("42")), Some(42));
+        assert_eq!(ids_id(Some("0000000042")), Some(42), "zero-padded");
+        for not_ids in [
+            Some("CON1"),
+            Some("0000000042_01"),
+            Some("0"),
+            Some("-3"),
+            None,
+        ] {
+            assert_eq!(ids_id(not_ids), None, "{not_ids:?}");
         }
     }
 }

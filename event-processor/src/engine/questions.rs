@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use super::Context;
 use super::reference::earliest_row;
-use super::{Context, source_order};
 
 /// The request a set of answers belongs to: its table, as `request_answer.parent_table` names
 /// it, and its key.
@@ -37,7 +37,7 @@ struct Stored {
     request_answer_id: i64,
     question_id: i64,
     valid_from: DateTime<Utc>,
-    source_ids_id: Option<String>,
+    source_ids_id: Option<i64>,
 }
 
 /// Q5: the answers `questions` (question text → answer) to `parent`, as of `context`'s message.
@@ -66,7 +66,7 @@ pub(crate) async fn answers(
     .bind(parent_id)
     .fetch_all(&mut *conn)
     .await?;
-    let rank = |at, source| (at, source_order(source));
+    let rank = |at, source| (at, source);
     let ours = rank(context.valid_from, context.source_ids_id);
     let (mut new_questions, mut new_answers) = (Vec::new(), Vec::new());
     let (mut changed, mut changed_answers) = (Vec::new(), Vec::new());
@@ -77,9 +77,9 @@ pub(crate) async fn answers(
                 new_answers.push(answer.as_str());
             }
             Some(s) => {
-                let newer = ours >= rank(s.valid_from, s.source_ids_id.as_deref());
-                let moves = (s.valid_from, s.source_ids_id.as_deref())
-                    != (context.valid_from, context.source_ids_id);
+                let newer = ours >= rank(s.valid_from, s.source_ids_id);
+                let moves =
+                    (s.valid_from, s.source_ids_id) != (context.valid_from, context.source_ids_id);
                 // The newest message gives the answer its provenance, even when it repeats it,
                 // so every arrival order ends with the same row.
                 if newer && moves {

@@ -22,7 +22,7 @@ use super::Context;
 pub(crate) struct Cached {
     pub id: i64,
     pub valid_from: DateTime<Utc>,
-    pub source: Option<String>,
+    pub source: Option<i64>,
     pub also: Option<DateTime<Utc>>,
     /// A yes/no value a family may use, such as whether a flowsheet type was seen live.
     pub flag: bool,
@@ -115,8 +115,8 @@ pub(crate) async fn earliest_row(
          ON CONFLICT ({key_column}) DO UPDATE SET
              valid_from = least(t.valid_from, excluded.valid_from),
              source_ids_id = CASE
-                 WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                      < (t.valid_from, coalesce(t.source_ids_id, ''))
+                 WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, 0))
+                      < (t.valid_from, coalesce(t.source_ids_id, 0))
                  THEN excluded.source_ids_id ELSE t.source_ids_id END,
              stored_from = CASE WHEN excluded.valid_from < t.valid_from
                            THEN excluded.stored_from ELSE t.stored_from END

@@ -10,7 +10,7 @@ use interchange::form::{FormAnswerMsg, FormMsg};
 use sqlx::PgConnection;
 
 use super::definitions::{self, QUESTION};
-use crate::engine::{Context, source_order};
+use crate::engine::Context;
 
 /// The form's own id, or Ward's when the source gives none.
 pub(crate) fn instance_id(m: &FormMsg, form_id: &str, at: DateTime<Utc>) -> String {
@@ -136,7 +136,7 @@ struct StoredAnswer {
     form_answer_id: i64,
     form_question_id: i64,
     valid_from: DateTime<Utc>,
-    source_ids_id: Option<String>,
+    source_ids_id: Option<i64>,
     #[sqlx(flatten)]
     values: Values,
 }
@@ -170,7 +170,7 @@ pub(crate) async fn answers(
     .bind(form)
     .fetch_all(&mut *conn)
     .await?;
-    let source = source_order(context.source_ids_id);
+    let source = context.source_ids_id;
     for (question, a) in given {
         let at = a.filed_datetime.unwrap_or(context.valid_from);
         let v = Values::from_answer(a);
@@ -178,13 +178,8 @@ pub(crate) async fn answers(
             write(conn, None, (form, question), &v, at, context).await?;
             continue;
         };
-        let newer = (at, &source)
-            >= (
-                current.valid_from,
-                &source_order(current.source_ids_id.as_deref()),
-            );
-        let moves =
-            (current.valid_from, current.source_ids_id.as_deref()) != (at, context.source_ids_id);
+        let newer = (at, &source) >= (current.valid_from, &current.source_ids_id);
+        let moves = (current.valid_from, current.source_ids_id) != (at, context.source_ids_id);
         if !newer || (v == current.values && !moves) {
             continue;
         }

@@ -17,14 +17,14 @@ use crate::engine::Context;
 use crate::engine::reference::{Cached, Connection};
 
 /// What an upsert returns: the row's id, valid-from, source and other time.
-type Returned = (i64, DateTime<Utc>, Option<String>, Option<DateTime<Utc>>);
+type Returned = (i64, DateTime<Utc>, Option<i64>, Option<DateTime<Utc>>);
 
 /// What the tests' upsert returns: the test's code, then as [`Returned`].
 type TestRow = (
     String,
     i64,
     DateTime<Utc>,
-    Option<String>,
+    Option<i64>,
     Option<DateTime<Utc>>,
 );
 
@@ -41,9 +41,7 @@ fn could_change(
     department_at: Option<DateTime<Utc>>,
     context: &Context<'_>,
 ) -> bool {
-    let source = |s: Option<&str>| s.unwrap_or_default().to_owned();
-    let earlier = (context.valid_from, source(context.source_ids_id))
-        < (cached.valid_from, source(cached.source.as_deref()));
+    let earlier = (context.valid_from, context.source_ids_id) < (cached.valid_from, cached.source);
     let department = match (department_at, cached.also) {
         (None, _) => false,
         (Some(_), None) => true,
@@ -115,8 +113,8 @@ pub(crate) async fn battery(
              ON CONFLICT (battery_code, lab_provider) DO UPDATE
                  SET valid_from = excluded.valid_from, stored_from = excluded.stored_from,
                      source_ids_id = excluded.source_ids_id
-                 WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                     < (t.valid_from, coalesce(t.source_ids_id, ''))
+                 WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, 0))
+                     < (t.valid_from, coalesce(t.source_ids_id, 0))
              RETURNING lab_battery_id, valid_from, source_ids_id)
          SELECT *, NULL::timestamptz FROM up
          UNION ALL
@@ -257,7 +255,7 @@ async fn link(
     unlinked.dedup();
     if !unlinked.is_empty() {
         let mut reference = Connection::of(conn, context).await?;
-        let rows: Vec<(i64, i64, DateTime<Utc>, Option<String>)> = sqlx::query_as(ELEMENTS_SQL)
+        let rows: Vec<(i64, i64, DateTime<Utc>, Option<i64>)> = sqlx::query_as(ELEMENTS_SQL)
             .bind(battery)
             .bind(&unlinked)
             .bind(context.valid_from)
@@ -292,8 +290,8 @@ const ELEMENTS_SQL: &str = "WITH up AS (
          ON CONFLICT (lab_battery_id, lab_test_definition_id) DO UPDATE
              SET valid_from = excluded.valid_from, stored_from = excluded.stored_from,
                  source_ids_id = excluded.source_ids_id
-             WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                 < (t.valid_from, coalesce(t.source_ids_id, ''))
+             WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, 0))
+                 < (t.valid_from, coalesce(t.source_ids_id, 0))
          RETURNING lab_test_definition_id, lab_battery_element_id, valid_from, source_ids_id)
      SELECT * FROM up
      UNION ALL
@@ -314,8 +312,8 @@ macro_rules! newer_department {
 /// Whether the message is earlier than the row's provenance (ties by source id).
 macro_rules! earlier {
     () => {
-        "((excluded.valid_from, coalesce(excluded.source_ids_id, '')) \
-         < (t.valid_from, coalesce(t.source_ids_id, '')))"
+        "((excluded.valid_from, coalesce(excluded.source_ids_id, 0)) \
+         < (t.valid_from, coalesce(t.source_ids_id, 0)))"
     };
 }
 

@@ -57,11 +57,11 @@ macro_rules! upsert {
                      valid_from = least(t.valid_from, excluded.valid_from),
                      stored_from = excluded.stored_from,
                      source_ids_id = CASE
-                         WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                             < (t.valid_from, coalesce(t.source_ids_id, ''))
+                         WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, 0))
+                             < (t.valid_from, coalesce(t.source_ids_id, 0))
                          THEN excluded.source_ids_id ELSE t.source_ids_id END
-                 WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                         < (t.valid_from, coalesce(t.source_ids_id, ''))
+                 WHERE (excluded.valid_from, coalesce(excluded.source_ids_id, 0))
+                         < (t.valid_from, coalesce(t.source_ids_id, 0))
                      OR (excluded.is_real_time AND NOT t.is_real_time)
                      OR NOT t.has_visit_observation
                  RETURNING visit_observation_type_id, valid_from, source_ids_id, is_real_time)
@@ -102,7 +102,7 @@ pub(crate) async fn for_observation(
     let mut reference = Connection::of(conn, context).await?;
     // A second try reads the row another transaction created meanwhile.
     for _ in 0..2 {
-        let found: Option<(i64, DateTime<Utc>, Option<String>, bool)> = sqlx::query_as(sql)
+        let found: Option<(i64, DateTime<Utc>, Option<i64>, bool)> = sqlx::query_as(sql)
             .bind(value)
             .bind(source_type)
             .bind(live)
@@ -131,8 +131,6 @@ pub(crate) async fn for_observation(
 /// Whether the message could change the cached type: it is earlier than the type's provenance,
 /// or live while the type has not been seen live.
 fn could_change(cached: &Cached, live: bool, context: &Context<'_>) -> bool {
-    let source = |s: Option<&str>| s.unwrap_or_default().to_owned();
-    let earlier = (context.valid_from, source(context.source_ids_id))
-        < (cached.valid_from, source(cached.source.as_deref()));
+    let earlier = (context.valid_from, context.source_ids_id) < (cached.valid_from, cached.source);
     earlier || (live && !cached.flag)
 }

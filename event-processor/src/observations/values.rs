@@ -15,7 +15,7 @@ use interchange::observation::Flowsheet;
 use interchange::value::Iv;
 use sqlx::PgConnection;
 
-use crate::engine::{Context, source_order};
+use crate::engine::Context;
 
 /// An observation's values.
 #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
@@ -32,7 +32,7 @@ struct Values {
 struct Stored {
     visit_observation_id: i64,
     valid_from: DateTime<Utc>,
-    source_ids_id: Option<String>,
+    source_ids_id: Option<i64>,
     #[sqlx(flatten)]
     values: Values,
 }
@@ -69,11 +69,10 @@ impl Values {
 
 /// Orders messages by hospital time, then by source id (IDS ids as numbers).
 pub(crate) fn compare(
-    a: (DateTime<Utc>, Option<&str>),
-    b: (DateTime<Utc>, Option<&str>),
+    a: (DateTime<Utc>, Option<i64>),
+    b: (DateTime<Utc>, Option<i64>),
 ) -> Ordering {
-    a.0.cmp(&b.0)
-        .then_with(|| source_order(a.1).cmp(&source_order(b.1)))
+    a.cmp(&b)
 }
 
 /// The observation of type `kind` at `at` in `visit`, created or updated by `f` (F1–F3).
@@ -129,18 +128,17 @@ pub(crate) async fn observe(
     .await?;
     let newest = compare(
         (context.valid_from, context.source_ids_id),
-        (stored.valid_from, stored.source_ids_id.as_deref()),
+        (stored.valid_from, stored.source_ids_id),
     ) != Ordering::Less;
     let now = Values::from_message(f, stored.values.clone(), newest);
     let moves = newest
-        && (stored.valid_from, stored.source_ids_id.as_deref())
-            != (context.valid_from, context.source_ids_id);
+        && (stored.valid_from, stored.source_ids_id) != (context.valid_from, context.source_ids_id);
     if now == stored.values && !moves {
         return Ok(());
     }
     let (valid_from, source) = match newest {
-        true => (context.valid_from, context.source_ids_id.map(str::to_owned)),
-        false => (stored.valid_from, stored.source_ids_id.clone()),
+        true => (context.valid_from, context.source_ids_id),
+        false => (stored.valid_from, stored.source_ids_id),
     };
     sqlx::query(
         "WITH audited AS (
@@ -188,10 +186,10 @@ mod tests {
     #[test]
     fn equal_times_go_to_the_later_ids_id_as_numbers() {
         let t = at("2024-01-01T10:00:00Z");
-        assert_eq!(compare((t, Some("10")), (t, Some("9"))), Ordering::Greater);
-        assert_eq!(compare((t, Some("9")), (t, Some("9"))), Ordering::Equal);
+        assert_eq!(compare((t, Some(10)), (t, Some(9))), Ordering::Greater);
+        assert_eq!(compare((t, Some(9)), (t, Some(9))), Ordering::Equal);
         let later = at("2024-01-01T10:00:01Z");
-        assert_eq!(compare((t, Some("10")), (later, Some("9"))), Ordering::Less);
+        assert_eq!(compare((t, Some(10)), (later, Some(9))), Ordering::Less);
     }
 
     #[test]

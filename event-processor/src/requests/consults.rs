@@ -8,7 +8,7 @@ use interchange::order::{ConsultMetadata, ConsultRequest};
 use sqlx::PgConnection;
 
 use crate::engine::reference::earliest_row;
-use crate::engine::{Context, ProcessError, reject, source_order};
+use crate::engine::{Context, ProcessError, reject};
 
 /// The consultation type `code`, created on first sight.
 pub(crate) async fn consultation_type(
@@ -89,14 +89,14 @@ struct Values {
 struct Stored {
     consultation_request_id: i64,
     valid_from: DateTime<Utc>,
-    source_ids_id: Option<String>,
+    source_ids_id: Option<i64>,
     #[sqlx(flatten)]
     values: Values,
 }
 
 /// Orders messages by hospital time, then IDS id (as numbers).
-pub(crate) fn rank(at: DateTime<Utc>, source: Option<&str>) -> (DateTime<Utc>, (u8, i64, String)) {
-    (at, source_order(source))
+pub(crate) fn rank(at: DateTime<Utc>, source: Option<i64>) -> (DateTime<Utc>, Option<i64>) {
+    (at, source)
 }
 
 const COLUMNS: &str = "consultation_type_id, hospital_visit_id, closed_due_to_discharge, \
@@ -132,7 +132,7 @@ pub(crate) async fn request(
         return write(conn, None, epic, &v, None, context).await;
     };
     let newest = rank(context.valid_from, context.source_ids_id)
-        .cmp(&rank(stored.valid_from, stored.source_ids_id.as_deref()))
+        .cmp(&rank(stored.valid_from, stored.source_ids_id))
         != Ordering::Less;
     let current = stored.values.clone();
     let now = match newest {
@@ -161,7 +161,7 @@ pub(crate) async fn request(
     if now == current {
         return Ok(stored.consultation_request_id);
     }
-    let kept = (!newest).then(|| (stored.valid_from, stored.source_ids_id.clone()));
+    let kept = (!newest).then_some((stored.valid_from, stored.source_ids_id));
     write(
         conn,
         Some(stored.consultation_request_id),
@@ -180,11 +180,10 @@ async fn write(
     id: Option<i64>,
     epic: i64,
     v: &Values,
-    kept: Option<(DateTime<Utc>, Option<String>)>,
+    kept: Option<(DateTime<Utc>, Option<i64>)>,
     context: &Context<'_>,
 ) -> Result<i64, sqlx::Error> {
-    let (valid_from, source) =
-        kept.unwrap_or((context.valid_from, context.source_ids_id.map(str::to_owned)));
+    let (valid_from, source) = kept.unwrap_or((context.valid_from, context.source_ids_id));
     let sql = match id {
         None => format!(
             "INSERT INTO consultation_request (internal_id, {COLUMNS}, valid_from, stored_from,

@@ -24,12 +24,12 @@ pub(crate) async fn decision_type(
              source_ids_id)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (care_code) DO UPDATE SET
-             name = CASE WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                             < (t.valid_from, coalesce(t.source_ids_id, ''))
+             name = CASE WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, 0))
+                             < (t.valid_from, coalesce(t.source_ids_id, 0))
                          THEN coalesce(excluded.name, t.name) ELSE coalesce(t.name, excluded.name) END,
              valid_from = least(t.valid_from, excluded.valid_from),
-             source_ids_id = CASE WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, ''))
-                                 < (t.valid_from, coalesce(t.source_ids_id, ''))
+             source_ids_id = CASE WHEN (excluded.valid_from, coalesce(excluded.source_ids_id, 0))
+                                 < (t.valid_from, coalesce(t.source_ids_id, 0))
                              THEN excluded.source_ids_id ELSE t.source_ids_id END,
              stored_from = excluded.stored_from
          RETURNING advance_decision_type_id",
@@ -57,7 +57,7 @@ struct Values {
 struct Stored {
     advance_decision_id: i64,
     valid_from: DateTime<Utc>,
-    source_ids_id: Option<String>,
+    source_ids_id: Option<i64>,
     #[sqlx(flatten)]
     values: Values,
 }
@@ -93,7 +93,7 @@ pub(crate) async fn decision(
         None => (None, fresh, None),
         Some(stored) => {
             let newest = rank(context.valid_from, context.source_ids_id)
-                >= rank(stored.valid_from, stored.source_ids_id.as_deref());
+                >= rank(stored.valid_from, stored.source_ids_id);
             let now = match newest {
                 true => Values {
                     requested_datetime: fresh
@@ -107,17 +107,16 @@ pub(crate) async fn decision(
                 },
             };
             let moves = newest
-                && (stored.valid_from, stored.source_ids_id.as_deref())
+                && (stored.valid_from, stored.source_ids_id)
                     != (context.valid_from, context.source_ids_id);
             if now == stored.values && !moves {
                 return Ok(stored.advance_decision_id);
             }
-            let kept = (!newest).then(|| (stored.valid_from, stored.source_ids_id.clone()));
+            let kept = (!newest).then_some((stored.valid_from, stored.source_ids_id));
             (Some(stored.advance_decision_id), now, kept)
         }
     };
-    let (valid_from, source) =
-        kept.unwrap_or((context.valid_from, context.source_ids_id.map(str::to_owned)));
+    let (valid_from, source) = kept.unwrap_or((context.valid_from, context.source_ids_id));
     let sql = match id {
         None => format!(
             "INSERT INTO advance_decision (internal_id, {COLUMNS}, valid_from, stored_from,

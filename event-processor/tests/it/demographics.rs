@@ -10,7 +10,7 @@ type AuditRow = (
     chrono::DateTime<chrono::Utc>,
     chrono::DateTime<chrono::Utc>,
     chrono::DateTime<chrono::Utc>,
-    Option<String>,
+    Option<i64>,
 );
 
 #[tokio::test]
@@ -134,8 +134,8 @@ async fn d5_two_newer_changes_leave_two_audit_rows_with_the_previous_states() {
     assert_eq!(audit[0].2, at("2024-01-02T10:00:00Z"));
     assert_eq!(audit[0].3, at("2024-01-02T10:00:01Z"));
     assert_eq!(
-        audit[1].4.as_deref(),
-        Some("2"),
+        audit[1].4,
+        Some(2),
         "the audit row keeps the provenance it had"
     );
 }

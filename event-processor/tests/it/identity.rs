@@ -90,7 +90,7 @@ async fn m3_a_new_mrn_gets_one_mrn_row_and_a_mrn_to_live_row_to_itself() {
     )
     .await
     .unwrap();
-    let (mrn_id, live, valid_from, source): (i64, i64, chrono::DateTime<chrono::Utc>, Option<String>) = sqlx::query_as(
+    let (mrn_id, live, valid_from, source): (i64, i64, chrono::DateTime<chrono::Utc>, Option<i64>) = sqlx::query_as(
         "SELECT m.mrn_id, t.live_mrn_id, t.valid_from, t.source_ids_id FROM star.mrn m JOIN star.mrn_to_live t USING (mrn_id)",
     )
     .fetch_one(&db.pool)
@@ -98,7 +98,7 @@ async fn m3_a_new_mrn_gets_one_mrn_row_and_a_mrn_to_live_row_to_itself() {
     .unwrap();
     assert_eq!(mrn_id, live);
     assert_eq!(valid_from, at("2024-01-01T10:00:00Z"));
-    assert_eq!(source.as_deref(), Some("7"), "provenance: the IDS id");
+    assert_eq!(source, Some(7), "provenance: the IDS id");
     assert_eq!(count(&db.pool, "mrn_to_live").await, 1);
 }
 

@@ -136,7 +136,7 @@ type SharedRow = (
     String,
     Option<String>,
     chrono::DateTime<chrono::Utc>,
-    Option<String>,
+    Option<i64>,
 );
 
 #[tokio::test]

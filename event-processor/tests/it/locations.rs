@@ -31,6 +31,42 @@ async fn g4_a_location_is_created_on_first_sight_once() {
     assert_eq!(locations, [("ED^A^1".to_owned(), None)]);
 }
 
+/// A location's string with its department, room and bed codes.
+type Parts = (String, Option<String>, Option<String>, Option<String>);
+
+#[tokio::test]
+async fn a_location_has_its_department_room_and_bed_from_its_string() {
+    let db = TestDb::migrated().await;
+    ok(
+        &db.pool,
+        &[
+            "A01 10:00 at=T06C^SR05^SR05-05",
+            "A01 10:00 visit=V2 mrn=M2 at=ED^null^null",
+        ],
+    )
+    .await;
+    let locations: Vec<Parts> = sqlx::query_as(
+        "SELECT location_string, department_code, room_code, bed_code
+             FROM star.location ORDER BY location_string",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let part = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        locations,
+        [
+            ("ED^null^null".to_owned(), part("ED"), None, None),
+            (
+                "T06C^SR05^SR05-05".to_owned(),
+                part("T06C"),
+                part("SR05"),
+                part("SR05-05")
+            ),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn l1_a_move_without_a_location_changes_no_location_visits() {
     let db = TestDb::migrated().await;

@@ -181,13 +181,44 @@ async fn f2_a_message_as_new_or_newer_replaces_the_value_and_an_older_one_does_n
         .await
         .unwrap();
     assert_eq!(observations(&db.pool, "V1").await[0].2, Some(85.0), "equal");
-    let (valid_from, source): (chrono::DateTime<chrono::Utc>, String) =
+    let (valid_from, source): (chrono::DateTime<chrono::Utc>, i64) =
         sqlx::query_as("SELECT valid_from, source_ids_id FROM star.visit_observation")
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    assert_eq!((valid_from, source.as_str()), (t("10:30"), "3"));
+    assert_eq!((valid_from, source), (t("10:30"), 3));
     assert_eq!(count(&db.pool, "visit_observation_audit").await, 1);
+}
+
+#[tokio::test]
+async fn ties_between_messages_of_one_time_break_by_ids_id_as_a_number() {
+    // As text, '9' sorts after '10': the tie went to the earlier message.
+    for order in [[0, 1], [1, 0]] {
+        let db = TestDb::migrated().await;
+        let rows = [
+            row("9 8 10:00 10:30 num=85"),
+            row("10 8 10:00 10:30 num=90"),
+        ];
+        for i in order {
+            processed(&db.pool, &rows[i]).await.unwrap();
+        }
+        let (value, source): (Option<f64>, Option<i64>) =
+            sqlx::query_as("SELECT value_as_real, source_ids_id FROM star.visit_observation")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            (value, source),
+            (Some(90.0), Some(10)),
+            "{order:?}: the later"
+        );
+        let first: Option<i64> =
+            sqlx::query_scalar("SELECT source_ids_id FROM star.visit_observation_type")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(first, Some(9), "{order:?}: a type names its first message");
+    }
 }
 
 #[tokio::test]

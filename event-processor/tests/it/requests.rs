@@ -304,14 +304,14 @@ async fn q5_every_ordering_of_a_requests_answers_ends_with_the_newest_answer_to_
     }
     // Questions are global, by their text.
     assert_eq!(count(&db.pool, "question").await, 3);
-    let sources: Vec<Option<String>> = sqlx::query_scalar(
+    let sources: Vec<Option<i64>> = sqlx::query_scalar(
         "SELECT DISTINCT a.source_ids_id FROM star.request_answer a
          JOIN star.question q USING (question_id) WHERE q.question = 'Reason'",
     )
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert_eq!(sources, [Some("2".to_owned())]);
+    assert_eq!(sources, [Some(2)]);
 }
 
 #[tokio::test]
