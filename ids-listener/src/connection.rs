@@ -41,11 +41,21 @@ enum CloseReason {
     Io(std::io::Error),
 }
 
+/// Where a connection comes from, stored with each of its messages.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    /// The sender's address.
+    pub peer: String,
+    /// `mllp` or `mllp+tls`.
+    pub transport: &'static str,
+    /// The subject of the client certificate the sender presented (mutual TLS).
+    pub client_subject: Option<String>,
+}
+
 /// Serves one connection until it closes.
 pub(crate) async fn serve<S>(
     stream: S,
-    peer: String,
-    transport: &'static str,
+    origin: Origin,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
 ) where
@@ -53,7 +63,8 @@ pub(crate) async fn serve<S>(
 {
     let _open = shared.metrics.connection_opened();
     let mut framed = Framed::new(stream, MllpCodec::new(shared.config.max_frame_bytes));
-    let closed = run(&mut framed, &peer, transport, &shared, &shutdown).await;
+    let closed = run(&mut framed, &origin, &shared, &shutdown).await;
+    let peer = &origin.peer;
     if matches!(closed, CloseReason::Shutdown) {
         linger(framed.get_mut()).await;
     }
@@ -74,8 +85,7 @@ pub(crate) async fn serve<S>(
 
 async fn run<S>(
     framed: &mut Framed<S, MllpCodec>,
-    peer: &str,
-    transport: &'static str,
+    origin: &Origin,
     shared: &Shared,
     shutdown: &CancellationToken,
 ) -> CloseReason
@@ -90,7 +100,7 @@ where
     loop {
         let next = tokio::select! {
             biased;
-            _ = shutdown.cancelled() => return drain_on_shutdown(framed, peer, transport, shared).await,
+            _ = shutdown.cancelled() => return drain_on_shutdown(framed, origin, shared).await,
             next = tokio::time::timeout(tick, framed.next()) => next,
         };
         let inbound = match next {
@@ -113,7 +123,7 @@ where
         };
         idle_since = Instant::now();
         partial_since = None;
-        if let Err(closed) = handle(framed, inbound, peer, transport, shared).await {
+        if let Err(closed) = handle(framed, inbound, origin, shared).await {
             return closed;
         }
     }
@@ -140,8 +150,7 @@ where
 /// Stores and acknowledges the complete frames already buffered, then closes.
 async fn drain_on_shutdown<S>(
     framed: &mut Framed<S, MllpCodec>,
-    peer: &str,
-    transport: &'static str,
+    origin: &Origin,
     shared: &Shared,
 ) -> CloseReason
 where
@@ -154,7 +163,7 @@ where
         *framed.read_buffer_mut() = buffer;
         match decoded {
             Ok(Some(inbound)) => {
-                if let Err(closed) = handle(framed, inbound, peer, transport, shared).await {
+                if let Err(closed) = handle(framed, inbound, origin, shared).await {
                     return closed;
                 }
             }
@@ -167,8 +176,7 @@ where
 async fn handle<S>(
     framed: &mut Framed<S, MllpCodec>,
     inbound: Inbound,
-    peer: &str,
-    transport: &'static str,
+    origin: &Origin,
     shared: &Shared,
 ) -> Result<(), CloseReason>
 where
@@ -176,6 +184,7 @@ where
 {
     let config = &shared.config;
     let metrics = &shared.metrics;
+    let peer = &origin.peer;
     metrics.frames_received.inc();
     let payload = match inbound {
         Inbound::Frame(payload) => payload,
@@ -209,8 +218,9 @@ where
     };
     let message = NewMessage {
         payload,
-        transport,
+        transport: origin.transport,
         peer: peer.to_owned(),
+        client_subject: origin.client_subject.clone(),
         header,
         message_datetime,
     };

@@ -33,7 +33,7 @@ pub use ack::AckPolicy;
 pub use metrics::Metrics;
 pub use store::StoreConfig;
 
-use connection::Shared;
+use connection::{Origin, Shared};
 
 /// How the listener behaves; `ward listen` fills it from flags.
 #[derive(Debug, Clone)]
@@ -75,8 +75,8 @@ impl Default for Config {
 pub struct Resources {
     /// The IDS database.
     pub pool: PgPool,
-    /// The plain MLLP port.
-    pub mllp: TcpListener,
+    /// The plain MLLP port, unless the site takes MLLP over TLS only.
+    pub mllp: Option<TcpListener>,
     /// The MLLP-over-TLS port and its acceptor, when TLS is configured.
     pub tls: Option<(TcpListener, TlsAcceptor)>,
     /// The metrics and health port, when wanted.
@@ -111,17 +111,19 @@ pub async fn run(config: Config, resources: Resources, shutdown: CancellationTok
         });
         tracker.spawn(telemetry::serve(http, exposition, shutdown.clone()));
     }
-    if let Ok(addr) = mllp.local_addr() {
-        tracing::info!(%addr, "Listening for MLLP");
+    if let Some(mllp) = mllp {
+        if let Ok(addr) = mllp.local_addr() {
+            tracing::info!(%addr, "Listening for MLLP");
+        }
+        tracker.spawn(accept_loop(
+            mllp,
+            None,
+            Arc::clone(&shared),
+            Arc::clone(&connections),
+            tracker.clone(),
+            shutdown.clone(),
+        ));
     }
-    tracker.spawn(accept_loop(
-        mllp,
-        None,
-        Arc::clone(&shared),
-        Arc::clone(&connections),
-        tracker.clone(),
-        shutdown.clone(),
-    ));
     if let Some((listener, acceptor)) = tls {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "Listening for MLLP over TLS");
@@ -187,14 +189,26 @@ async fn accept_loop(
             let peer = peer.to_string();
             tracing::debug!(peer = %peer, tls = tls.is_some(), "Connection accepted");
             match tls {
-                None => connection::serve(stream, peer, "mllp", shared, shutdown).await,
+                None => {
+                    let origin = Origin {
+                        peer,
+                        transport: "mllp",
+                        client_subject: None,
+                    };
+                    connection::serve(stream, origin, shared, shutdown).await
+                }
                 Some(acceptor) => {
                     let handshake =
                         tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
                             .await;
                     match handshake {
                         Ok(Ok(stream)) => {
-                            connection::serve(stream, peer, "mllp+tls", shared, shutdown).await
+                            let origin = Origin {
+                                client_subject: tls::client_subject(stream.get_ref().1),
+                                peer,
+                                transport: "mllp+tls",
+                            };
+                            connection::serve(stream, origin, shared, shutdown).await
                         }
                         Ok(Err(error)) => {
                             tracing::info!(peer = %peer, error = %error, "TLS handshake refused")

@@ -37,6 +37,8 @@ pub struct NewMessage {
     pub transport: &'static str,
     /// The sender's address.
     pub peer: String,
+    /// The subject of the sender's client certificate, under mutual TLS.
+    pub client_subject: Option<String>,
     /// The header, or why it could not be read.
     pub header: Result<Header, HeaderError>,
     /// MSH-7 as an instant, when it parses.
@@ -240,10 +242,11 @@ async fn write_batch(
                 $5::text[], $6::text[], $7::text[], $8::text[],
                 $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
                 $15::text[], $16::text[], $17::text[], $18::timestamptz[],
-                $19::text[], $20::text[])
+                $19::text[], $20::text[], $21::text[])
             WITH ORDINALITY AS t(payload, sha, transport, peer, app, fac, rapp, rfac,
                                  type, trigger, structure, control, processing, version,
-                                 accept_ack, app_ack, dt_text, dt, charset, header_error, ord)
+                                 accept_ack, app_ack, dt_text, dt, charset, header_error,
+                                 client_subject, ord)
          ), numbered AS (
             SELECT s.*, nextval('ids.message_id_seq'::regclass) AS id
             FROM (SELECT * FROM input ORDER BY ord) s
@@ -266,11 +269,12 @@ async fn write_batch(
                 sending_application, sending_facility, receiving_application, receiving_facility,
                 message_type, trigger_event, message_structure, control_id, processing_id,
                 version_id, accept_ack_type, application_ack_type, message_datetime_text,
-                message_datetime, character_set, duplicate_of, header_error)
+                message_datetime, character_set, duplicate_of, header_error,
+                client_certificate_subject)
             OVERRIDING SYSTEM VALUE
             SELECT id, payload, sha, transport, peer, app, fac, rapp, rfac, type, trigger,
                    structure, control, processing, version, accept_ack, app_ack, dt_text, dt,
-                   charset, duplicate_of, header_error
+                   charset, duplicate_of, header_error, client_subject
             FROM classified
             RETURNING id
          )
@@ -314,6 +318,11 @@ async fn write_batch(
     .bind(
         rows.iter()
             .map(|r| r.message.header.as_ref().err().map(ToString::to_string))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|r| r.message.client_subject.as_deref())
             .collect::<Vec<_>>(),
     )
     .fetch_all(&mut *conn)

@@ -562,7 +562,7 @@ async fn spawn_listener(
         Config::default(),
         Resources {
             pool,
-            mllp,
+            mllp: Some(mllp),
             tls: None,
             http: None,
             metrics,

@@ -20,25 +20,8 @@ pub struct ListenArgs {
     #[command(flatten)]
     start: crate::StartArgs,
 
-    /// Address of the plain MLLP port.
-    #[arg(long, env = "WARD_MLLP_ADDR", default_value = "127.0.0.1:2575")]
-    mllp_addr: SocketAddr,
-
-    /// Address of the MLLP-over-TLS port (needs --tls-cert and --tls-key).
-    #[arg(long, env = "WARD_TLS_ADDR", requires_all = ["tls_cert", "tls_key"])]
-    tls_addr: Option<SocketAddr>,
-
-    /// PEM certificate chain for the TLS port.
-    #[arg(long, env = "WARD_TLS_CERT")]
-    tls_cert: Option<PathBuf>,
-
-    /// PEM private key for the TLS port.
-    #[arg(long, env = "WARD_TLS_KEY")]
-    tls_key: Option<PathBuf>,
-
-    /// PEM CA certificates; when given, TLS clients must present a certificate signed by one.
-    #[arg(long, env = "WARD_TLS_CLIENT_CA")]
-    tls_client_ca: Option<PathBuf>,
+    #[command(flatten)]
+    ports: MllpArgs,
 
     /// Address serving Prometheus metrics at /metrics and a health check at /health.
     #[arg(long, env = "WARD_METRICS_ADDR", default_value = "127.0.0.1:9464")]
@@ -85,32 +68,98 @@ enum AckPolicyArg {
     AlwaysOriginal,
 }
 
+/// Where the listener takes MLLP: a plain port, a TLS port, or both (shared by `ward listen`
+/// and `ward up`).
+#[derive(Debug, clap::Args)]
+pub struct MllpArgs {
+    /// Address of the plain MLLP port, or `none` to take MLLP over TLS only.
+    #[arg(long, env = "WARD_MLLP_ADDR", default_value = "127.0.0.1:2575")]
+    mllp_addr: Port,
+
+    /// Address of the MLLP-over-TLS port (needs --tls-cert and --tls-key).
+    #[arg(long, env = "WARD_TLS_ADDR", requires_all = ["tls_cert", "tls_key"])]
+    tls_addr: Option<SocketAddr>,
+
+    /// PEM certificate chain for the TLS port.
+    #[arg(long, env = "WARD_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key for the TLS port.
+    #[arg(long, env = "WARD_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+
+    /// PEM CA certificates; when given, TLS clients must present a certificate signed by one
+    /// (its subject is stored with each message).
+    #[arg(long, env = "WARD_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
+}
+
+/// A port to bind, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Port(Option<SocketAddr>);
+
+impl std::str::FromStr for Port {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Port, Self::Err> {
+        match s {
+            "none" => Ok(Port(None)),
+            addr => addr.parse().map(|a| Port(Some(a))),
+        }
+    }
+}
+
+/// The bound MLLP ports: plain, and TLS with its acceptor.
+pub type Bound = (
+    Option<TcpListener>,
+    Option<(TcpListener, ids_listener::tls::TlsAcceptor)>,
+);
+
+impl MllpArgs {
+    /// Binds the ports asked for; neither is a configuration error.
+    pub async fn bind(&self) -> anyhow::Result<Bound> {
+        let tls = match self.tls_addr {
+            None => None,
+            Some(addr) => {
+                let (Some(cert), Some(key)) = (self.tls_cert.clone(), self.tls_key.clone()) else {
+                    anyhow::bail!("--tls-addr needs --tls-cert and --tls-key");
+                };
+                let acceptor = ids_listener::tls::acceptor(&TlsFiles {
+                    cert,
+                    key,
+                    client_ca: self.tls_client_ca.clone(),
+                })
+                .context("Failed to load the TLS certificate and key")?;
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("Failed to bind the TLS port {addr}"))?;
+                Some((listener, acceptor))
+            }
+        };
+        let plain = match self.mllp_addr.0 {
+            None if tls.is_none() => {
+                anyhow::bail!(
+                    "--mllp-addr none needs --tls-addr: there would be no port to listen on"
+                )
+            }
+            None => None,
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("Failed to bind the MLLP port {addr}"))?,
+            ),
+        };
+        Ok((plain, tls))
+    }
+}
+
 /// Runs the listener until Ctrl-C or SIGTERM.
 pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
+    let shutdown = crate::shutdown_on_signal();
+    let (mllp, tls) = args.ports.bind().await?;
     let live = schema::StarSchema::live();
     let zone = Some(args.time_zone);
     let pool = crate::connect_and_migrate(&args.database, &live, 8, &args.start, zone).await?;
-    let tls = match args.tls_addr {
-        None => None,
-        Some(addr) => {
-            let (Some(cert), Some(key)) = (args.tls_cert.clone(), args.tls_key.clone()) else {
-                anyhow::bail!("--tls-addr needs --tls-cert and --tls-key");
-            };
-            let acceptor = ids_listener::tls::acceptor(&TlsFiles {
-                cert,
-                key,
-                client_ca: args.tls_client_ca.clone(),
-            })
-            .context("Failed to load the TLS certificate and key")?;
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("Failed to bind the TLS port {addr}"))?;
-            Some((listener, acceptor))
-        }
-    };
-    let mllp = TcpListener::bind(args.mllp_addr)
-        .await
-        .with_context(|| format!("Failed to bind the MLLP port {}", args.mllp_addr))?;
     let http = TcpListener::bind(args.metrics_addr)
         .await
         .with_context(|| format!("Failed to bind the metrics port {}", args.metrics_addr))?;
@@ -136,6 +185,6 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         http: Some(http),
         metrics: Arc::new(Metrics::default()),
     };
-    ids_listener::run(config, resources, crate::shutdown_on_signal()).await;
+    ids_listener::run(config, resources, shutdown).await;
     Ok(())
 }

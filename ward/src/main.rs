@@ -307,23 +307,26 @@ where
         .with_context(|| format!("The {name} thread stopped unexpectedly"))
 }
 
-/// A token cancelled at the first Ctrl-C or SIGTERM.
+/// A token cancelled at the first Ctrl-C or SIGTERM. SIGTERM is caught from the moment this
+/// returns (not when the task first runs), so a service stopped while it starts stops cleanly:
+/// call it before binding ports.
 pub fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
     tokio::spawn(async move {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(term) => term,
-                    Err(_) => {
-                        let _ = ctrl_c.await;
-                        cancel.cancel();
-                        return;
-                    }
-                };
+            let mut term = match term {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    cancel.cancel();
+                    return;
+                }
+            };
             tokio::select! {
                 _ = ctrl_c => {},
                 _ = term.recv() => {},

@@ -37,9 +37,8 @@ pub struct UpArgs {
     #[command(flatten)]
     site: SiteArgs,
 
-    /// Address of the plain MLLP port.
-    #[arg(long, env = "WARD_MLLP_ADDR", default_value = "127.0.0.1:2575")]
-    mllp_addr: SocketAddr,
+    #[command(flatten)]
+    ports: crate::listen::MllpArgs,
 
     /// Address serving the listener's Prometheus metrics and health check.
     #[arg(long, env = "WARD_METRICS_ADDR", default_value = "127.0.0.1:9464")]
@@ -64,13 +63,12 @@ pub struct UpArgs {
 
 /// Runs every stage until Ctrl-C or SIGTERM, or until one of them fails.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let shutdown = crate::shutdown_on_signal();
     let site = args.site.site_config()?;
     let star = &args.star.star_schema;
     let zone = Some(site.time_zone);
     let pool = crate::connect_and_migrate(&args.database, star, 12, &args.start, zone).await?;
-    let mllp = TcpListener::bind(args.mllp_addr)
-        .await
-        .with_context(|| format!("Failed to bind the MLLP port {}", args.mllp_addr))?;
+    let (mllp, tls) = args.ports.bind().await?;
     let http = TcpListener::bind(args.metrics_addr)
         .await
         .with_context(|| format!("Failed to bind the metrics port {}", args.metrics_addr))?;
@@ -96,7 +94,6 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     publisher.connect().await.map_err(|e| {
         anyhow::anyhow!("Failed to connect to RabbitMQ and declare the queues: {e}")
     })?;
-    let shutdown = crate::shutdown_on_signal();
 
     let listener = ids_listener::run(
         ids_listener::Config {
@@ -106,7 +103,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         ids_listener::Resources {
             pool: pool.clone(),
             mllp,
-            tls: None,
+            tls,
             http: Some(http),
             metrics: Arc::new(ids_listener::Metrics::default()),
         },
@@ -157,7 +154,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         .await;
         anyhow::Ok(())
     });
-    tracing::info!(mllp = %args.mllp_addr, "Ward is up: listener, reader and processor running");
+    tracing::info!("Ward is up: listener, reader and processor running");
     // When any stage ends, stop the others and wait for them to finish cleanly.
     let stop_all = shutdown.clone();
     let reader = async move {

@@ -612,3 +612,105 @@ fn http_get(addr: &str, path: &str) -> String {
     stream.read_to_string(&mut out).unwrap();
     out
 }
+
+/// Waits until something accepts TCP connections at `addr`.
+async fn wait_for_port(addr: &str) -> bool {
+    for _ in 0..150 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn listen_and_up_take_mllp_over_tls_only_when_the_plain_port_is_none() {
+    let db = TestDb::migrated().await;
+    let dir = std::env::temp_dir().join(testkit::unique_name("ward-cli-tls"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let (cert_path, key_path) = (cert_path.to_str().unwrap(), key_path.to_str().unwrap());
+
+    let alone = ward(&["listen", "--database-url", &db.url, "--mllp-addr", "none"]);
+    assert!(!alone.status.success());
+    let stderr = String::from_utf8_lossy(&alone.stderr);
+    assert!(
+        stderr.contains("--mllp-addr none needs --tls-addr"),
+        "{stderr}"
+    );
+
+    let queue = testkit::unique_name("ward.test.tls-up");
+    let dlq = testkit::unique_name("ward.test.tls-up.dlq");
+    let dlx = testkit::unique_name("ward.test.tls-up.dlx");
+    let up_extra = [
+        "--queue",
+        queue.as_str(),
+        "--dead-letter-queue",
+        dlq.as_str(),
+        "--dead-letter-exchange",
+        dlx.as_str(),
+    ];
+    for (command, extra) in [("listen", &[][..]), ("up", &up_extra[..])] {
+        let tls = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+            .args([command, "--database-url", &db.url, "--mllp-addr", "none"])
+            .args([
+                "--tls-addr",
+                &tls,
+                "--tls-cert",
+                cert_path,
+                "--tls-key",
+                key_path,
+            ])
+            .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+            .args(extra)
+            .args(if command == "up" {
+                vec![
+                    "--reader-metrics-addr".to_owned(),
+                    format!("127.0.0.1:{}", free_port()),
+                    "--processor-metrics-addr".to_owned(),
+                    format!("127.0.0.1:{}", free_port()),
+                ]
+            } else {
+                Vec::new()
+            })
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let guard = KillOnDrop(child.id());
+        assert!(
+            wait_for_port(&tls).await,
+            "ward {command} serves MLLP over TLS"
+        );
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(
+            child.wait().unwrap().success(),
+            "ward {command} stops cleanly"
+        );
+        std::mem::forget(guard);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let connection =
+        lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    for q in [&queue, &dlq] {
+        let _ = channel
+            .queue_delete(q.as_str().into(), Default::default())
+            .await;
+    }
+}

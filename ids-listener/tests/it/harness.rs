@@ -78,7 +78,7 @@ impl TestListener {
         let shutdown = CancellationToken::new();
         let resources = Resources {
             pool: options.pool.unwrap_or_else(|| db.pool.clone()),
-            mllp,
+            mllp: Some(mllp),
             tls,
             http: Some(http),
             metrics: Arc::clone(&metrics),
@@ -116,7 +116,8 @@ impl TestListener {
 
     pub async fn rows(&self) -> Vec<Row> {
         sqlx::query_as(
-            "SELECT id, payload, control_id, duplicate_of, header_error, transport
+            "SELECT id, payload, control_id, duplicate_of, header_error, transport,
+                    client_certificate_subject
              FROM ids.message ORDER BY id",
         )
         .fetch_all(&self.db.pool)
@@ -151,6 +152,7 @@ pub struct Row {
     pub duplicate_of: Option<i64>,
     pub header_error: Option<String>,
     pub transport: String,
+    pub client_certificate_subject: Option<String>,
 }
 
 /// An MLLP sender.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ids_listener::tls::{TlsFiles, acceptor};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use testkit::TestDb;
 use tokio::net::TcpStream;
@@ -33,10 +33,15 @@ impl Pki {
             .signed_by(&server_key, &ca)
             .unwrap();
         let client_key = KeyPair::generate().unwrap();
-        let client = CertificateParams::new(vec!["integration-engine".to_owned()])
-            .unwrap()
-            .signed_by(&client_key, &ca)
-            .unwrap();
+        let mut client = CertificateParams::new(vec!["integration-engine".to_owned()]).unwrap();
+        client.distinguished_name = rcgen::DistinguishedName::new();
+        client
+            .distinguished_name
+            .push(DnType::CommonName, "integration-engine");
+        client
+            .distinguished_name
+            .push(DnType::OrganizationName, "Hospital");
+        let client = client.signed_by(&client_key, &ca).unwrap();
         std::fs::write(dir.join("server.pem"), server.pem()).unwrap();
         std::fs::write(dir.join("server.key"), server_key.serialize_pem()).unwrap();
         std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
@@ -117,6 +122,10 @@ async fn mllp_over_tls_stores_and_acks() {
     let rows = listener.rows().await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].transport, "mllp+tls");
+    assert_eq!(
+        rows[0].client_certificate_subject, None,
+        "no client certificate"
+    );
 }
 
 #[tokio::test]
@@ -141,11 +150,13 @@ async fn mutual_tls_accepts_a_client_certificate_and_refuses_its_absence() {
             "no ACK without a client certificate"
         );
     }
-    let controls: Vec<_> = listener
-        .rows()
-        .await
-        .into_iter()
-        .map(|r| r.control_id.unwrap())
-        .collect();
+    let rows = listener.rows().await;
+    let controls: Vec<_> = rows.iter().map(|r| r.control_id.clone().unwrap()).collect();
     assert_eq!(controls, ["MTLS-OK"]);
+    // The IDS says which sender's certificate sent it.
+    let subject = rows[0].client_certificate_subject.as_deref().unwrap_or("");
+    assert!(
+        subject.contains("CN=integration-engine") && subject.contains("O=Hospital"),
+        "{subject}"
+    );
 }

@@ -49,7 +49,7 @@ pub async fn start(db: &TestDb) -> Running {
         ids_listener::Config::default(),
         ids_listener::Resources {
             pool: db.pool.clone(),
-            mllp,
+            mllp: Some(mllp),
             tls: None,
             http: None,
             metrics: Arc::new(ids_listener::Metrics::default()),
