@@ -1,23 +1,42 @@
 //! The analyst documentation runs: every SQL statement in `docs/queries.md` is executed against
 //! a freshly migrated warehouse, so a renamed column or table breaks the build, not an analyst's
-//! afternoon.
+//! afternoon; and against the quick start's simulated day, where each must return rows (unless
+//! the guide says why not), so its examples name values that exist.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+mod common;
 
 use std::path::Path;
 
 use testkit::TestDb;
 
+/// What marks a statement that returns nothing on the quick start's day (data that comes from
+/// source tables, or errors a clean day has none of).
+const NO_ROWS: &str = "(no rows in the quick start";
+
+/// One statement of the guide.
+struct Statement {
+    line: usize,
+    sql: String,
+    /// Whether it must return rows on the quick start's day.
+    rows: bool,
+}
+
 /// The statements of every ```sql block of a Markdown text, each with the line it starts on.
-fn statements(markdown: &str) -> Vec<(usize, String)> {
+fn statements(markdown: &str) -> Vec<Statement> {
     let mut out = Vec::new();
     let mut in_sql = false;
     let mut current = String::new();
     let mut start = 0;
+    let mut rows = true;
     for (n, line) in markdown.lines().enumerate() {
         let trimmed = line.trim();
         if trimmed.starts_with("```") {
             in_sql = !in_sql && trimmed == "```sql";
             continue;
+        }
+        if in_sql && current.is_empty() && trimmed.contains(NO_ROWS) {
+            rows = false;
         }
         if !in_sql || trimmed.starts_with("--") || trimmed.is_empty() && current.is_empty() {
             continue;
@@ -35,7 +54,11 @@ fn statements(markdown: &str) -> Vec<(usize, String)> {
             .trim_end()
             .ends_with(';')
         {
-            out.push((start, std::mem::take(&mut current)));
+            out.push(Statement {
+                line: start,
+                sql: std::mem::take(&mut current),
+                rows: std::mem::replace(&mut rows, true),
+            });
         }
     }
     assert!(
@@ -57,12 +80,54 @@ async fn every_query_in_the_analyst_guide_runs_on_a_fresh_warehouse() {
     );
     let db = TestDb::migrated().await;
     let mut failures = Vec::new();
-    for (line, sql) in &statements {
-        if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+    for s in &statements {
+        if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(s.sql.clone()))
             .execute(&db.pool)
             .await
         {
-            failures.push(format!("docs/queries.md:{line}: {error}"));
+            failures.push(format!("docs/queries.md:{}: {error}", s.line));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The day `scripts/demo` sends: `ward simulate`'s defaults with the demo's 300 patients.
+fn quick_start_day() -> Vec<simulator::SimMessage> {
+    simulator::generate(&simulator::Config {
+        seed: 1,
+        patients: 300,
+        labs: 0.5,
+        vitals: 0.5,
+        conditions: 0.5,
+        requests: 0.5,
+        ..simulator::Config::default()
+    })
+}
+
+#[tokio::test]
+async fn every_query_in_the_analyst_guide_returns_rows_on_the_quick_start_day() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/queries.md");
+    let statements = statements(&std::fs::read_to_string(path).unwrap());
+    let db = TestDb::migrated().await;
+    common::through_the_live_pipeline(&db, &quick_start_day()).await;
+    let mut failures = Vec::new();
+    for s in &statements {
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(s.sql.clone()))
+            .fetch_all(&db.pool)
+            .await
+        {
+            Err(error) => failures.push(format!("docs/queries.md:{}: {error}", s.line)),
+            Ok(found) if found.is_empty() == s.rows => failures.push(format!(
+                "docs/queries.md:{}: {} rows on the quick start's day{}",
+                s.line,
+                found.len(),
+                if s.rows {
+                    ""
+                } else {
+                    ", but it is marked as returning none"
+                }
+            )),
+            Ok(_) => {}
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test binary uses a part
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -124,4 +125,53 @@ impl Running {
             .unwrap()
             .unwrap();
     }
+}
+
+/// Feeds the live pipeline and waits until the processor has applied every message.
+pub async fn through_the_live_pipeline(db: &TestDb, feed: &[simulator::SimMessage]) {
+    let running = start(db).await;
+    let sent = simulator::send::send(running.addr, feed, 4, None)
+        .await
+        .unwrap();
+    assert_eq!(sent.refused, 0);
+    let expected = interchange_messages(&db.pool).await;
+    let stats = Arc::clone(&running.stats);
+    wait_up_to(
+        Duration::from_secs(300),
+        "the processor to apply every message",
+        async || {
+            let done =
+                stats.applied.load(Ordering::Relaxed) + stats.dead_lettered.load(Ordering::Relaxed);
+            done as usize == expected
+        },
+    )
+    .await;
+    running.stop().await;
+}
+
+/// How many interchange messages the IDS's messages map to (a lab message maps to its implied
+/// ADT and an order per ORC/OBR group; a resend to none).
+pub async fn interchange_messages(pool: &sqlx::PgPool) -> usize {
+    use message_reader::reader::{Row, Triage, triage};
+    type Stored = (i64, Vec<u8>, Option<i64>, Option<String>);
+    let rows: Vec<Stored> =
+        sqlx::query_as("SELECT id, payload, duplicate_of, header_error FROM ids.message")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let site = message_reader::SiteConfig::default();
+    rows.into_iter()
+        .map(|(id, payload, duplicate_of, header_error)| {
+            let row = Row {
+                id,
+                payload,
+                duplicate_of,
+                header_error,
+            };
+            match triage(&row, &site) {
+                Triage::Mapped(messages) => messages.len(),
+                _ => 0,
+            }
+        })
+        .sum()
 }
