@@ -66,7 +66,7 @@ pub fn star_migrator_into(target: &StarSchema) -> Migrator {
 }
 
 /// Renames the schema `star` in migration SQL: every `star` that qualifies a name (`star.x`) or
-/// is the schema itself (`SCHEMA star;`, `SCHEMA star IS`). Prose such as "every star table" in
+/// is the schema itself (`SCHEMA star;`, `SCHEMA star IS`, `IN SCHEMA star GRANT`). Prose such as "every star table" in
 /// comments is left alone.
 fn retarget(sql: &str, schema: &str) -> String {
     if schema == "star" {
@@ -82,8 +82,10 @@ fn retarget(sql: &str, schema: &str) -> String {
             .next_back()
             .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '"');
         let after = &from[4..];
-        let qualifies =
-            after.starts_with('.') || after.starts_with(';') || after.starts_with(" IS ");
+        let qualifies = after.starts_with('.')
+            || after.starts_with(';')
+            || after.starts_with(" IS ")
+            || out.ends_with("SCHEMA ");
         if !preceded && qualifies {
             out.push_str(schema);
         } else {
@@ -207,13 +209,13 @@ pub async fn set_time_zone(pool: &PgPool, time_zone: &str) -> Result<(), sqlx::E
 /// Checks, without changing anything, that every schema Ward owns has had every migration this
 /// build knows applied: what a service started with `--no-migrate` (as a login that may not
 /// run DDL) does instead of migrating, so an old schema is a clear refusal at start.
-pub async fn check_current(pool: &PgPool, star: &StarSchema) -> Result<(), NotCurrent> {
-    let expected = [
-        ("ids".to_owned(), ids_migrator()),
-        ("reader".to_owned(), reader_migrator()),
-        (star.name().to_owned(), star_migrator_into(star)),
-    ];
-    for (schema, migrator) in expected {
+pub async fn check_current(pool: &PgPool, schemas: &[Owned<'_>]) -> Result<(), NotCurrent> {
+    for owned in schemas {
+        let (schema, migrator) = match owned {
+            Owned::Ids => ("ids".to_owned(), ids_migrator()),
+            Owned::Reader => ("reader".to_owned(), reader_migrator()),
+            Owned::Star(star) => (star.name().to_owned(), star_migrator_into(star)),
+        };
         let table = format!("{schema}._sqlx_migrations");
         let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
             .bind(&table)
@@ -238,6 +240,17 @@ pub async fn check_current(pool: &PgPool, star: &StarSchema) -> Result<(), NotCu
         }
     }
     Ok(())
+}
+
+/// A schema Ward owns, as a stage uses it (a stage checks only its own: a login sees no more).
+#[derive(Debug, Clone, Copy)]
+pub enum Owned<'a> {
+    /// The Immutable Data Store.
+    Ids,
+    /// The readers' positions and errors.
+    Reader,
+    /// A star schema.
+    Star(&'a StarSchema),
 }
 
 /// Why a database is not ready for a service that does not migrate.
@@ -289,6 +302,11 @@ mod tests {
             );
             assert!(
                 !sql.contains("(star."),
+                "{} still names star",
+                migration.description
+            );
+            assert!(
+                !sql.contains("SCHEMA star"),
                 "{} still names star",
                 migration.description
             );

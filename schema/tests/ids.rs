@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 use sqlx::{Executor, PgPool};
-use testkit::TestDb;
+use testkit::{TestDb, sqlstate_as};
 
 const INSUFFICIENT_PRIVILEGE: &str = "42501";
 
@@ -19,24 +19,6 @@ async fn insert_message(pool: &PgPool, payload: &[u8]) -> i64 {
     .fetch_one(pool)
     .await
     .unwrap()
-}
-
-/// Runs `sql` as `role` (or as the owner when `None`) in a transaction that is rolled back, and
-/// returns the SQLSTATE it failed with.
-async fn sqlstate_as(pool: &PgPool, role: Option<&str>, sql: &'static str) -> Option<String> {
-    let mut tx = pool.begin().await.unwrap();
-    if let Some(role) = role {
-        tx.execute(sqlx::AssertSqlSafe(format!("SET LOCAL ROLE {role}")))
-            .await
-            .unwrap();
-    }
-    let result = tx.execute(sql).await;
-    tx.rollback().await.unwrap();
-    match result {
-        Ok(_) => None,
-        Err(sqlx::Error::Database(e)) => e.code().map(|c| c.into_owned()),
-        Err(other) => panic!("unexpected error: {other}"),
-    }
 }
 
 #[tokio::test]

@@ -50,6 +50,24 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}.{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Runs `sql` as `role` (or as the test's own superuser when `None`) in a transaction that is
+/// rolled back, and returns the SQLSTATE it failed with (`42501` for a refused privilege).
+pub async fn sqlstate_as(pool: &PgPool, role: Option<&str>, sql: &str) -> Option<String> {
+    let mut tx = pool.begin().await.expect("begin");
+    if let Some(role) = role {
+        tx.execute(sqlx::AssertSqlSafe(format!("SET LOCAL ROLE {role}")))
+            .await
+            .expect("SET ROLE");
+    }
+    let result = tx.execute(sqlx::AssertSqlSafe(sql.to_owned())).await;
+    tx.rollback().await.expect("rollback");
+    match result {
+        Ok(_) => None,
+        Err(sqlx::Error::Database(e)) => e.code().map(|c| c.into_owned()),
+        Err(other) => panic!("unexpected error: {other}"),
+    }
+}
+
 /// Sends `tracing` output to the test's stderr when `TEST_LOG` is set; silent otherwise.
 pub fn init_logs() {
     static INIT: Once = Once::new();

@@ -159,7 +159,15 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     let (mllp, tls) = args.ports.bind().await?;
     let live = schema::StarSchema::live();
     let zone = Some(args.time_zone);
-    let pool = crate::connect_and_migrate(&args.database, &live, 8, &args.start, zone).await?;
+    let pool = crate::connect_and_migrate(
+        &args.database,
+        &live,
+        8,
+        &args.start,
+        zone,
+        &[schema::Owned::Ids],
+    )
+    .await?;
     let http = TcpListener::bind(args.metrics_addr)
         .await
         .with_context(|| format!("Failed to bind the metrics port {}", args.metrics_addr))?;

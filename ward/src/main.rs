@@ -207,7 +207,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => {
             let start = StartArgs { no_migrate: false };
             let star = &args.star.star_schema;
-            connect_and_migrate(&args.database, star, 2, &start, Some(args.time_zone)).await?;
+            let zone = Some(args.time_zone);
+            connect_and_migrate(&args.database, star, 2, &start, zone, &[]).await?;
         }
         Command::Up(args) => up::up(*args).await?,
         Command::Simulate(args) => simulate::simulate(*args).await?,
@@ -246,10 +247,11 @@ pub async fn connect_and_migrate(
     connections: u32,
     start: &StartArgs,
     time_zone: Option<chrono_tz::Tz>,
+    uses: &[schema::Owned<'_>],
 ) -> anyhow::Result<PgPool> {
     let pool = connect(&db.database_url, star, connections).await?;
     if start.no_migrate {
-        schema::check_current(&pool, star).await?;
+        schema::check_current(&pool, uses).await?;
         return Ok(pool);
     }
     schema::migrate_with(&pool, star)

@@ -63,6 +63,7 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         args.lanes.max(1) as u32 + 1,
         &args.start,
         None,
+        &[schema::Owned::Star(&args.star.star_schema)],
     )
     .await?;
     let processor = Processor::new(args.processor.config());

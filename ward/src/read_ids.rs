@@ -112,7 +112,15 @@ pub struct ReadIdsArgs {
 pub async fn read_ids(args: ReadIdsArgs) -> anyhow::Result<()> {
     let live = schema::StarSchema::live();
     let zone = Some(args.site.site_config()?.time_zone);
-    let pool = crate::connect_and_migrate(&args.database, &live, 4, &args.start, zone).await?;
+    let pool = crate::connect_and_migrate(
+        &args.database,
+        &live,
+        4,
+        &args.start,
+        zone,
+        &[schema::Owned::Ids, schema::Owned::Reader],
+    )
+    .await?;
     let config = Config {
         batch_size: args.batch_size.max(1),
         poll_interval: args.poll_interval,

@@ -67,7 +67,19 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let site = args.site.site_config()?;
     let star = &args.star.star_schema;
     let zone = Some(site.time_zone);
-    let pool = crate::connect_and_migrate(&args.database, star, 12, &args.start, zone).await?;
+    let pool = crate::connect_and_migrate(
+        &args.database,
+        star,
+        12,
+        &args.start,
+        zone,
+        &[
+            schema::Owned::Ids,
+            schema::Owned::Reader,
+            schema::Owned::Star(star),
+        ],
+    )
+    .await?;
     let (mllp, tls) = args.ports.bind().await?;
     let http = TcpListener::bind(args.metrics_addr)
         .await

@@ -490,9 +490,11 @@ async fn promote_carries_analysts_grants_to_the_new_star_and_closes_the_old_one(
     drop(conn);
     // Tables a later migration adds to star are granted as before.
     let defaults: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace
-         WHERE n.nspname = 'star'",
+        "SELECT count(*) FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace,
+                              aclexplode(d.defaclacl) a
+         WHERE n.nspname = 'star' AND a.grantee = $1::regrole AND a.privilege_type = 'SELECT'",
     )
+    .bind(&analyst)
     .fetch_one(&db.pool)
     .await
     .unwrap();
