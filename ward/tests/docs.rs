@@ -131,4 +131,44 @@ async fn every_query_in_the_analyst_guide_returns_rows_on_the_quick_start_day() 
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+
+    // The views agree with the tables they summarise.
+    let count = async |sql: &str| -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    let inpatients = count(
+        "SELECT count(*) FROM star.hospital_visit
+         WHERE admission_datetime IS NOT NULL AND discharge_datetime IS NULL",
+    )
+    .await;
+    assert!(inpatients > 100, "{inpatients}");
+    assert_eq!(
+        count("SELECT count(*) FROM star.current_inpatient").await,
+        inpatients
+    );
+    assert_eq!(
+        count("SELECT sum(patients)::bigint FROM star.bed_occupancy").await,
+        count(
+            "SELECT count(DISTINCT (hospital_visit_id, l.department_code))
+             FROM star.location_visit JOIN star.location l USING (location_id)
+             WHERE discharge_datetime IS NULL"
+        )
+        .await
+    );
+    assert_eq!(
+        count("SELECT sum(admissions)::bigint FROM star.admissions_and_discharges_per_day").await,
+        count("SELECT count(*) FROM star.hospital_visit WHERE admission_datetime IS NOT NULL")
+            .await
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM star.location_history").await,
+        count("SELECT count(*) FROM star.location_visit").await
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM star.merged_mrn").await,
+        count("SELECT count(*) FROM star.mrn_to_live WHERE mrn_id <> live_mrn_id").await
+    );
 }
