@@ -12,10 +12,14 @@
 //! SQL names star tables unqualified and runs with `search_path` set to its target schema
 //! ([`StarSchema::search_path`]).
 
+mod dictionary;
+
 use std::borrow::Cow;
 
 use sqlx::PgPool;
 use sqlx::migrate::{MigrateError, Migration, Migrator};
+
+pub use dictionary::dictionary;
 
 /// The Immutable Data Store schema, `ids`.
 pub fn ids_migrator() -> Migrator {

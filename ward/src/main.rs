@@ -60,6 +60,9 @@ enum Command {
     Simulate(Box<simulate::SimulateArgs>),
     /// Summarise what the warehouse holds, with example queries.
     Summary(Box<summary::SummaryArgs>),
+    /// Print the data dictionary (every table, view, column and function, with its
+    /// description) of a live database as Markdown.
+    Dictionary(DictionaryArgs),
     /// Receive HL7v2 over MLLP and store every message in the IDS before acknowledging it.
     Listen(Box<listen::ListenArgs>),
     /// Follow the IDS and publish the interchange messages each HL7 message maps to.
@@ -101,6 +104,16 @@ pub struct MigrateArgs {
     /// the hospital's days.
     #[arg(long, env = "WARD_TIME_ZONE", default_value = "Europe/London")]
     time_zone: chrono_tz::Tz,
+}
+
+/// Flags of `ward dictionary`.
+#[derive(Debug, clap::Args)]
+pub struct DictionaryArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    #[command(flatten)]
+    star: StarArgs,
 }
 
 /// Whether a service brings the database up to date when it starts.
@@ -213,6 +226,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Up(args) => up::up(*args).await?,
         Command::Simulate(args) => simulate::simulate(*args).await?,
         Command::Summary(args) => summary::summary(*args).await?,
+        Command::Dictionary(args) => {
+            let pool = connect(&args.database.database_url, &args.star.star_schema, 1).await?;
+            let text = schema::dictionary(&pool, &args.star.star_schema)
+                .await
+                .context("Failed to read the schema's descriptions")?;
+            print!("{text}");
+        }
         Command::Listen(args) => listen::listen(*args).await?,
         Command::ReadIds(args) => read_ids::read_ids(*args).await?,
         Command::Process(args) => process::process(*args).await?,

@@ -91,6 +91,43 @@ async fn every_query_in_the_analyst_guide_runs_on_a_fresh_warehouse() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+#[tokio::test]
+async fn the_data_dictionary_is_what_ward_dictionary_prints_for_a_fresh_warehouse() {
+    let db = TestDb::migrated().await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["dictionary", "--database-url", &db.url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "## star.current_inpatient (view)",
+        "## star.mrn (table)",
+        "## ids.message (table)",
+        "`star.bed_occupancy_at(at timestamp with time zone)`",
+    ] {
+        assert!(printed.contains(needle), "{needle}");
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/data-dictionary.md");
+    if std::env::var_os("WARD_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &printed).unwrap();
+    }
+    let undescribed: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.contains("(no description)"))
+        .collect();
+    assert!(undescribed.is_empty(), "{undescribed:#?}");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == printed,
+        "docs/data-dictionary.md is not what the schema says: run this test with WARD_UPDATE_DOCS=1 (or `ward dictionary > docs/data-dictionary.md` on a freshly migrated database)"
+    );
+}
+
 /// The day `scripts/demo` sends: `ward simulate`'s defaults with the demo's 300 patients.
 fn quick_start_day() -> Vec<simulator::SimMessage> {
     simulator::generate(&simulator::Config {
