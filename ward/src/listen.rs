@@ -5,20 +5,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::Stage;
 use anyhow::Context;
 use ids_listener::{AckPolicy, Config, Metrics, Resources, StoreConfig, tls::TlsFiles};
 use tokio::net::TcpListener;
 
-use crate::DatabaseArgs;
-
 /// Flags of `ward listen`.
 #[derive(Debug, clap::Args)]
 pub struct ListenArgs {
-    #[command(flatten)]
-    database: DatabaseArgs,
-
-    #[command(flatten)]
-    start: crate::StartArgs,
+    /// PostgreSQL URL of Ward's database, as the listener's login (its password from `~/.pgpass` or
+    /// `PGPASSWORD` when the URL has none). It checks the schemas are current; `ward migrate`
+    /// changes them.
+    #[arg(
+        long,
+        env = "WARD_LISTENER_DATABASE_URL",
+        default_value = "postgres://ward_listener@127.0.0.1:5432/ward",
+        hide_env_values = true
+    )]
+    database_url: String,
 
     #[command(flatten)]
     ports: MllpArgs,
@@ -158,16 +162,7 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     let shutdown = crate::shutdown_on_signal();
     let (mllp, tls) = args.ports.bind().await?;
     let live = schema::StarSchema::live();
-    let zone = Some(args.time_zone);
-    let pool = crate::connect_and_migrate(
-        &args.database,
-        &live,
-        8,
-        &args.start,
-        zone,
-        &[schema::Owned::Ids],
-    )
-    .await?;
+    let pool = crate::connect_stage(&args.database_url, Stage::Listener, &live, 8).await?;
     let http = TcpListener::bind(args.metrics_addr)
         .await
         .with_context(|| format!("Failed to bind the metrics port {}", args.metrics_addr))?;

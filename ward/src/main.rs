@@ -151,6 +151,70 @@ pub struct DatabaseArgs {
     database_url: String,
 }
 
+/// Each stage's own login (least privilege): `scripts/setup` creates them, with passwords in
+/// `~/.pgpass`; a stage's URL without a password takes it from there (or `PGPASSWORD`).
+#[derive(Debug, Clone, Copy)]
+pub enum Stage {
+    /// `ward_listener`: inserts into the IDS.
+    Listener,
+    /// `ward_reader`: reads the IDS, keeps its position.
+    Reader,
+    /// `ward_processor`: writes the star schema.
+    Processor,
+}
+
+impl Stage {
+    /// The stage's role.
+    pub fn role(self) -> &'static str {
+        match self {
+            Stage::Listener => "ward_listener",
+            Stage::Reader => "ward_reader",
+            Stage::Processor => "ward_processor",
+        }
+    }
+
+    /// The schemas the stage uses (what it checks is current at start).
+    pub fn uses(self, star: &schema::StarSchema) -> Vec<schema::Owned<'_>> {
+        match self {
+            Stage::Listener => vec![schema::Owned::Ids],
+            Stage::Reader => vec![schema::Owned::Ids, schema::Owned::Reader],
+            Stage::Processor => vec![schema::Owned::Star(star)],
+        }
+    }
+}
+
+/// `url` with its user replaced by `role` and no password: the same server and database as
+/// the administrator's URL, as a stage's login.
+pub fn as_login(url: &str, role: &str) -> anyhow::Result<String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .context("Invalid PostgreSQL URL: no scheme")?;
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    Ok(format!("{scheme}://{role}@{host}{path}"))
+}
+
+/// Connects a stage started alone with its own login, checking (not changing) the schemas it
+/// uses: only `ward migrate` (or `ward up`) runs DDL.
+pub async fn connect_stage(
+    url: &str,
+    stage: Stage,
+    star: &schema::StarSchema,
+    connections: u32,
+) -> anyhow::Result<PgPool> {
+    let pool = connect(url, star, connections).await.with_context(|| {
+        format!(
+            "as {} (scripts/setup creates the stage logins; or pass this stage's --database-url)",
+            stage.role()
+        )
+    })?;
+    schema::check_current(&pool, &stage.uses(star)).await?;
+    Ok(pool)
+}
+
 /// Which star schema a command keeps current or reads.
 #[derive(Debug, clap::Args)]
 pub struct StarArgs {
@@ -371,5 +435,32 @@ fn init_logs(format: LogFormat) {
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_login;
+
+    #[test]
+    fn a_stage_login_keeps_the_server_database_and_options_but_not_the_password() {
+        let cases = [
+            (
+                "postgres://ward:secret@127.0.0.1:5432/ward",
+                "postgres://ward_reader@127.0.0.1:5432/ward",
+            ),
+            (
+                "postgresql://db.example.org/ward?sslmode=verify-full",
+                "postgresql://ward_reader@db.example.org/ward?sslmode=verify-full",
+            ),
+            (
+                "postgres://admin:p@ss@127.0.0.1/ward",
+                "postgres://ward_reader@127.0.0.1/ward",
+            ),
+        ];
+        for (admin, stage) in cases {
+            assert_eq!(as_login(admin, "ward_reader").ok().as_deref(), Some(stage));
+        }
+        assert!(as_login("127.0.0.1:5432/ward", "ward_reader").is_err());
     }
 }

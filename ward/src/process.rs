@@ -2,20 +2,24 @@
 
 use std::sync::Arc;
 
+use crate::Stage;
 use anyhow::Context;
 use event_processor::Processor;
 use event_processor::consumer::{ConsumerConfig, ConsumerStats, ProcessorExposition};
 
-use crate::DatabaseArgs;
-
 /// Flags of `ward process`.
 #[derive(Debug, clap::Args)]
 pub struct ProcessArgs {
-    #[command(flatten)]
-    database: DatabaseArgs,
-
-    #[command(flatten)]
-    start: crate::StartArgs,
+    /// PostgreSQL URL of Ward's database, as the processor's login (its password from `~/.pgpass` or
+    /// `PGPASSWORD` when the URL has none). It checks the schemas are current; `ward migrate`
+    /// changes them.
+    #[arg(
+        long,
+        env = "WARD_PROCESSOR_DATABASE_URL",
+        default_value = "postgres://ward_processor@127.0.0.1:5432/ward",
+        hide_env_values = true
+    )]
+    database_url: String,
 
     #[command(flatten)]
     star: crate::StarArgs,
@@ -57,15 +61,10 @@ pub struct ProcessArgs {
 
 /// Runs the processor until Ctrl-C or SIGTERM (or, with `--retry-dead-letters`, once).
 pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
-    let pool = crate::connect_and_migrate(
-        &args.database,
-        &args.star.star_schema,
-        args.lanes.max(1) as u32 + 1,
-        &args.start,
-        None,
-        &[schema::Owned::Star(&args.star.star_schema)],
-    )
-    .await?;
+    let star = &args.star.star_schema;
+    let connections = args.lanes.max(1) as u32 + 1;
+    let pool =
+        crate::connect_stage(&args.database_url, Stage::Processor, star, connections).await?;
     let processor = Processor::new(args.processor.config());
     if args.retry_dead_letters {
         let applied = event_processor::consumer::retry_dead_letters(&processor, &pool).await?;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::Stage;
 use anyhow::Context;
 use std::time::Duration;
 
@@ -9,7 +10,6 @@ use message_reader::publisher::{Publisher, Topology};
 use message_reader::{Config, Resources, Stats};
 use tokio_util::sync::CancellationToken;
 
-use crate::DatabaseArgs;
 use crate::site::SiteArgs;
 
 /// How to reach RabbitMQ and where messages go.
@@ -66,11 +66,16 @@ impl AmqpArgs {
 /// Flags of `ward read-ids`.
 #[derive(Debug, clap::Args)]
 pub struct ReadIdsArgs {
-    #[command(flatten)]
-    database: DatabaseArgs,
-
-    #[command(flatten)]
-    start: crate::StartArgs,
+    /// PostgreSQL URL of Ward's database, as the reader's login (its password from `~/.pgpass` or
+    /// `PGPASSWORD` when the URL has none). It checks the schemas are current; `ward migrate`
+    /// changes them.
+    #[arg(
+        long,
+        env = "WARD_READER_DATABASE_URL",
+        default_value = "postgres://ward_reader@127.0.0.1:5432/ward",
+        hide_env_values = true
+    )]
+    database_url: String,
 
     #[command(flatten)]
     amqp: AmqpArgs,
@@ -111,16 +116,7 @@ pub struct ReadIdsArgs {
 /// Runs the reader until Ctrl-C or SIGTERM (or, with `--reprocess`, once).
 pub async fn read_ids(args: ReadIdsArgs) -> anyhow::Result<()> {
     let live = schema::StarSchema::live();
-    let zone = Some(args.site.site_config()?.time_zone);
-    let pool = crate::connect_and_migrate(
-        &args.database,
-        &live,
-        4,
-        &args.start,
-        zone,
-        &[schema::Owned::Ids, schema::Owned::Reader],
-    )
-    .await?;
+    let pool = crate::connect_stage(&args.database_url, Stage::Reader, &live, 4).await?;
     let config = Config {
         batch_size: args.batch_size.max(1),
         poll_interval: args.poll_interval,

@@ -11,9 +11,9 @@ use event_processor::consumer::{ConsumerConfig, ConsumerStats};
 use message_reader::publisher::Publisher;
 use tokio::net::TcpListener;
 
-use crate::DatabaseArgs;
 use crate::read_ids::AmqpArgs;
 use crate::site::SiteArgs;
+use crate::{DatabaseArgs, Stage};
 
 /// Flags of `ward up` (the stages' other settings keep their defaults; run a stage alone to
 /// change them).
@@ -24,6 +24,19 @@ pub struct UpArgs {
 
     #[command(flatten)]
     start: crate::StartArgs,
+
+    /// The listener's PostgreSQL URL; by default `--database-url`'s server and database as
+    /// `ward_listener` (password from `~/.pgpass` or `PGPASSWORD`).
+    #[arg(long, env = "WARD_LISTENER_DATABASE_URL", hide_env_values = true)]
+    listener_database_url: Option<String>,
+
+    /// The reader's PostgreSQL URL; by default as `ward_reader`.
+    #[arg(long, env = "WARD_READER_DATABASE_URL", hide_env_values = true)]
+    reader_database_url: Option<String>,
+
+    /// The processor's PostgreSQL URL; by default as `ward_processor`.
+    #[arg(long, env = "WARD_PROCESSOR_DATABASE_URL", hide_env_values = true)]
+    processor_database_url: Option<String>,
 
     #[command(flatten)]
     star: crate::StarArgs,
@@ -67,10 +80,12 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let site = args.site.site_config()?;
     let star = &args.star.star_schema;
     let zone = Some(site.time_zone);
-    let pool = crate::connect_and_migrate(
+    // The administrator's login migrates (unless --no-migrate), then closes: each stage works
+    // with its own login, as when run alone.
+    let admin = crate::connect_and_migrate(
         &args.database,
         star,
-        12,
+        2,
         &args.start,
         zone,
         &[
@@ -80,6 +95,16 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         ],
     )
     .await?;
+    admin.close().await;
+    let url_of = |given: &Option<String>, stage: Stage| match given {
+        Some(url) => Ok(url.clone()),
+        None => crate::as_login(&args.database.database_url, stage.role()),
+    };
+    let listener_url = url_of(&args.listener_database_url, Stage::Listener)?;
+    let reader_url = url_of(&args.reader_database_url, Stage::Reader)?;
+    let processor_url = url_of(&args.processor_database_url, Stage::Processor)?;
+    let listener_pool = crate::connect_stage(&listener_url, Stage::Listener, star, 8).await?;
+    let reader_pool = crate::connect_stage(&reader_url, Stage::Reader, star, 4).await?;
     let (mllp, tls) = args.ports.bind().await?;
     let http = TcpListener::bind(args.metrics_addr)
         .await
@@ -113,7 +138,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             ..ids_listener::Config::default()
         },
         ids_listener::Resources {
-            pool: pool.clone(),
+            pool: listener_pool,
             mllp,
             tls,
             http: Some(http),
@@ -124,7 +149,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let stats = Arc::new(message_reader::Stats::default());
     let exposition = Arc::new(message_reader::ReaderExposition {
         stats: Arc::clone(&stats),
-        pool: pool.clone(),
+        pool: reader_pool.clone(),
     });
     let reader_metrics = telemetry::serve(reader_http, exposition, shutdown.clone());
     let reader = message_reader::run(
@@ -133,7 +158,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             ..message_reader::Config::default()
         },
         message_reader::Resources {
-            pool: pool.clone(),
+            pool: reader_pool,
             publisher,
             stats,
         },
@@ -142,15 +167,13 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     // The processor gets a thread and a pool of its own (see `on_own_thread`).
     let consumer = ConsumerConfig::new(args.amqp.broker.amqp_url.clone(), args.amqp.queue.clone());
     let processor_config = args.processor.config();
-    let (url, star) = (
-        args.database.database_url.clone(),
-        args.star.star_schema.clone(),
-    );
+    let (url, star) = (processor_url.clone(), args.star.star_schema.clone());
     let processor_shutdown = shutdown.clone();
     let processor_stats = Arc::new(ConsumerStats::default());
     let processor_exposition = Arc::new(event_processor::consumer::ProcessorExposition {
         stats: Arc::clone(&processor_stats),
-        pool: crate::connect(&args.database.database_url, &args.star.star_schema, 1).await?,
+        pool: crate::connect_stage(&processor_url, Stage::Processor, &args.star.star_schema, 1)
+            .await?,
     });
     let processor_metrics =
         telemetry::serve(processor_http, processor_exposition, shutdown.clone());

@@ -91,20 +91,10 @@ async fn migrate_makes_the_site_zone_the_databases_so_a_summer_midnight_admissio
 }
 
 #[tokio::test]
-async fn a_service_started_without_migrating_refuses_an_old_schema_and_starts_on_a_current_one() {
+async fn a_stage_started_alone_checks_the_schema_it_uses_and_refuses_an_old_one() {
     let db = TestDb::empty().await;
-    let process = |extra: &[&str]| {
-        let mut args = vec![
-            "process",
-            "--no-migrate",
-            "--retry-dead-letters",
-            "--database-url",
-            &db.url,
-        ];
-        args.extend_from_slice(extra);
-        ward(&args)
-    };
-    let out = process(&[]);
+    let process = || ward(&["process", "--retry-dead-letters", "--database-url", &db.url]);
+    let out = process();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("run `ward migrate`"), "{stderr}");
@@ -113,7 +103,7 @@ async fn a_service_started_without_migrating_refuses_an_old_schema_and_starts_on
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    assert!(!migrated, "--no-migrate ran no DDL");
+    assert!(!migrated, "a stage runs no DDL");
 
     let out = ward(&["migrate", "--database-url", &db.url]);
     assert!(
@@ -121,7 +111,7 @@ async fn a_service_started_without_migrating_refuses_an_old_schema_and_starts_on
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = process(&[]);
+    let out = process();
     assert!(
         out.status.success(),
         "{}",
@@ -392,6 +382,15 @@ async fn up_runs_the_pipeline_for_simulate_summary_and_replay_and_stops_on_ctrl_
         String::from_utf8_lossy(&sent.stderr)
     );
     assert!(said.contains("accepted, 0 refused"), "{said}");
+    // Each stage works as its own login, none as the administrator who migrated.
+    let logins: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT usename::text FROM pg_stat_activity
+         WHERE datname = current_database() AND usename LIKE 'ward\\_%' ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(logins, ["ward_listener", "ward_processor", "ward_reader"]);
 
     let summary = ward(&[
         "summary",
