@@ -13,6 +13,7 @@
 //! ([`StarSchema::search_path`]).
 
 mod dictionary;
+pub mod research;
 
 use std::borrow::Cow;
 

@@ -6,12 +6,13 @@
 use testkit::{TestDb, sqlstate_as};
 
 const REFUSED: &str = "42501";
-const STAGES: [&str; 5] = [
+const STAGES: [&str; 6] = [
     "ward_listener",
     "ward_reader",
     "ward_processor",
     "ward_replay",
     "ward_analyst",
+    "ward_researcher",
 ];
 
 const INSERT_IDS: &str = "INSERT INTO ids.message (payload, payload_sha256, transport)

@@ -60,6 +60,9 @@ enum Command {
     Simulate(Box<simulate::SimulateArgs>),
     /// Summarise what the warehouse holds, with example queries.
     Summary(Box<summary::SummaryArgs>),
+    /// Give every patient not opted out of research a pseudonym in a project, for the research
+    /// views (`star.research_*`); run again after new patients, opt-outs or a replay.
+    Research(ResearchArgs),
     /// Print the data dictionary (every table, view, column and function, with its
     /// description) of a live database as Markdown.
     Dictionary(DictionaryArgs),
@@ -104,6 +107,30 @@ pub struct MigrateArgs {
     /// the hospital's days.
     #[arg(long, env = "WARD_TIME_ZONE", default_value = "Europe/London")]
     time_zone: chrono_tz::Tz,
+}
+
+/// Flags of `ward research`.
+#[derive(Debug, clap::Args)]
+pub struct ResearchArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    #[command(flatten)]
+    star: StarArgs,
+
+    /// The research project the pseudonyms are for (each project sees other pseudonyms).
+    #[arg(long, env = "WARD_RESEARCH_PROJECT")]
+    project: String,
+
+    /// A file holding the pseudonymisation key (32 bytes or more, kept outside the database:
+    /// the same key gives the same pseudonyms in a replay). Or the key itself in
+    /// `WARD_RESEARCH_KEY`; never on the command line.
+    #[arg(long, env = "WARD_RESEARCH_KEY_FILE")]
+    key_file: Option<std::path::PathBuf>,
+
+    /// Shift each patient's dates by a fixed number of days (within half a year, from the key).
+    #[arg(long, env = "WARD_RESEARCH_SHIFT_DATES")]
+    shift_dates: bool,
 }
 
 /// Flags of `ward dictionary`.
@@ -290,6 +317,24 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Up(args) => up::up(*args).await?,
         Command::Simulate(args) => simulate::simulate(*args).await?,
         Command::Summary(args) => summary::summary(*args).await?,
+        Command::Research(args) => {
+            let key = match (&args.key_file, std::env::var("WARD_RESEARCH_KEY")) {
+                (Some(path), _) => std::fs::read(path).with_context(|| {
+                    format!("Failed to read the research key from {}", path.display())
+                })?,
+                (None, Ok(key)) => key.into_bytes(),
+                (None, Err(_)) => {
+                    anyhow::bail!("give the research key in --key-file or WARD_RESEARCH_KEY")
+                }
+            };
+            let pool = connect(&args.database.database_url, &args.star.star_schema, 1).await?;
+            let done = schema::research::pseudonymise(&pool, &args.project, &key, args.shift_dates)
+                .await?;
+            println!(
+                "{} patients pseudonymised in project {} ({} removed: opted out or merged)",
+                done.patients, args.project, done.removed
+            );
+        }
         Command::Dictionary(args) => {
             let pool = connect(&args.database.database_url, &args.star.star_schema, 1).await?;
             let text = schema::dictionary(&pool, &args.star.star_schema)
