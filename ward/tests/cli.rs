@@ -265,7 +265,7 @@ async fn read_ids_publishes_serves_metrics_and_stops_on_sigterm() {
     let queue = testkit::unique_name("ward.test.cli");
     let dlq = testkit::unique_name("ward.test.cli.dlq");
     let metrics_port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+    let child = Command::new(env!("CARGO_BIN_EXE_ward"))
         .args([
             "read-ids",
             "--database-url",
@@ -325,16 +325,7 @@ async fn read_ids_publishes_serves_metrics_and_stops_on_sigterm() {
         "{metrics}"
     );
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(
-        child.wait().unwrap().success(),
-        "ward read-ids exits 0 on SIGTERM"
-    );
-    std::mem::forget(guard);
+    terminate(child, guard, "ward read-ids");
     for q in [&queue, &dlq] {
         let _ = channel
             .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
@@ -554,6 +545,17 @@ async fn reqwest_like_get(port: u16, path: &str) -> String {
 /// Kills a child process if the test fails before stopping it.
 struct KillOnDrop(u32);
 
+/// Stops a `ward` child with SIGTERM, as a service manager does, and asserts it exits 0.
+fn terminate(mut child: std::process::Child, guard: KillOnDrop, what: &str) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success(), "{what} exits 0 on SIGTERM");
+    std::mem::forget(guard);
+}
+
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = Command::new("kill")
@@ -659,7 +661,7 @@ async fn listen_and_up_take_mllp_over_tls_only_when_the_plain_port_is_none() {
     ];
     for (command, extra) in [("listen", &[][..]), ("up", &up_extra[..])] {
         let tls = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        let child = Command::new(env!("CARGO_BIN_EXE_ward"))
             .args([command, "--database-url", &db.url, "--mllp-addr", "none"])
             .args([
                 "--tls-addr",
@@ -690,16 +692,7 @@ async fn listen_and_up_take_mllp_over_tls_only_when_the_plain_port_is_none() {
             wait_for_port(&tls).await,
             "ward {command} serves MLLP over TLS"
         );
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        assert!(
-            child.wait().unwrap().success(),
-            "ward {command} stops cleanly"
-        );
-        std::mem::forget(guard);
+        terminate(child, guard, &format!("ward {command}"));
     }
     let _ = std::fs::remove_dir_all(&dir);
     let connection =
