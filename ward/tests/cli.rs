@@ -335,8 +335,6 @@ async fn read_ids_publishes_serves_metrics_and_stops_on_sigterm() {
 
 #[tokio::test]
 async fn up_runs_the_pipeline_for_simulate_summary_and_replay_and_stops_on_ctrl_c() {
-    use lapin::options::QueueDeleteOptions;
-
     let db = TestDb::migrated().await;
     let queue = testkit::unique_name("ward.test.up");
     let dlq = testkit::unique_name("ward.test.up.dlq");
@@ -469,16 +467,7 @@ async fn up_runs_the_pipeline_for_simulate_summary_and_replay_and_stops_on_ctrl_
     assert!(status.success());
     assert!(child.wait().unwrap().success(), "ward up exits 0 on Ctrl-C");
     std::mem::forget(guard);
-    let connection =
-        lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default())
-            .await
-            .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    for q in [&queue, &dlq] {
-        let _ = channel
-            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-            .await;
-    }
+    delete_queues(&[&queue, &dlq]).await;
 }
 
 #[test]
@@ -544,6 +533,18 @@ async fn reqwest_like_get(port: u16, path: &str) -> String {
 
 /// Kills a child process if the test fails before stopping it.
 struct KillOnDrop(u32);
+
+/// Deletes a test's queues from RabbitMQ.
+async fn delete_queues(queues: &[&str]) {
+    let connection =
+        lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    for q in queues {
+        let _ = channel.queue_delete((*q).into(), Default::default()).await;
+    }
+}
 
 /// Stops a `ward` child with SIGTERM, as a service manager does, and asserts it exits 0.
 fn terminate(mut child: std::process::Child, guard: KillOnDrop, what: &str) {
@@ -695,14 +696,5 @@ async fn listen_and_up_take_mllp_over_tls_only_when_the_plain_port_is_none() {
         terminate(child, guard, &format!("ward {command}"));
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let connection =
-        lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default())
-            .await
-            .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    for q in [&queue, &dlq] {
-        let _ = channel
-            .queue_delete(q.as_str().into(), Default::default())
-            .await;
-    }
+    delete_queues(&[&queue, &dlq]).await;
 }
