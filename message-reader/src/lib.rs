@@ -3,13 +3,12 @@
 //! with publisher confirms, advancing its durable position only after the broker confirmed.
 //!
 //! The parts: [`mapping`] (HL7 → interchange, usable without database or broker, as
-//! `ward convert` does), [`watermark`] (never skipping a row that commits late), [`publisher`]
-//! (confirmed, ordered publishing with back-off and reconnection) and [`reader`] (the loop, its
-//! durable position and error table). The reader reads the IDS and never writes to it, and knows
+//! `ward convert` does), [`watermark`] (never skipping a row that commits late) and [`reader`]
+//! (the loop, its durable position and error table); publishing, confirmed and ordered with
+//! back-off and reconnection, is the `broker` crate's. The reader reads the IDS and never writes to it, and knows
 //! nothing of the star schema.
 
 pub mod mapping;
-pub mod publisher;
 pub mod reader;
 pub mod watermark;
 

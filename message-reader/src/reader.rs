@@ -19,8 +19,8 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::mapping::{Mapped, SiteConfig, map_message};
-use crate::publisher::{Outgoing, PublishError, Publisher};
 use crate::watermark::{Snapshot, Watermark};
+use broker::{Outgoing, PublishError, Publisher};
 
 /// The version recorded with every error, so rows that failed in an old version can be found.
 pub const READER_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -5,13 +5,15 @@
 //! uniquely named queues ([`unique_name`]), so `cargo test` runs tests in parallel without one
 //! seeing another's rows or messages. Databases a crashed run left behind are dropped by the
 //! next run once they are an hour old. The server comes from `WARD_TEST_DATABASE_URL`, else
-//! `WARD_DATABASE_URL`, else the local default that `scripts/setup` creates.
+//! `WARD_DATABASE_URL`, else the local default that `scripts/setup` creates. Where a test needs a
+//! server configured otherwise (TLS only), [`servers`] starts one of its own.
 //!
 //! This crate is only ever a dev-dependency; a failure to build the world is a failed test, so it
 //! panics with a message saying what to run.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod proxy;
+pub mod servers;
 
 pub use proxy::Proxy;
 
@@ -150,6 +152,20 @@ impl TestDb {
         format!("{host}:{}", options.get_port())
             .parse()
             .expect("the test server is reached over TCP by IP address")
+    }
+
+    /// Connect options for this database as the login `role` (its password from `~/.pgpass`,
+    /// where `scripts/setup` writes it), to test what a role sees when it really logs in.
+    pub fn options_as(&self, role: &str) -> PgConnectOptions {
+        let server = PgConnectOptions::from_str(&server_url()).expect("valid database URL");
+        // Parsed from a URL without a password, so that `~/.pgpass` supplies the role's.
+        let url = format!(
+            "postgres://{role}@{}:{}/{}",
+            server.get_host(),
+            server.get_port(),
+            self.name
+        );
+        PgConnectOptions::from_str(&url).expect("valid database URL")
     }
 
     /// Connect options for this database through another address (a [`Proxy`]).

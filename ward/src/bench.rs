@@ -150,8 +150,8 @@ async fn process(args: ProcessArgs) -> anyhow::Result<()> {
 }
 
 async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
+    use broker::{Outgoing, Publisher, Topology};
     use event_processor::consumer::ConsumerStats;
-    use message_reader::publisher::{Outgoing, Publisher, Topology};
     use std::sync::atomic::Ordering;
 
     let pool = scratch.migrated_pool().await?;
@@ -301,7 +301,7 @@ async fn read(args: ReadArgs) -> anyhow::Result<()> {
 }
 
 async fn read_run(args: &ReadArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
-    use message_reader::publisher::{Publisher, Topology};
+    use broker::{Publisher, Topology};
     use std::sync::atomic::Ordering;
 
     let pool = scratch.migrated_pool().await?;

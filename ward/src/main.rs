@@ -163,6 +163,20 @@ pub struct BrokerArgs {
         hide_env_values = true
     )]
     pub amqp_url: String,
+    /// CA certificates (PEM) to verify an `amqps://` broker against: the site's own CA. Without
+    /// it an `amqps://` broker must have a certificate from a public CA.
+    #[arg(long, env = "WARD_AMQP_CA_FILE")]
+    pub amqp_ca_file: Option<std::path::PathBuf>,
+}
+
+impl BrokerArgs {
+    /// The broker these flags name (reads the CA file, so a wrong path fails at start).
+    pub fn endpoint(&self) -> anyhow::Result<broker::Endpoint> {
+        Ok(broker::Endpoint::new(
+            self.amqp_url.clone(),
+            self.amqp_ca_file.as_deref(),
+        )?)
+    }
 }
 
 /// How to reach PostgreSQL.

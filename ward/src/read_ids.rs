@@ -6,7 +6,7 @@ use crate::Stage;
 use anyhow::Context;
 use std::time::Duration;
 
-use message_reader::publisher::{Publisher, Topology};
+use broker::{Publisher, Topology};
 use message_reader::{Config, Resources, Stats};
 use tokio_util::sync::CancellationToken;
 
@@ -125,7 +125,7 @@ pub async fn read_ids(args: ReadIdsArgs) -> anyhow::Result<()> {
         ..Config::default()
     };
     let mut publisher = Publisher::new(
-        args.amqp.broker.amqp_url.clone(),
+        args.amqp.broker.endpoint()?,
         args.amqp.topology(),
         args.publish_window,
     );

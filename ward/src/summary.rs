@@ -37,7 +37,7 @@ pub struct SummaryArgs {
 pub async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     let pool = crate::connect(&args.database.database_url, &args.star.star_schema, 2).await?;
     if let Some(wait) = args.wait {
-        settle(&pool, &args.broker.amqp_url, &args.queue, wait).await?;
+        settle(&pool, &args.broker.endpoint()?, &args.queue, wait).await?;
     }
     let star = args.star.star_schema.name();
     let counts: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) =
@@ -143,7 +143,12 @@ FROM star.hospital_visit_as_of(now() - interval '1 hour')
 WHERE discharge_datetime IS NULL;";
 
 /// Waits until the reader has read the IDS, the queue is empty and the star stops changing.
-async fn settle(pool: &PgPool, amqp_url: &str, queue: &str, wait: Duration) -> anyhow::Result<()> {
+async fn settle(
+    pool: &PgPool,
+    broker: &broker::Endpoint,
+    queue: &str,
+    wait: Duration,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + wait;
     let mut last_change: Option<(String, Instant)> = None;
     loop {
@@ -153,7 +158,7 @@ async fn settle(pool: &PgPool, amqp_url: &str, queue: &str, wait: Duration) -> a
         )
         .fetch_one(pool)
         .await?;
-        let queued = queue_depth(amqp_url, queue).await.unwrap_or(u32::MAX);
+        let queued = queue_depth(broker, queue).await.unwrap_or(u32::MAX);
         let fingerprint: String = sqlx::query_scalar(
             "SELECT concat_ws(',', (SELECT max(stored_from) FROM hospital_visit),
                     (SELECT max(stored_from) FROM location_visit),
@@ -183,9 +188,8 @@ async fn settle(pool: &PgPool, amqp_url: &str, queue: &str, wait: Duration) -> a
     }
 }
 
-async fn queue_depth(amqp_url: &str, queue: &str) -> Result<u32, lapin::Error> {
-    let connection =
-        lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default()).await?;
+async fn queue_depth(broker: &broker::Endpoint, queue: &str) -> Result<u32, lapin::Error> {
+    let connection = broker.connect().await?;
     let channel = connection.create_channel().await?;
     let declared = channel
         .queue_declare(

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use broker::Publisher;
 use event_processor::consumer::{ConsumerConfig, ConsumerStats};
-use message_reader::publisher::Publisher;
 use tokio::net::TcpListener;
 
 use crate::read_ids::AmqpArgs;
@@ -126,8 +126,8 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             )
         })?;
     // The reader declares the queues the processor consumes: connect it first.
-    let mut publisher =
-        Publisher::new(args.amqp.broker.amqp_url.clone(), args.amqp.topology(), 512);
+    let broker = args.amqp.broker.endpoint()?;
+    let mut publisher = Publisher::new(broker.clone(), args.amqp.topology(), 512);
     publisher.connect().await.map_err(|e| {
         anyhow::anyhow!("Failed to connect to RabbitMQ and declare the queues: {e}")
     })?;
@@ -165,7 +165,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         shutdown.clone(),
     );
     // The processor gets a thread and a pool of its own (see `on_own_thread`).
-    let consumer = ConsumerConfig::new(args.amqp.broker.amqp_url.clone(), args.amqp.queue.clone());
+    let consumer = ConsumerConfig::new(broker, args.amqp.queue.clone());
     let processor_config = args.processor.config();
     let (url, star) = (processor_url.clone(), args.star.star_schema.clone());
     let processor_shutdown = shutdown.clone();

@@ -79,7 +79,15 @@ fn crate_dependencies_point_the_allowed_way() {
             &["hl7", "message-reader", "ids-listener"],
         ),
         // The listener stores bytes; it knows neither the interchange nor the broker.
-        ("ids-listener", &["interchange", "lapin", "event-processor"]),
+        (
+            "ids-listener",
+            &["interchange", "lapin", "broker", "event-processor"],
+        ),
+        // The broker crate is transport: no database, no HL7, no stage.
+        (
+            "broker",
+            &["sqlx", "hl7", "message-reader", "event-processor"],
+        ),
         // The contract depends on no database or broker client.
         ("interchange", &["sqlx", "lapin", "hl7"]),
         ("hl7", &["sqlx", "lapin", "interchange"]),

@@ -21,7 +21,6 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -31,8 +30,8 @@ pub use super::dead_letters::{apply_message, retry_dead_letters};
 /// How the consumer takes messages.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
-    /// RabbitMQ URL.
-    pub amqp_url: String,
+    /// The broker.
+    pub broker: broker::Endpoint,
     /// The queue to consume (the live queue by default).
     pub queue: String,
     /// Unacknowledged deliveries the broker may send ahead.
@@ -55,10 +54,10 @@ impl ConsumerConfig {
     /// Lanes by default: enough to keep two cores busy while each waits on round trips.
     pub const DEFAULT_LANES: usize = 4;
 
-    /// Consumes `queue` at `amqp_url` with the default tuning.
-    pub fn new(amqp_url: String, queue: String) -> ConsumerConfig {
+    /// Consumes `queue` at `broker` with the default tuning.
+    pub fn new(broker: impl Into<broker::Endpoint>, queue: String) -> ConsumerConfig {
         ConsumerConfig {
-            amqp_url,
+            broker: broker.into(),
             queue,
             prefetch: Self::DEFAULT_PREFETCH,
             batch_size: Self::DEFAULT_BATCH_SIZE,
@@ -192,7 +191,7 @@ async fn consume(
     stats: &ConsumerStats,
     shutdown: &CancellationToken,
 ) -> Result<(), lapin::Error> {
-    let connection = Connection::connect(&config.amqp_url, ConnectionProperties::default()).await?;
+    let connection = config.broker.connect().await?;
     let channel = connection.create_channel().await?;
     let mut deliveries = subscribe(&channel, config).await?;
     tracing::info!(queue = %config.queue, "Consuming interchange messages");

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use broker::Publisher;
 use interchange::Message;
-use message_reader::publisher::Publisher;
 use message_reader::{Config, Resources, SiteConfig, Stats};
 use sqlx::postgres::PgPoolOptions;
 use testkit::{Proxy, TestDb};
@@ -303,7 +303,7 @@ async fn a_full_queue_makes_the_reader_back_off_and_nothing_is_dropped() {
     let amqp = testkit::amqp_url();
     // A classic queue: it enforces its length exactly, where a quorum queue may overshoot a
     // little, which would make this test depend on timing.
-    let topology = message_reader::publisher::Topology {
+    let topology = broker::Topology {
         max_length: 5,
         quorum: false,
         ..topology()

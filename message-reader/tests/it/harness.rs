@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use broker::{Publisher, Topology};
 use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeleteOptions};
 use lapin::types::AMQPValue;
 use lapin::{Connection, ConnectionProperties};
-use message_reader::publisher::{Publisher, Topology};
 use message_reader::{Config, Resources, Stats};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;

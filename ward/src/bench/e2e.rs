@@ -13,8 +13,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use broker::{Publisher, Topology};
 use event_processor::consumer::ConsumerStats;
-use message_reader::publisher::{Publisher, Topology};
 use tokio_util::sync::CancellationToken;
 
 use super::ScratchDatabase;

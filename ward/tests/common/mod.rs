@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use broker::{Publisher, Topology};
 use bytes::Bytes;
 use event_processor::consumer::{ConsumerConfig, ConsumerStats};
 use ids_listener::sender::Sender;
-use message_reader::publisher::{Publisher, Topology};
 use testkit::TestDb;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

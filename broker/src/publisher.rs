@@ -17,8 +17,10 @@ use lapin::options::{
     QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Channel, Connection, ExchangeKind};
 use tokio_util::sync::CancellationToken;
+
+use crate::Endpoint;
 
 /// Where and how messages are published.
 #[derive(Debug, Clone)]
@@ -66,7 +68,6 @@ pub struct Outgoing {
 
 /// Why publishing stopped.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum PublishError {
     /// Shutdown was requested before everything was confirmed.
     #[error("shutdown before every message was confirmed")]
@@ -75,7 +76,7 @@ pub enum PublishError {
 
 /// A publisher that reconnects by itself.
 pub struct Publisher {
-    uri: String,
+    endpoint: Endpoint,
     topology: Topology,
     window: usize,
     max_backoff: Duration,
@@ -83,10 +84,10 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// A publisher to the broker at `uri`; connects on first use.
-    pub fn new(uri: String, topology: Topology, window: usize) -> Publisher {
+    /// A publisher to the broker at `endpoint`; connects on first use.
+    pub fn new(endpoint: impl Into<Endpoint>, topology: Topology, window: usize) -> Publisher {
         Publisher {
-            uri,
+            endpoint: endpoint.into(),
             topology,
             window: window.max(1),
             max_backoff: Duration::from_secs(30),
@@ -114,7 +115,7 @@ impl Publisher {
             return Ok(channel.clone());
         }
         self.connection = None;
-        let connection = Connection::connect(&self.uri, ConnectionProperties::default()).await?;
+        let connection = self.endpoint.connect().await?;
         let channel = connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
