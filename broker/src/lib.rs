@@ -8,4 +8,4 @@ mod endpoint;
 pub mod publisher;
 
 pub use endpoint::{Endpoint, EndpointError};
-pub use publisher::{Outgoing, PublishError, Publisher, Topology};
+pub use publisher::{Origin, Outgoing, PublishError, Publisher, Topology};

@@ -60,10 +60,36 @@ pub struct Outgoing {
     pub body: Vec<u8>,
     /// The Java class name (AMQP `type`).
     pub class: &'static str,
-    /// The IDS id it came from.
-    pub ids_id: i64,
+    /// Where it came from (its AMQP message id).
+    pub origin: Origin,
     /// The partition key's routing key (the patient).
     pub partition: String,
+}
+
+/// Where a published message came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// An IDS row, by id (also sent as the `x-ward-ids-id` header).
+    Ids(i64),
+    /// A source table's row: `source/query/key`, the id `reader.table_message` keeps it under.
+    Table(String),
+}
+
+impl Origin {
+    /// The IDS id, for a message from the IDS.
+    pub fn ids_id(&self) -> Option<i64> {
+        match self {
+            Origin::Ids(id) => Some(*id),
+            Origin::Table(_) => None,
+        }
+    }
+
+    fn message_id(&self) -> String {
+        match self {
+            Origin::Ids(id) => id.to_string(),
+            Origin::Table(key) => key.clone(),
+        }
+    }
 }
 
 /// Why publishing stopped.
@@ -144,7 +170,7 @@ impl Publisher {
                     next = first_unconfirmed;
                     tracing::warn!(
                         reason = %reason,
-                        ids_id = messages.get(next).map(|m| m.ids_id),
+                        ids_id = messages.get(next).and_then(|m| m.origin.ids_id()),
                         retry_in_ms = delay.as_millis() as u64,
                         "RabbitMQ did not confirm a message; backing off"
                     );
@@ -229,10 +255,12 @@ fn properties(message: &Outgoing) -> BasicProperties {
         ShortString::from(interchange::VERSION_HEADER),
         AMQPValue::LongString(LongString::from(interchange::FORMAT_VERSION)),
     );
-    headers.insert(
-        ShortString::from("x-ward-ids-id"),
-        AMQPValue::LongLongInt(message.ids_id),
-    );
+    if let Some(ids_id) = message.origin.ids_id() {
+        headers.insert(
+            ShortString::from("x-ward-ids-id"),
+            AMQPValue::LongLongInt(ids_id),
+        );
+    }
     headers.insert(
         ShortString::from("x-ward-partition-key"),
         AMQPValue::LongString(LongString::from(message.partition.as_str())),
@@ -241,7 +269,7 @@ fn properties(message: &Outgoing) -> BasicProperties {
         .with_delivery_mode(2)
         .with_content_type(ShortString::from("application/json"))
         .with_type(ShortString::from(message.class))
-        .with_message_id(ShortString::from(message.ids_id.to_string().as_str()))
+        .with_message_id(ShortString::from(message.origin.message_id().as_str()))
         .with_headers(headers)
 }
 

@@ -311,6 +311,11 @@ impl Message {
             path: String::from("."),
             message: e.to_string(),
         })?;
+        Message::from_value(&value)
+    }
+
+    /// Reads a message from its JSON wire form already parsed (as a table-reader builds it).
+    pub fn from_value(value: &serde_json::Value) -> Result<Message, DecodeError> {
         let class = value
             .get("@class")
             .and_then(serde_json::Value::as_str)
@@ -318,7 +323,7 @@ impl Message {
                 path: String::from("@class"),
                 message: String::from("missing @class naming the message's class"),
             })?;
-        match Message::decode_class(class, &value) {
+        match Message::decode_class(class, value) {
             None => Err(DecodeError {
                 path: String::from("@class"),
                 message: format!("unknown message class {class}"),
@@ -328,9 +333,9 @@ impl Message {
                 // Errors inside flattened shared fields lose their path; reading the shared part
                 // alone finds it.
                 let shared = if class.contains(".adt.") {
-                    serde_path_to_error::deserialize::<_, AdtFields>(&value).err()
+                    serde_path_to_error::deserialize::<_, AdtFields>(value).err()
                 } else {
-                    serde_path_to_error::deserialize::<_, ConditionFields>(&value).err()
+                    serde_path_to_error::deserialize::<_, ConditionFields>(value).err()
                 };
                 let error = match shared {
                     Some(shared) if error.path().iter().next().is_none() => shared,

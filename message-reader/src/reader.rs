@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::mapping::{Mapped, SiteConfig, map_message};
 use crate::watermark::{Snapshot, Watermark};
-use broker::{Outgoing, PublishError, Publisher};
+use broker::{Origin, Outgoing, PublishError, Publisher};
 
 /// The version recorded with every error, so rows that failed in an old version can be found.
 pub const READER_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -248,7 +248,7 @@ fn map_rows(rows: &[Row], config: &Config, stats: &Stats) -> Batch {
                     batch.outgoing.push(Outgoing {
                         body: message.to_json(),
                         class: message.class_name(),
-                        ids_id: row.id,
+                        origin: Origin::Ids(row.id),
                         partition: message.partition_key().routing_key().to_owned(),
                     });
                 }

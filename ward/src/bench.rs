@@ -218,7 +218,7 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
             outgoing.extend(messages.into_iter().map(|message| Outgoing {
                 body: message.to_json(),
                 class: message.class_name(),
-                ids_id,
+                origin: broker::Origin::Ids(ids_id),
                 partition: message.partition_key().routing_key().to_owned(),
             }));
         }
