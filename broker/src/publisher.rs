@@ -40,6 +40,15 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// The backfill queue the table-reader publishes to, which the processor drains only while
+    /// the live one leaves it room; its dead letters go where live ones do.
+    pub fn backfill() -> Topology {
+        Topology {
+            queue: "ward.interchange.backfill".to_owned(),
+            ..Topology::live()
+        }
+    }
+
     /// The live HL7 queue and its dead-letter queue.
     pub fn live() -> Topology {
         Topology {

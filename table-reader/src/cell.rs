@@ -149,7 +149,11 @@ mod tests {
         let winter = Cell::Timestamp(at("2026-01-01 00:30:00")).to_json(london);
         assert_eq!(winter, Ok(Value::String("2026-01-01T00:30:00Z".into())));
         // 01:30 on 29 March 2026 does not exist in London; 01:30 on 25 October occurs twice.
-        assert!(Cell::Timestamp(at("2026-03-29 01:30:00")).to_json(london).is_err());
+        assert!(
+            Cell::Timestamp(at("2026-03-29 01:30:00"))
+                .to_json(london)
+                .is_err()
+        );
         assert_eq!(
             Cell::Timestamp(at("2026-10-25 01:30:00")).to_json(london),
             Ok(Value::String("2026-10-25T00:30:00Z".into()))
@@ -174,8 +178,16 @@ mod tests {
 
     #[test]
     fn bytes_are_base64() {
-        for (bytes, text) in [(&b""[..], ""), (b"f", "Zg=="), (b"fo", "Zm8="), (b"foobar", "Zm9vYmFy")] {
-            assert_eq!(Cell::Bytes(bytes.to_vec()).to_json(chrono_tz::UTC), Ok(Value::String(text.into())));
+        for (bytes, text) in [
+            (&b""[..], ""),
+            (b"f", "Zg=="),
+            (b"fo", "Zm8="),
+            (b"foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(
+                Cell::Bytes(bytes.to_vec()).to_json(chrono_tz::UTC),
+                Ok(Value::String(text.into()))
+            );
         }
     }
 }

@@ -214,7 +214,10 @@ impl Sources {
                 let place = format!("source {:?} query {:?}", source.name, query.name);
                 check_query(query).map_err(|m| invalid(place.clone(), m))?;
                 if !queries.insert(query.name.clone()) {
-                    return Err(invalid(place, "two queries of this source have this name".into()));
+                    return Err(invalid(
+                        place,
+                        "two queries of this source have this name".into(),
+                    ));
                 }
             }
         }
@@ -229,8 +232,12 @@ impl SourceConfig {
     pub fn connection_url(&self) -> Result<String, String> {
         match (&self.url, &self.url_env) {
             (Some(url), _) => Ok(url.clone()),
-            (None, Some(var)) => std::env::var(var)
-                .map_err(|_| format!("source {:?}: environment variable {var} is not set", self.name)),
+            (None, Some(var)) => std::env::var(var).map_err(|_| {
+                format!(
+                    "source {:?}: environment variable {var} is not set",
+                    self.name
+                )
+            }),
             (None, None) => Err(format!("source {:?} has no url", self.name)),
         }
     }
@@ -276,7 +283,9 @@ fn check_name(name: &str) -> Result<(), String> {
 fn check_identifier(what: &str, column: &str) -> Result<(), String> {
     let ok = !column.is_empty()
         && column.len() <= 63
-        && column.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && column
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !column.starts_with(|c: char| c.is_ascii_digit());
     if ok {
         Ok(())
@@ -311,9 +320,7 @@ fn check_query(query: &QueryConfig) -> Result<(), String> {
             return Err(format!("field {field:?} is not a field path"));
         }
         if field == "sourceMessageId" {
-            return Err(
-                "sourceMessageId is the reader's (source/query/key); do not map it".into(),
-            );
+            return Err("sourceMessageId is the reader's (source/query/key); do not map it".into());
         }
         match spec {
             FieldSpec::Column(column) | FieldSpec::Iv { iv: column, .. } => {
@@ -394,17 +401,32 @@ sourceObservationType = { value = "flowsheet" }
     fn mistakes_are_refused_naming_the_source_and_query() {
         for (change, expected) in [
             (("PatientProblem", "Problem"), "unknown interchange class"),
-            (("order_by = \"updated_at\"", "order_by = \"a; DROP\""), "not a plain column"),
+            (
+                ("order_by = \"updated_at\"", "order_by = \"a; DROP\""),
+                "not a plain column",
+            ),
             (("name = \"problems\"", "name = \"Problems!\""), "a name is"),
-            (("url = \"postgres://h/db\"", ""), "exactly one of url and url_env"),
+            (
+                ("url = \"postgres://h/db\"", ""),
+                "exactly one of url and url_env",
+            ),
             (("SELECT * FROM problem_list", "SELECT 1;"), "without ';'"),
-            (("mrn = \"mrn\"", "sourceMessageId = \"mrn\""), "do not map it"),
-            (("mrn = \"mrn\"", "mrn = { colum = \"mrn\" }"), "sources.toml"),
+            (
+                ("mrn = \"mrn\"", "sourceMessageId = \"mrn\""),
+                "do not map it",
+            ),
+            (
+                ("mrn = \"mrn\"", "mrn = { colum = \"mrn\" }"),
+                "sources.toml",
+            ),
         ] {
             let said = refused(&GOOD.replace(change.0, change.1));
             assert!(said.contains(expected), "{change:?}: {said}");
             if expected != "sources.toml" && expected != "exactly one of url and url_env" {
-                assert!(said.contains("query \"") || said.contains("problems"), "{said}");
+                assert!(
+                    said.contains("query \"") || said.contains("problems"),
+                    "{said}"
+                );
             }
         }
         assert!(refused("").contains("no [[source]]"));

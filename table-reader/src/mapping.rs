@@ -50,7 +50,10 @@ impl Plan {
     ) -> Result<Plan, String> {
         let find = |column: &str, role: &str| {
             page.column(column).ok_or_else(|| {
-                format!("the query returns no column {column:?} ({role}); it returns {:?}", page.columns)
+                format!(
+                    "the query returns no column {column:?} ({role}); it returns {:?}",
+                    page.columns
+                )
             })
         };
         let mut fields = Vec::with_capacity(query.fields.len());
@@ -112,7 +115,10 @@ impl Plan {
                         _ => "SAVE",
                     };
                     let mut iv = Map::new();
-                    iv.insert("@class".into(), Value::String(INTERCHANGE_VALUE_CLASS.into()));
+                    iv.insert(
+                        "@class".into(),
+                        Value::String(INTERCHANGE_VALUE_CLASS.into()),
+                    );
                     iv.insert("status".into(), Value::String(status.into()));
                     if !value.is_null() {
                         iv.insert("value".into(), value);
@@ -124,8 +130,13 @@ impl Plan {
         }
         let message_id = self.message_id(row);
         object.insert("sourceMessageId".into(), Value::String(message_id.clone()));
-        let message = Message::from_value(&Value::Object(object))
-            .map_err(|e| format!("not a valid {}: {}", short(self.class), redact(&e.to_string())))?;
+        let message = Message::from_value(&Value::Object(object)).map_err(|e| {
+            format!(
+                "not a valid {}: {}",
+                short(self.class),
+                redact(&e.to_string())
+            )
+        })?;
         Ok(Mapped {
             message,
             message_id,
@@ -182,7 +193,9 @@ fn toml_to_json(value: &toml::Value) -> Value {
     match value {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(i) => Value::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        toml::Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
         toml::Value::Boolean(b) => Value::Bool(*b),
         toml::Value::Datetime(d) => Value::String(d.to_string()),
         toml::Value::Array(_) | toml::Value::Table(_) => Value::Null,
@@ -221,10 +234,18 @@ addedDate = "added"
 "#;
 
     fn page(rows: Vec<Vec<Cell>>) -> Page {
-        let columns: Vec<String> = ["problem_id", "updated_at", "mrn", "code", "name", "status", "added"]
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let columns: Vec<String> = [
+            "problem_id",
+            "updated_at",
+            "mrn",
+            "code",
+            "name",
+            "status",
+            "added",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
         Page {
             columns: columns.into(),
             rows,
@@ -281,19 +302,32 @@ addedDate = "added"
         let plan = Plan::new("clarity", "clarity", query, &page).unwrap();
         let zone = chrono_tz::UTC;
         let json: Value =
-            serde_json::from_slice(&plan.map(&page.rows[0], zone).unwrap().message.to_json()).unwrap();
+            serde_json::from_slice(&plan.map(&page.rows[0], zone).unwrap().message.to_json())
+                .unwrap();
         assert_eq!(json["conditionName"]["status"], "DELETE");
         let error = plan.map(&page.rows[1], zone).unwrap_err();
         assert!(error.contains("addedDate"), "{error}");
         assert!(error.contains("PatientProblem"), "{error}");
-        assert!(!error.contains("yesterday"), "the value is not repeated: {error}");
+        assert!(
+            !error.contains("yesterday"),
+            "the value is not repeated: {error}"
+        );
     }
 
     #[test]
     fn a_column_the_sql_does_not_return_is_named() {
-        let sources = Sources::parse(&FILE.replace("mrn = \"mrn\"", "mrn = \"pat_mrn\""), Path::new("s.toml")).unwrap();
-        let error = Plan::new("clarity", "clarity", &sources.sources[0].queries[0], &page(Vec::new()))
-            .unwrap_err();
+        let sources = Sources::parse(
+            &FILE.replace("mrn = \"mrn\"", "mrn = \"pat_mrn\""),
+            Path::new("s.toml"),
+        )
+        .unwrap();
+        let error = Plan::new(
+            "clarity",
+            "clarity",
+            &sources.sources[0].queries[0],
+            &page(Vec::new()),
+        )
+        .unwrap_err();
         assert!(error.contains("\"pat_mrn\" (mrn)"), "{error}");
     }
 }

@@ -41,7 +41,9 @@ pub enum ProgressError {
     #[error("reader.table_progress for {0} holds a position that cannot be read")]
     Corrupt(String),
     /// A row's ordering value or key has a type that cannot be stored as a position.
-    #[error("the order_by or key column has a type that cannot order rows (use an integer, text, date or timestamp)")]
+    #[error(
+        "the order_by or key column has a type that cannot order rows (use an integer, text, date or timestamp)"
+    )]
     Unorderable,
     /// A published message body that is not JSON (cannot happen: the interchange writes it).
     #[error("a published message is not JSON: {0}")]

@@ -91,15 +91,21 @@ impl Stats {
         let mut out = String::new();
         type Family = (&'static str, &'static str, fn(&QueryStats) -> i64);
         let families: [Family; 4] = [
-            ("table_reader_rows_read_total", "Rows read from the source query.", |s| {
-                i64::try_from(s.rows_read.get()).unwrap_or(i64::MAX)
-            }),
-            ("table_reader_published_total", "Messages published and confirmed.", |s| {
-                i64::try_from(s.published.get()).unwrap_or(i64::MAX)
-            }),
-            ("table_reader_errors_total", "Rows recorded in reader.table_error.", |s| {
-                i64::try_from(s.errors.get()).unwrap_or(i64::MAX)
-            }),
+            (
+                "table_reader_rows_read_total",
+                "Rows read from the source query.",
+                |s| i64::try_from(s.rows_read.get()).unwrap_or(i64::MAX),
+            ),
+            (
+                "table_reader_published_total",
+                "Messages published and confirmed.",
+                |s| i64::try_from(s.published.get()).unwrap_or(i64::MAX),
+            ),
+            (
+                "table_reader_errors_total",
+                "Rows recorded in reader.table_error.",
+                |s| i64::try_from(s.errors.get()).unwrap_or(i64::MAX),
+            ),
             (
                 "table_reader_lag_seconds",
                 "Now minus the last row's order time (-1 when the order is not a time).",
@@ -107,7 +113,11 @@ impl Stats {
             ),
         ];
         for (name, help, value) in families {
-            let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
             for (key, stats) in &self.queries {
                 let (source, query) = key.split_once('/').unwrap_or((key, ""));
@@ -118,6 +128,29 @@ impl Stats {
             }
         }
         out
+    }
+}
+
+/// What the table-reader serves on its metrics port.
+pub struct Exposition {
+    /// The counts.
+    pub stats: Arc<Stats>,
+    /// Ward's database, for the health check.
+    pub pool: PgPool,
+}
+
+impl telemetry::Exposition for Exposition {
+    fn render(&self) -> String {
+        self.stats.render()
+    }
+
+    fn healthy(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1 FROM reader.table_progress LIMIT 1")
+                .execute(&self.pool)
+                .await
+                .is_ok()
+        })
     }
 }
 
@@ -246,7 +279,10 @@ pub async fn run(
     stats: Arc<Stats>,
     shutdown: CancellationToken,
 ) -> Result<(), TableReaderError> {
-    let Resources { pool, mut publisher } = resources;
+    let Resources {
+        pool,
+        mut publisher,
+    } = resources;
     let window = window_name(config.from, config.until);
     let stop_when_caught_up = config.once || config.until.is_some();
     let mut queries = connect_all(&config).await?;
@@ -264,7 +300,17 @@ pub async fn run(
             if shutdown.is_cancelled() {
                 return Ok(());
             }
-            match read_page(q, &config, &window, &pool, &mut publisher, &stats, &shutdown).await {
+            match read_page(
+                q,
+                &config,
+                &window,
+                &pool,
+                &mut publisher,
+                &stats,
+                &shutdown,
+            )
+            .await
+            {
                 Ok(Step::Full) => {
                     any_full_page = true;
                     backoff = Duration::from_millis(200);
@@ -408,7 +454,10 @@ pub async fn dry_run(
         })?;
     let mut request = q.request(config);
     request.limit = rows;
-    let page = q.db.page(request).await.map_err(|e| q.fail(e.to_string()))?;
+    let page =
+        q.db.page(request)
+            .await
+            .map_err(|e| q.fail(e.to_string()))?;
     if page.rows.is_empty() {
         return Ok(Vec::new());
     }

@@ -16,6 +16,7 @@ mod convert;
 mod listen;
 mod process;
 mod read_ids;
+mod read_tables;
 mod replay;
 mod simulate;
 mod site;
@@ -70,6 +71,9 @@ enum Command {
     Listen(Box<listen::ListenArgs>),
     /// Follow the IDS and publish the interchange messages each HL7 message maps to.
     ReadIds(Box<read_ids::ReadIdsArgs>),
+    /// Publish interchange messages built from source database tables (history, reference
+    /// data) to the backfill queue.
+    ReadTables(Box<read_tables::ReadTablesArgs>),
     /// Apply interchange messages from RabbitMQ to the star schema.
     Process(Box<process::ProcessArgs>),
     /// Rebuild a star schema from a range of the IDS (resumable; Ctrl-C stops cleanly).
@@ -358,6 +362,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Listen(args) => listen::listen(*args).await?,
         Command::ReadIds(args) => read_ids::read_ids(*args).await?,
+        Command::ReadTables(args) => read_tables::read_tables(*args).await?,
         Command::Process(args) => process::process(*args).await?,
         Command::Replay(args) => {
             if !replay::replay(*args).await? {

@@ -87,7 +87,9 @@ pub trait Source: Send + Sync {
 pub async fn connect(url: &str, zone: chrono_tz::Tz) -> Result<Arc<dyn Source>, SourceError> {
     let scheme = url.split("://").next().unwrap_or_default();
     match scheme {
-        "postgres" | "postgresql" => Ok(Arc::new(postgres::PostgresSource::connect(url, zone).await?)),
+        "postgres" | "postgresql" => Ok(Arc::new(
+            postgres::PostgresSource::connect(url, zone).await?,
+        )),
         "mysql" | "mariadb" => Ok(Arc::new(mysql::MySqlSource::connect(url, zone).await?)),
         other => Err(SourceError::Scheme(other.to_owned())),
     }

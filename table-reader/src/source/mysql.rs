@@ -17,7 +17,10 @@ pub struct MySqlSource {
 }
 
 impl MySqlSource {
-    pub(super) async fn connect(url: &str, zone: chrono_tz::Tz) -> Result<MySqlSource, SourceError> {
+    pub(super) async fn connect(
+        url: &str,
+        zone: chrono_tz::Tz,
+    ) -> Result<MySqlSource, SourceError> {
         let url = url.replacen("mariadb://", "mysql://", 1);
         let options: MySqlConnectOptions = url.parse()?;
         let pool = MySqlPoolOptions::new()
@@ -116,7 +119,11 @@ fn to_page(rows: &[MySqlRow]) -> Result<Page, SourceError> {
     let Some(first) = rows.first() else {
         return Ok(Page::default());
     };
-    let columns: Vec<String> = first.columns().iter().map(|c| c.name().to_owned()).collect();
+    let columns: Vec<String> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
     let types: Vec<String> = first
         .columns()
         .iter()
@@ -154,7 +161,11 @@ fn cell(row: &MySqlRow, i: usize, type_name: &str, column: &str) -> Result<Cell,
         "MEDIUMINT UNSIGNED" | "INT UNSIGNED" => get::<u32>(row, i)?.map(|v| Cell::Int(v.into())),
         "BIGINT UNSIGNED" => match get::<u64>(row, i)? {
             Some(v) => Some(Cell::Int(i64::try_from(v).map_err(|_| {
-                column_type(column, type_name, "a value above 2^63 cannot be read: cast it to text")
+                column_type(
+                    column,
+                    type_name,
+                    "a value above 2^63 cannot be read: cast it to text",
+                )
             })?)),
             None => None,
         },

@@ -17,7 +17,10 @@ pub struct PostgresSource {
 }
 
 impl PostgresSource {
-    pub(super) async fn connect(url: &str, zone: chrono_tz::Tz) -> Result<PostgresSource, SourceError> {
+    pub(super) async fn connect(
+        url: &str,
+        zone: chrono_tz::Tz,
+    ) -> Result<PostgresSource, SourceError> {
         let options: PgConnectOptions = url.parse()?;
         let options = options
             .options([("TimeZone", zone.name())])
@@ -55,7 +58,10 @@ fn paged_sql(request: &PageRequest<'_>, count_only: bool) -> String {
     }
     if count_only {
         let conditions = format!("q.{o} IS NULL OR q.{k} IS NULL");
-        return format!("SELECT count(*) FROM ({}) AS q WHERE {conditions}", request.sql);
+        return format!(
+            "SELECT count(*) FROM ({}) AS q WHERE {conditions}",
+            request.sql
+        );
     }
     format!(
         "SELECT * FROM ({}) AS q WHERE {} ORDER BY q.{o}, q.{k} LIMIT {}",
@@ -121,7 +127,11 @@ fn to_page(rows: &[PgRow]) -> Result<Page, SourceError> {
     let Some(first) = rows.first() else {
         return Ok(Page::default());
     };
-    let columns: Vec<String> = first.columns().iter().map(|c| c.name().to_owned()).collect();
+    let columns: Vec<String> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
     let types: Vec<String> = first
         .columns()
         .iter()
