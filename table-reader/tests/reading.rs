@@ -57,7 +57,7 @@ fn topology() -> Topology {
     }
 }
 
-fn config(path: &PathBuf) -> Config {
+fn config(path: &std::path::Path) -> Config {
     Config {
         sources: Sources::load(path).unwrap(),
         site_zone: chrono_tz::Europe::London,

@@ -267,9 +267,50 @@ impl TlsRabbit {
             .expect("start a private RabbitMQ (scripts/setup installs rabbitmq-server)");
         let server = Owned { child, dir };
         wait_for_port(port, "RabbitMQ", &log);
+        // The port opens before the broker takes connections on a busy machine: wait for an
+        // AMQP handshake over TLS too.
+        let (url, ca_pem, log_path) = (
+            format!("amqps://guest:guest@localhost:{port}/%2f"),
+            ca.ca_pem.clone(),
+            log.clone(),
+        );
+        // On a thread of its own: the caller may be inside a runtime already.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while !runtime.block_on(amqp_handshake(&url, &ca_pem)) {
+                if Instant::now() > deadline {
+                    let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+                    panic!("RabbitMQ did not take AMQP connections on port {port}:\n{said}");
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+        .join()
+        .expect("RabbitMQ ready");
         TlsRabbit {
             port,
             _server: server,
         }
+    }
+}
+
+async fn amqp_handshake(url: &str, ca_pem: &str) -> bool {
+    let tls = lapin::tcp::OwnedTLSConfig {
+        identity: None,
+        cert_chain: Some(ca_pem.to_owned()),
+    };
+    let Ok(runtime) = lapin::runtime::default_runtime() else {
+        return false;
+    };
+    match lapin::Connection::connect_with_config(url, Default::default(), tls, runtime).await {
+        Ok(connection) => {
+            let _ = connection.close(200, "ready".into()).await;
+            true
+        }
+        Err(_) => false,
     }
 }

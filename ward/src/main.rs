@@ -280,6 +280,19 @@ pub struct ProcessorArgs {
         default_value = "EPIC"
     )]
     trusted_sources: Vec<String>,
+
+    /// The table-reader's backfill queue, taken from only while the live queue is empty;
+    /// `none` for live only.
+    #[arg(
+        long,
+        env = "WARD_BACKFILL_QUEUE",
+        default_value = "ward.interchange.backfill"
+    )]
+    backfill_queue: String,
+
+    /// Most backfill messages per transaction: what a live message may wait behind.
+    #[arg(long, env = "WARD_BACKFILL_BATCH", default_value_t = event_processor::consumer::ConsumerConfig::DEFAULT_BACKFILL_BATCH_SIZE)]
+    backfill_batch_size: usize,
 }
 
 impl ProcessorArgs {
@@ -287,6 +300,18 @@ impl ProcessorArgs {
     pub fn config(&self) -> event_processor::Config {
         event_processor::Config {
             trusted_sources: self.trusted_sources.clone(),
+        }
+    }
+
+    /// `consumer` taking the backfill queue these flags name.
+    pub fn with_backfill(
+        &self,
+        consumer: event_processor::consumer::ConsumerConfig,
+    ) -> event_processor::consumer::ConsumerConfig {
+        event_processor::consumer::ConsumerConfig {
+            backfill_queue: (self.backfill_queue != "none").then(|| self.backfill_queue.clone()),
+            backfill_batch_size: self.backfill_batch_size.max(1),
+            ..consumer
         }
     }
 }

@@ -75,7 +75,9 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         prefetch: args.prefetch,
         batch_size: args.batch_size,
         lanes: args.lanes,
-        ..ConsumerConfig::new(args.broker.endpoint()?, args.queue)
+        ..args
+            .processor
+            .with_backfill(ConsumerConfig::new(args.broker.endpoint()?, args.queue))
     };
     let http = tokio::net::TcpListener::bind(args.metrics_addr)
         .await

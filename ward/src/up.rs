@@ -165,7 +165,9 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         shutdown.clone(),
     );
     // The processor gets a thread and a pool of its own (see `on_own_thread`).
-    let consumer = ConsumerConfig::new(broker, args.amqp.queue.clone());
+    let consumer = args
+        .processor
+        .with_backfill(ConsumerConfig::new(broker, args.amqp.queue.clone()));
     let processor_config = args.processor.config();
     let (url, star) = (processor_url.clone(), args.star.star_schema.clone());
     let processor_shutdown = shutdown.clone();

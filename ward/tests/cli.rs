@@ -343,6 +343,10 @@ async fn up_runs_the_pipeline_for_simulate_summary_and_replay_and_stops_on_ctrl_
     let processor_metrics = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
         .args(["up", "--database-url", &db.url, "--queue", &queue])
+        .args([
+            "--backfill-queue",
+            &testkit::unique_name("ward.test.up.backfill"),
+        ])
         .args(["--dead-letter-queue", &dlq, "--dead-letter-exchange", &dlx])
         .args(["--mllp-addr", &mllp])
         .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
@@ -653,6 +657,8 @@ async fn listen_and_up_take_mllp_over_tls_only_when_the_plain_port_is_none() {
     let dlq = testkit::unique_name("ward.test.tls-up.dlq");
     let dlx = testkit::unique_name("ward.test.tls-up.dlx");
     let up_extra = [
+        "--backfill-queue",
+        "none",
         "--queue",
         queue.as_str(),
         "--dead-letter-queue",

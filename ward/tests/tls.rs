@@ -49,14 +49,22 @@ impl Drop for KillOnDrop {
     }
 }
 
-async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+async fn wait_for(what: &str, check: impl AsyncFnMut() -> bool) {
+    assert!(
+        wait_for_or(what, check).await,
+        "timed out waiting for {what}"
+    );
+}
+
+/// Whether `check` came true within a minute.
+async fn wait_for_or(_what: &str, mut check: impl AsyncFnMut() -> bool) -> bool {
     for _ in 0..600 {
         if check().await {
-            return;
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("timed out waiting for {what}");
+    false
 }
 
 #[tokio::test]
@@ -178,9 +186,12 @@ async fn the_pipeline_runs_over_amqps_with_the_sites_ca_and_refuses_an_unverifie
     );
 
     let mllp = format!("127.0.0.1:{}", free_port());
+    let log_path = dir.join("up.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let _up = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_ward"))
             .args(["up", "--database-url", &db.url, "--mllp-addr", &mllp])
+            .args(["--backfill-queue", "none"])
             .args(["--amqp-url", &amqps, "--amqp-ca-file", &ours])
             .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
             .args([
@@ -192,14 +203,19 @@ async fn the_pipeline_runs_over_amqps_with_the_sites_ca_and_refuses_an_unverifie
                 &format!("127.0.0.1:{}", free_port()),
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap(),
     );
-    wait_for("ward up's MLLP port", async || {
+    let started = wait_for_or("ward up's MLLP port", async || {
         std::net::TcpStream::connect(&mllp).is_ok()
     })
     .await;
+    assert!(
+        started,
+        "ward up did not start:\n{}",
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
     let sent = ward(&["simulate", "--to", &mllp, "--patients", "5", "--seed", "7"]);
     assert!(
         said(&sent).contains("accepted, 0 refused"),

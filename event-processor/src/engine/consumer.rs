@@ -9,6 +9,12 @@
 //! changes nothing (processing is idempotent). The readers publish in IDS order, so each
 //! patient's order is kept. The queue belongs to the reader that declares it; the consumer
 //! waits for it to exist.
+//!
+//! Live before backfill: the table-reader's backfill queue is consumed on a channel of its own
+//! and a batch is taken from it only when no live delivery is waiting, in smaller batches, so
+//! a year of history delays a live message by at most one small backfill batch. Until the
+//! backfill queue exists (no table-reader has run) the consumer takes live messages alone and
+//! looks for it again now and then.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +49,10 @@ pub struct ConsumerConfig {
     /// Connections a batch is applied on at once, patients split between them by partition key
     /// (the pool needs at least this many).
     pub lanes: usize,
+    /// The table-reader's backfill queue, taken from only while the live queue is empty.
+    pub backfill_queue: Option<String>,
+    /// Most messages per backfill batch: what a live message may wait behind.
+    pub backfill_batch_size: usize,
 }
 
 impl ConsumerConfig {
@@ -53,8 +63,10 @@ impl ConsumerConfig {
     pub const DEFAULT_BATCH_SIZE: usize = 256;
     /// Lanes by default: enough to keep two cores busy while each waits on round trips.
     pub const DEFAULT_LANES: usize = 4;
+    /// Backfill messages per batch by default: small, so live messages wait little behind one.
+    pub const DEFAULT_BACKFILL_BATCH_SIZE: usize = 32;
 
-    /// Consumes `queue` at `broker` with the default tuning.
+    /// Consumes `queue` at `broker` with the default tuning and no backfill queue.
     pub fn new(broker: impl Into<broker::Endpoint>, queue: String) -> ConsumerConfig {
         ConsumerConfig {
             broker: broker.into(),
@@ -63,6 +75,8 @@ impl ConsumerConfig {
             batch_size: Self::DEFAULT_BATCH_SIZE,
             batch_wait: Duration::from_millis(5),
             lanes: Self::DEFAULT_LANES,
+            backfill_queue: None,
+            backfill_batch_size: Self::DEFAULT_BACKFILL_BATCH_SIZE,
         }
     }
 }
@@ -76,6 +90,8 @@ pub struct ConsumerStats {
     pub dead_lettered: AtomicU64,
     /// Committed transactions.
     pub batches: AtomicU64,
+    /// Backfill messages applied (also counted in `applied`).
+    pub backfill_applied: AtomicU64,
     /// Seconds from taking a batch's first delivery to its commit.
     pub batch_seconds: telemetry::Histogram,
     /// The highest source id (IDS id, from the AMQP message id) committed so far: every
@@ -89,6 +105,7 @@ impl Default for ConsumerStats {
             applied: AtomicU64::new(0),
             dead_lettered: AtomicU64::new(0),
             batches: AtomicU64::new(0),
+            backfill_applied: AtomicU64::new(0),
             batch_seconds: telemetry::Histogram::new(&[
                 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
             ]),
@@ -116,6 +133,11 @@ impl ConsumerStats {
                 "event_processor_batches_total",
                 "Batches committed.",
                 &self.batches,
+            ),
+            (
+                "event_processor_backfill_applied_total",
+                "Messages from the backfill queue applied (included in applied_total).",
+                &self.backfill_applied,
             ),
         ];
         for (name, help, counter) in counters {
@@ -193,14 +215,22 @@ async fn consume(
 ) -> Result<(), lapin::Error> {
     let connection = config.broker.connect().await?;
     let channel = connection.create_channel().await?;
-    let mut deliveries = subscribe(&channel, config).await?;
+    let mut live = subscribe(&channel, &config.queue, config.prefetch).await?;
     tracing::info!(queue = %config.queue, "Consuming interchange messages");
+    let mut backfill = Backfill::default();
     loop {
-        let Some((started, batch)) = next_batch(&mut deliveries, config, shutdown).await? else {
+        backfill.look_for(&connection, config).await;
+        let Some((started, from, batch)) =
+            next_batch(&mut live, &mut backfill, config, shutdown).await?
+        else {
             return Ok(());
         };
         let Some(last) = batch.last() else { continue };
         let last_tag = last.delivery_tag;
+        let channel = match (&from, &backfill.subscribed) {
+            (Queue::Backfill, Some((channel, _))) => channel,
+            _ => &channel,
+        };
         match apply_batch(processor, pool, &batch, stats, config.lanes).await {
             Ok(()) => {
                 stats.batch_seconds.observe(started.elapsed().as_secs_f64());
@@ -208,6 +238,11 @@ async fn consume(
                     .basic_ack(last_tag, BasicAckOptions { multiple: true })
                     .await?;
                 stats.batches.fetch_add(1, Ordering::Relaxed);
+                if matches!(from, Queue::Backfill) {
+                    stats
+                        .backfill_applied
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
             }
             Err(error) => {
                 processor.forget_cached();
@@ -226,14 +261,62 @@ async fn consume(
     }
 }
 
+/// Which queue a batch came from.
+enum Queue {
+    Live,
+    Backfill,
+}
+
+/// The backfill queue's channel and consumer, once the queue exists.
+#[derive(Default)]
+struct Backfill {
+    subscribed: Option<(lapin::Channel, lapin::Consumer)>,
+    next_look: Option<std::time::Instant>,
+}
+
+impl Backfill {
+    /// How long to wait before looking for a backfill queue that was not there.
+    const LOOK_EVERY: Duration = Duration::from_secs(10);
+
+    /// Subscribes to the backfill queue if it is configured, not yet subscribed and due a look.
+    async fn look_for(&mut self, connection: &lapin::Connection, config: &ConsumerConfig) {
+        let Some(queue) = &config.backfill_queue else {
+            return;
+        };
+        if self.subscribed.is_some()
+            || self
+                .next_look
+                .is_some_and(|t| t > std::time::Instant::now())
+        {
+            return;
+        }
+        self.next_look = Some(std::time::Instant::now() + Self::LOOK_EVERY);
+        let prefetch = u16::try_from(config.backfill_batch_size.max(1)).unwrap_or(u16::MAX);
+        let subscribed = match connection.create_channel().await {
+            Ok(channel) => subscribe(&channel, queue, prefetch)
+                .await
+                .map(|consumer| (channel, consumer)),
+            Err(e) => Err(e),
+        };
+        match subscribed {
+            Ok(subscribed) => {
+                tracing::info!(queue = %queue, "Consuming the backfill queue while the live one is empty");
+                self.subscribed = Some(subscribed);
+            }
+            Err(e) => tracing::debug!(queue = %queue, error = %e, "No backfill queue yet"),
+        }
+    }
+}
+
 /// Consumes the queue, which the reader owns with its arguments: only checks that it exists.
 async fn subscribe(
     channel: &lapin::Channel,
-    config: &ConsumerConfig,
+    queue: &str,
+    prefetch: u16,
 ) -> Result<lapin::Consumer, lapin::Error> {
     channel
         .queue_declare(
-            config.queue.as_str().into(),
+            queue.into(),
             QueueDeclareOptions {
                 passive: true,
                 ..QueueDeclareOptions::default()
@@ -242,11 +325,11 @@ async fn subscribe(
         )
         .await?;
     channel
-        .basic_qos(config.prefetch.max(1), BasicQosOptions::default())
+        .basic_qos(prefetch.max(1), BasicQosOptions::default())
         .await?;
     channel
         .basic_consume(
-            config.queue.as_str().into(),
+            queue.into(),
             "ward-event-processor".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
@@ -254,21 +337,44 @@ async fn subscribe(
         .await
 }
 
-/// The next batch: the first delivery, then whatever arrives within `batch_wait` of it, up to
-/// `batch_size`, with when the first came; `None` on shutdown.
+/// The next batch: the first delivery, then whatever arrives within `batch_wait` of it from
+/// the same queue, up to its batch size, with when the first came and which queue; `None` on
+/// shutdown. A live delivery always wins; backfill is taken only when no live one is waiting.
 async fn next_batch(
-    deliveries: &mut lapin::Consumer,
+    live: &mut lapin::Consumer,
+    backfill: &mut Backfill,
     config: &ConsumerConfig,
     shutdown: &CancellationToken,
-) -> Result<Option<(std::time::Instant, Vec<Delivery>)>, lapin::Error> {
-    let first = tokio::select! {
-        _ = shutdown.cancelled() => return Ok(None),
-        next = deliveries.next() => match next {
-            Some(delivery) => delivery?,
-            None => return Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
-                lapin::ChannelState::Closed,
-                "the consumer was cancelled",
-            ))),
+) -> Result<Option<(std::time::Instant, Queue, Vec<Delivery>)>, lapin::Error> {
+    let closed = || {
+        lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
+            lapin::ChannelState::Closed,
+            "the consumer was cancelled",
+        ))
+    };
+    let look_again = tokio::time::sleep(Backfill::LOOK_EVERY);
+    let (from, first) = match &mut backfill.subscribed {
+        Some((_, backfill_consumer)) => tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return Ok(None),
+            next = live.next() => (Queue::Live, next.ok_or_else(closed)??),
+            next = backfill_consumer.next() => match next {
+                Some(Ok(delivery)) => (Queue::Backfill, delivery),
+                // The backfill queue went away (deleted, channel closed): live goes on alone.
+                _ => {
+                    tracing::warn!("Backfill consumer stopped; looking for the queue again later");
+                    backfill.subscribed = None;
+                    return Ok(Some((std::time::Instant::now(), Queue::Live, Vec::new())));
+                }
+            },
+        },
+        None => tokio::select! {
+            _ = shutdown.cancelled() => return Ok(None),
+            next = live.next() => (Queue::Live, next.ok_or_else(closed)??),
+            // Wake up to look for a backfill queue created meanwhile.
+            () = look_again, if config.backfill_queue.is_some() => {
+                return Ok(Some((std::time::Instant::now(), Queue::Live, Vec::new())));
+            }
         },
     };
     let started = std::time::Instant::now();
@@ -276,13 +382,17 @@ async fn next_batch(
     // One deadline for the whole batch: waiting `batch_wait` for each next delivery would hold a
     // trickle of messages until the batch was full.
     let deadline = tokio::time::Instant::now() + config.batch_wait;
-    while batch.len() < config.batch_size.max(1) {
-        match tokio::time::timeout_at(deadline, deliveries.next()).await {
+    let (consumer, limit) = match (&from, &mut backfill.subscribed) {
+        (Queue::Backfill, Some((_, consumer))) => (consumer, config.backfill_batch_size),
+        _ => (live, config.batch_size),
+    };
+    while batch.len() < limit.max(1) {
+        match tokio::time::timeout_at(deadline, consumer.next()).await {
             Ok(Some(delivery)) => batch.push(delivery?),
             _ => break,
         }
     }
-    Ok(Some((started, batch)))
+    Ok(Some((started, from, batch)))
 }
 
 /// Applies a batch: undecodable deliveries straight to the dead-letter table, the rest in lanes
