@@ -11,7 +11,9 @@
 //! resumes where it stopped (a round cut short is applied again, which changes nothing). The
 //! target must be empty or a replay of the same range being resumed or extended; anything else
 //! is refused unless the caller allows it. An empty target is loaded without its foreign keys
-//! and audit indexes, re-created when the replay finishes (`deferred`).
+//! and audit indexes, re-created when the replay finishes (`deferred`). A full replay then
+//! re-applies the table-reader's backfilled messages (`reader.table_message`), which are not
+//! in the IDS, so a replay reproduces a star schema that history was backfilled into.
 
 mod deferred;
 mod patient;
@@ -305,6 +307,21 @@ pub async fn run(
             analyze(&pool).await?;
         }
     }
+    if config.mrn.is_none() {
+        let to_time = config.to.is_some().then_some(to);
+        let applied =
+            apply_backfill(&pool, &processor, to_time, &config, &progress, &shutdown).await?;
+        if shutdown.is_cancelled() {
+            return Ok(Outcome::Interrupted { at: to });
+        }
+        if applied > 0 {
+            tracing::info!(
+                schema = target,
+                messages = applied,
+                "Backfilled history re-applied"
+            );
+        }
+    }
     // The constraints and indexes come back with the finish, or neither does.
     let mut tx = pool.begin().await?;
     let restored = deferred::restore(&mut tx).await?;
@@ -315,6 +332,66 @@ pub async fn run(
     tx.commit().await?;
     tracing::info!(schema = target, from, to, restored, "Replay finished");
     Ok(Outcome::Finished { from, to })
+}
+
+/// Re-applies what the table-reader published (`reader.table_message`), in publication order:
+/// backfilled history is not in the IDS. With an upper bound, only what was published by the
+/// time the range's last IDS message was received; without one, all of it. Applied after the
+/// IDS range — the order live processing saw them in is not kept, and need not be: processing
+/// is order-tolerant, each message's valid-from decides. Returns how many were applied.
+async fn apply_backfill(
+    pool: &PgPool,
+    processor: &Processor,
+    to: Option<i64>,
+    config: &Config,
+    progress: &Progress,
+    shutdown: &CancellationToken,
+) -> Result<u64, ReplayError> {
+    let mut after: i64 = 0;
+    let mut applied = 0;
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(applied);
+        }
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT t.id, t.body::text FROM reader.table_message t
+             WHERE t.id > $1
+               AND ($2::bigint IS NULL
+                    OR t.published_at <= (SELECT received_at FROM ids.message WHERE id = $2))
+             ORDER BY t.id LIMIT $3",
+        )
+        .bind(after)
+        .bind(to)
+        .bind(config.batch_size.max(1))
+        .fetch_all(pool)
+        .await?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(applied);
+        };
+        after = *last;
+        let mut messages = Vec::with_capacity(rows.len());
+        for (id, body) in &rows {
+            match Message::from_json(body.as_bytes()) {
+                Ok(message) => messages.push(message),
+                Err(error) => {
+                    tracing::warn!(table_message_id = id, error = %error, "Published table message unreadable; skipped");
+                    progress.unmappable.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let done = match lanes::apply_run(processor, pool, &messages, config.lanes).await {
+            Ok(done) => done,
+            Err(error) => {
+                processor.forget_cached();
+                return Err(error.into());
+            }
+        };
+        progress.applied.fetch_add(done.applied, Ordering::Relaxed);
+        progress
+            .dead_lettered
+            .fetch_add(done.dead_lettered, Ordering::Relaxed);
+        applied += done.applied + done.dead_lettered;
+    }
 }
 
 /// Refreshes the target's statistics. A schema being loaded grows from nothing, and the plans

@@ -766,3 +766,146 @@ async fn a_replay_walks_over_gaps_in_the_ids_ids_and_stops_at_the_last_message()
         contents(&db.pool, "star_gapped").await
     );
 }
+
+#[tokio::test]
+async fn a_replay_reproduces_history_the_table_reader_backfilled() {
+    use event_processor::consumer::{ConsumerConfig, ConsumerStats};
+    let db = TestDb::migrated().await;
+    through_the_live_pipeline(&db, &rough_feed(60)).await;
+
+    // A source table of problems for the feed's patients, read into a backfill queue.
+    let source = TestDb::empty().await;
+    let mrns: Vec<String> = sqlx::query_scalar("SELECT mrn FROM star.mrn ORDER BY mrn LIMIT 30")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE problem_list (problem_id serial PRIMARY KEY, updated_at timestamptz,
+             mrn text, dx_code text, dx_name text, noted date)",
+    )
+    .execute(&source.pool)
+    .await
+    .unwrap();
+    for (i, mrn) in mrns.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO problem_list (updated_at, mrn, dx_code, dx_name, noted)
+             VALUES ('2020-01-01'::timestamptz + make_interval(days => $1), $2, 'K' || $1 % 4, 'Problem', '2019-06-01')",
+        )
+        .bind(i as i32)
+        .bind(mrn)
+        .execute(&source.pool)
+        .await
+        .unwrap();
+    }
+    let sources =
+        std::env::temp_dir().join(format!("{}.toml", testkit::unique_name("replay-sources")));
+    std::fs::write(
+        &sources,
+        format!(
+            r#"
+[[source]]
+name = "clarity"
+url = "{}"
+source_system = "clarity"
+
+[[source.query]]
+name = "problems"
+class = "PatientProblem"
+order_by = "updated_at"
+key = "problem_id"
+sql = "SELECT * FROM problem_list"
+
+[source.query.fields]
+updatedDateTime = "updated_at"
+mrn = "mrn"
+conditionCode = "dx_code"
+conditionName = {{ iv = "dx_name" }}
+epicConditionId = {{ iv = "problem_id" }}
+addedDate = "noted"
+"#,
+            source.url
+        ),
+    )
+    .unwrap();
+    let backfill = broker::Topology {
+        queue: testkit::unique_name("ward.test.replay.backfill"),
+        dead_letter_exchange: testkit::unique_name("ward.test.replay.dlx"),
+        dead_letter_queue: testkit::unique_name("ward.test.replay.dlq"),
+        quorum: false,
+        expires_ms: Some(600_000),
+        ..broker::Topology::backfill()
+    };
+    let reading = table_reader::Config {
+        sources: table_reader::Sources::load(&sources).unwrap(),
+        site_zone: chrono_tz::Europe::London,
+        from: None,
+        until: None,
+        poll_interval: Duration::from_millis(50),
+        once: true,
+    };
+    let stats = Arc::new(table_reader::Stats::new(&reading.sources));
+    table_reader::run(
+        reading,
+        table_reader::Resources {
+            pool: db.pool.clone(),
+            publisher: broker::Publisher::new(testkit::amqp_url(), backfill.clone(), 64),
+        },
+        Arc::clone(&stats),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        stats.query("clarity", "problems").unwrap().published.get(),
+        30
+    );
+
+    // The processor applies it (its live queue is empty).
+    let live = broker::Topology {
+        queue: testkit::unique_name("ward.test.replay.live"),
+        ..backfill.clone()
+    };
+    broker::Publisher::new(testkit::amqp_url(), live.clone(), 1)
+        .connect()
+        .await
+        .unwrap();
+    let consumer_stats = Arc::new(ConsumerStats::default());
+    let shutdown = CancellationToken::new();
+    let processor = tokio::spawn(event_processor::consumer::run(
+        ConsumerConfig {
+            backfill_queue: Some(backfill.queue.clone()),
+            ..ConsumerConfig::new(testkit::amqp_url(), live.queue.clone())
+        },
+        event_processor::Processor::default(),
+        db.pool.clone(),
+        Arc::clone(&consumer_stats),
+        shutdown.clone(),
+    ));
+    wait_up_to(Duration::from_secs(60), "the backfill", async || {
+        consumer_stats.backfill_applied.load(Ordering::Relaxed) == 30
+    })
+    .await;
+    shutdown.cancel();
+    processor.await.unwrap();
+    let backfilled: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM star.patient_condition WHERE internal_id IS NOT NULL AND added_date = '2019-06-01'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        backfilled, 30,
+        "the backfilled problems are in the live star"
+    );
+
+    let target = StarSchema::new("star_with_backfill").unwrap();
+    replay_into(&db, config(&target)).await.unwrap();
+    let (live, replayed) = (
+        contents(&db.pool, "star").await,
+        contents(&db.pool, "star_with_backfill").await,
+    );
+    for ((table, a), (_, b)) in live.iter().zip(&replayed) {
+        assert_eq!(a.len(), b.len(), "{table}: row counts differ");
+        assert!(a == b, "{table}: rows differ");
+    }
+}
