@@ -25,8 +25,11 @@ fn canonical(message: &Message) -> Value {
 
 /// EMAP's expected messages, read by the interchange as any message is.
 fn expected(file: &str) -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURES).join(file);
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(FIXTURES)
+        .join(file);
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let json: Value = serde_json::to_value(yaml).unwrap();
     json.as_array()
         .unwrap()
@@ -47,8 +50,14 @@ async fn the_example_sources_file_gives_emaps_clarity_and_caboodle_messages() {
     // The example reads its URLs from the environment; here they are the fixture's.
     let text = std::fs::read_to_string(root.join("clarity.toml"))
         .unwrap()
-        .replace("url_env = \"CLARITY_URL\"", &format!("url = \"{}\"", source.url))
-        .replace("url_env = \"CABOODLE_URL\"", &format!("url = \"{}\"", source.url));
+        .replace(
+            "url_env = \"CLARITY_URL\"",
+            &format!("url = \"{}\"", source.url),
+        )
+        .replace(
+            "url_env = \"CABOODLE_URL\"",
+            &format!("url = \"{}\"", source.url),
+        );
     let config = Config {
         sources: Sources::parse(&text, Path::new("clarity.toml")).unwrap(),
         site_zone: chrono_tz::Europe::London,
@@ -58,8 +67,18 @@ async fn the_example_sources_file_gives_emaps_clarity_and_caboodle_messages() {
         once: true,
     };
     for (source_name, query, file, id_prefix) in [
-        ("clarity", "problems", "PatientProblem/clarity_add.yaml", "clarity/problems/"),
-        ("clarity", "infections", "PatientInfection/updated_only.yaml", "clarity/infections/"),
+        (
+            "clarity",
+            "problems",
+            "PatientProblem/clarity_add.yaml",
+            "clarity/problems/",
+        ),
+        (
+            "clarity",
+            "infections",
+            "PatientInfection/updated_only.yaml",
+            "clarity/infections/",
+        ),
         (
             "caboodle",
             "research-opt-outs",
@@ -67,11 +86,17 @@ async fn the_example_sources_file_gives_emaps_clarity_and_caboodle_messages() {
             "caboodle/research-opt-outs/",
         ),
     ] {
-        let rows = table_reader::dry_run(&config, source_name, query, 100).await.unwrap();
+        let rows = table_reader::dry_run(&config, source_name, query, 100)
+            .await
+            .unwrap();
         let mut got = Vec::new();
         for row in rows {
             let mapped = row.unwrap_or_else(|(id, why)| panic!("{id}: {why}"));
-            assert!(mapped.message_id.starts_with(id_prefix), "{}", mapped.message_id);
+            assert!(
+                mapped.message_id.starts_with(id_prefix),
+                "{}",
+                mapped.message_id
+            );
             got.push(canonical(&mapped.message));
         }
         assert_eq!(got, expected(file), "{source_name}/{query} against {file}");

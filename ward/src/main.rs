@@ -303,13 +303,18 @@ impl ProcessorArgs {
         }
     }
 
+    /// The backfill queue's name, unless it is `none`.
+    pub fn backfill_queue(&self) -> Option<&str> {
+        (self.backfill_queue != "none").then_some(self.backfill_queue.as_str())
+    }
+
     /// `consumer` taking the backfill queue these flags name.
     pub fn with_backfill(
         &self,
         consumer: event_processor::consumer::ConsumerConfig,
     ) -> event_processor::consumer::ConsumerConfig {
         event_processor::consumer::ConsumerConfig {
-            backfill_queue: (self.backfill_queue != "none").then(|| self.backfill_queue.clone()),
+            backfill_queue: self.backfill_queue().map(str::to_owned),
             backfill_batch_size: self.backfill_batch_size.max(1),
             ..consumer
         }

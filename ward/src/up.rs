@@ -53,6 +53,10 @@ pub struct UpArgs {
     #[command(flatten)]
     ports: crate::listen::MllpArgs,
 
+    /// A sources file: also run the table-reader, publishing to the backfill queue.
+    #[arg(long, env = "WARD_SOURCES")]
+    sources: Option<std::path::PathBuf>,
+
     /// Address serving the listener's Prometheus metrics and health check.
     #[arg(long, env = "WARD_METRICS_ADDR", default_value = "127.0.0.1:9464")]
     metrics_addr: SocketAddr,
@@ -152,6 +156,8 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         pool: reader_pool.clone(),
     });
     let reader_metrics = telemetry::serve(reader_http, exposition, shutdown.clone());
+    let (site_zone, table_reader_pool, table_reader_broker) =
+        (site.time_zone, reader_pool.clone(), broker.clone());
     let reader = message_reader::run(
         message_reader::Config {
             site,
@@ -191,7 +197,51 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         .await;
         anyhow::Ok(())
     });
-    tracing::info!("Ward is up: listener, reader and processor running");
+    let table_reader = match &args.sources {
+        None => None,
+        Some(path) => {
+            let queue = args
+                .processor
+                .backfill_queue()
+                .context("--sources needs a backfill queue (not --backfill-queue none)")?;
+            let config = table_reader::Config {
+                sources: table_reader::Sources::load(path)?,
+                site_zone,
+                from: None,
+                until: None,
+                poll_interval: std::time::Duration::from_secs(60),
+                once: false,
+            };
+            let topology = broker::Topology {
+                queue: queue.to_owned(),
+                ..broker::Topology::backfill()
+            };
+            let stats = Arc::new(table_reader::Stats::new(&config.sources));
+            let resources = table_reader::Resources {
+                pool: table_reader_pool.clone(),
+                publisher: Publisher::new(table_reader_broker, topology, 512),
+            };
+            Some(table_reader::run(
+                config,
+                resources,
+                stats,
+                shutdown.clone(),
+            ))
+        }
+    };
+    let stop_all = shutdown.clone();
+    let table_reader = async move {
+        let Some(run) = table_reader else {
+            return Ok(());
+        };
+        let outcome = run.await;
+        stop_all.cancel();
+        outcome
+    };
+    tracing::info!(
+        table_reader = args.sources.is_some(),
+        "Ward is up: listener, reader and processor running"
+    );
     // When any stage ends, stop the others and wait for them to finish cleanly.
     let stop_all = shutdown.clone();
     let reader = async move {
@@ -210,14 +260,16 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         stop_all.cancel();
         outcome
     };
-    let (_, read, processed, _, _) = tokio::join!(
+    let (_, read, processed, tabled, _, _) = tokio::join!(
         listener,
         reader,
         processor,
+        table_reader,
         reader_metrics,
         processor_metrics
     );
     read.context("The reader failed")?;
+    tabled.context("The table-reader failed")?;
     processed
         .and_then(|inner| inner)
         .context("The processor failed")?;
