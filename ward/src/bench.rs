@@ -9,6 +9,7 @@
 
 mod e2e;
 mod replay;
+mod tables;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -37,6 +38,8 @@ pub enum BenchCommand {
     E2e(e2e::E2eArgs),
     /// IDS → star schema throughput of replay alone.
     Replay(replay::ReplayArgs),
+    /// Source table → RabbitMQ (confirmed) throughput of the table-reader.
+    Tables(tables::TablesArgs),
 }
 
 /// Flags of `ward bench process`.
@@ -139,6 +142,7 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Process(args) => process(args).await,
         BenchCommand::E2e(args) => e2e::e2e(args).await,
         BenchCommand::Replay(args) => replay::replay(args).await,
+        BenchCommand::Tables(args) => tables::tables(args).await,
     }
 }
 
@@ -664,7 +668,9 @@ impl ScratchDatabase {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let name = format!("ward_bench_{secs}_{}", std::process::id());
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nth = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("ward_bench_{secs}_{}_{nth}", std::process::id());
         let mut admin = server
             .connect()
             .await
