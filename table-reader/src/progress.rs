@@ -45,9 +45,9 @@ pub enum ProgressError {
         "the order_by or key column has a type that cannot order rows (use an integer, text, date or timestamp)"
     )]
     Unorderable,
-    /// A published message body that is not JSON (cannot happen: the interchange writes it).
-    #[error("a published message is not JSON: {0}")]
-    Body(#[from] serde_json::Error),
+    /// A published message body that is not UTF-8 (cannot happen: the interchange writes it).
+    #[error("a published message is not UTF-8: {0}")]
+    Body(#[from] std::str::Utf8Error),
 }
 
 /// Where `slot` stopped, if it has started.
@@ -91,11 +91,11 @@ pub async fn commit(
         let classes: Vec<&str> = kept.iter().map(|k| k.class).collect();
         let bodies = kept
             .iter()
-            .map(|k| serde_json::from_slice::<serde_json::Value>(&k.body))
+            .map(|k| std::str::from_utf8(&k.body))
             .collect::<Result<Vec<_>, _>>()?;
         sqlx::query(
             "INSERT INTO reader.table_message (message_id, source, query, class, body)
-             SELECT m, $4, $5, c, b FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS t(m, c, b)",
+             SELECT m, $4, $5, c, b::json FROM unnest($1::text[], $2::text[], $3::text[]) AS t(m, c, b)",
         )
         .bind(&ids)
         .bind(&classes)

@@ -376,6 +376,7 @@ async fn read_page(
     stats: &Stats,
     shutdown: &CancellationToken,
 ) -> Result<Step, PageError> {
+    let started = std::time::Instant::now();
     let page = match q.db.page(q.request(config)).await {
         Ok(page) => page,
         Err(e) if transient(&e) => return Err(PageError::Transient(e)),
@@ -387,6 +388,7 @@ async fn read_page(
     let plan = Plan::new(&q.source.name, &q.source.source_system, q.query, &page)
         .map_err(|m| PageError::Fatal(q.fail(m)))?;
     let last = plan.position(last);
+    let fetched = started.elapsed();
     let (mut outgoing, mut kept, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     for row in &page.rows {
         match plan.map(row, q.zone) {
@@ -410,13 +412,25 @@ async fn read_page(
             Err(reason) => errors.push((plan.message_id(row), reason)),
         }
     }
+    let mapped = started.elapsed();
     match publisher.publish_all(&outgoing, shutdown).await {
         Ok(()) => {}
         Err(PublishError::Shutdown) => return Ok(Step::Shutdown),
     }
+    let published = started.elapsed();
     progress::commit(pool, q.slot(window), &last, page.rows.len(), &kept, &errors)
         .await
         .map_err(|e| PageError::Fatal(e.into()))?;
+    tracing::debug!(
+        source = %q.source.name,
+        query = %q.query.name,
+        rows = page.rows.len(),
+        fetch_ms = fetched.as_millis() as u64,
+        map_ms = (mapped - fetched).as_millis() as u64,
+        publish_ms = (published - mapped).as_millis() as u64,
+        commit_ms = (started.elapsed() - published).as_millis() as u64,
+        "Page read"
+    );
     if let Some(s) = stats.query(&q.source.name, &q.query.name) {
         s.rows_read.inc_by(page.rows.len() as u64);
         s.published.inc_by(outgoing.len() as u64);

@@ -32,7 +32,7 @@ CREATE TABLE reader.table_message (
     source       text NOT NULL,
     query        text NOT NULL,
     class        text NOT NULL,
-    body         jsonb NOT NULL,
+    body         json NOT NULL,
     published_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX table_message_message_id_idx ON reader.table_message (message_id);
@@ -42,7 +42,7 @@ COMMENT ON COLUMN reader.table_message.message_id IS 'source/query/key of the ro
 COMMENT ON COLUMN reader.table_message.source IS 'Source name.';
 COMMENT ON COLUMN reader.table_message.query IS 'Query name.';
 COMMENT ON COLUMN reader.table_message.class IS 'Interchange class.';
-COMMENT ON COLUMN reader.table_message.body IS 'The interchange JSON published (patient data: readable by the reader and replay roles only).';
+COMMENT ON COLUMN reader.table_message.body IS 'The interchange JSON published, as published (json, not jsonb: kept verbatim and cheap to write; cast to jsonb to query it). Patient data: readable by the reader and replay roles only.';
 COMMENT ON COLUMN reader.table_message.published_at IS 'When the broker confirmed it.';
 
 CREATE TABLE reader.table_error (
