@@ -123,7 +123,6 @@ addedDate = "noted"
         quorum: false,
         expires_ms: Some(600_000),
         max_length: 1_000_000,
-        ..broker::Topology::backfill()
     };
     let mut publisher = broker::Publisher::new(
         args.broker.endpoint()?,
