@@ -17,7 +17,7 @@ use crate::harness::{apply, count, hl7, ok, t};
 /// `M1`), `visit`, `specimen` (default `S1`), `battery` (default `FBC`), `dept`, `order`
 /// (order time), `collected`, `received`, `type` (specimen type), `info` (clinical
 /// information), `epic` (Epic order number; with control CA it is sent as a delete).
-fn lab(line: &str, results: Vec<LabResultMsg>) -> Message {
+pub(crate) fn lab(line: &str, results: Vec<LabResultMsg>) -> Message {
     let mut words = line.split_whitespace();
     let control = words.next().unwrap();
     let time = t(words.next().unwrap());
@@ -54,7 +54,7 @@ fn lab(line: &str, results: Vec<LabResultMsg>) -> Message {
 }
 
 /// A numeric result of `test` at `at`.
-fn numeric(test: &str, value: f64, at: &str) -> LabResultMsg {
+pub(crate) fn numeric(test: &str, value: f64, at: &str) -> LabResultMsg {
     LabResultMsg {
         mime_type: Some(ValueType::Numeric),
         test_item_local_code: Some(test.to_owned()),

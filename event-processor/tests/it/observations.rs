@@ -14,7 +14,7 @@ use crate::harness::{apply, count, t};
 /// A flowsheet row as data: `<id> <interface id> <observed> <message time> [key=value]…`. Keys:
 /// `mrn` (default `M1`), `visit` (default `V1`), `num`, `text`, `unit`, `comment`, `deleted`
 /// (any value: status D), `app` (the EHR's id instead of the interface id, not live).
-fn row(line: &str) -> Message {
+pub(crate) fn row(line: &str) -> Message {
     let mut words = line.split_whitespace();
     let id = words.next().unwrap();
     let interface = words.next().unwrap();
