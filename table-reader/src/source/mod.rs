@@ -95,6 +95,48 @@ pub async fn connect(url: &str, zone: chrono_tz::Tz) -> Result<Arc<dyn Source>, 
     }
 }
 
+/// A page of `rows`, each column's cells made by the driver's `cell` from its type name.
+fn to_page<R: sqlx::Row>(
+    rows: &[R],
+    cell: impl Fn(&R, usize, &str, &str) -> Result<Cell, SourceError>,
+) -> Result<Page, SourceError> {
+    use sqlx::{Column, TypeInfo};
+    let Some(first) = rows.first() else {
+        return Ok(Page::default());
+    };
+    let columns: Vec<String> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    let types: Vec<String> = first
+        .columns()
+        .iter()
+        .map(|c| c.type_info().name().to_owned())
+        .collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut cells = Vec::with_capacity(columns.len());
+        for (i, type_name) in types.iter().enumerate() {
+            cells.push(cell(row, i, type_name, &columns[i])?);
+        }
+        out.push(cells);
+    }
+    Ok(Page {
+        columns: columns.into(),
+        rows: out,
+    })
+}
+
+/// The error for a column whose type a driver cannot read.
+fn column_type(column: &str, type_name: &str, hint: &'static str) -> SourceError {
+    SourceError::ColumnType {
+        column: column.to_owned(),
+        type_name: type_name.to_owned(),
+        hint,
+    }
+}
+
 /// The hint for a NUMERIC/DECIMAL column.
 const NUMERIC_HINT: &str = "cast it in the query to a floating-point or integer type, or to text";
 /// The hint for any other unknown type.

@@ -4,10 +4,12 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use futures::future::BoxFuture;
+use sqlx::Row;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
-use sqlx::{Column, Row, TypeInfo};
 
-use super::{NUMERIC_HINT, OTHER_HINT, Page, PageRequest, Source, SourceError};
+use super::{
+    NUMERIC_HINT, OTHER_HINT, Page, PageRequest, Source, SourceError, column_type, to_page,
+};
 use crate::cell::Cell;
 
 /// A MySQL or MariaDB source database.
@@ -98,7 +100,7 @@ impl Source for MySqlSource {
                 .bind(u64::try_from(request.limit).unwrap_or(u64::MAX))
                 .fetch_all(&self.pool)
                 .await?;
-            to_page(&rows)
+            to_page(&rows, cell)
         })
     }
 
@@ -113,34 +115,6 @@ impl Source for MySqlSource {
                 .await?)
         })
     }
-}
-
-fn to_page(rows: &[MySqlRow]) -> Result<Page, SourceError> {
-    let Some(first) = rows.first() else {
-        return Ok(Page::default());
-    };
-    let columns: Vec<String> = first
-        .columns()
-        .iter()
-        .map(|c| c.name().to_owned())
-        .collect();
-    let types: Vec<String> = first
-        .columns()
-        .iter()
-        .map(|c| c.type_info().name().to_owned())
-        .collect();
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut cells = Vec::with_capacity(columns.len());
-        for (i, type_name) in types.iter().enumerate() {
-            cells.push(cell(row, i, type_name, &columns[i])?);
-        }
-        out.push(cells);
-    }
-    Ok(Page {
-        columns: columns.into(),
-        rows: out,
-    })
 }
 
 fn cell(row: &MySqlRow, i: usize, type_name: &str, column: &str) -> Result<Cell, SourceError> {
@@ -184,12 +158,4 @@ fn cell(row: &MySqlRow, i: usize, type_name: &str, column: &str) -> Result<Cell,
         _ => return Err(column_type(column, type_name, OTHER_HINT)),
     };
     Ok(cell.unwrap_or(Cell::Null))
-}
-
-fn column_type(column: &str, type_name: &str, hint: &'static str) -> SourceError {
-    SourceError::ColumnType {
-        column: column.to_owned(),
-        type_name: type_name.to_owned(),
-        hint,
-    }
 }

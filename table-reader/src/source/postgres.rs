@@ -6,9 +6,11 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use futures::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Column, PgPool, Row, TypeInfo};
+use sqlx::{PgPool, Row};
 
-use super::{NUMERIC_HINT, OTHER_HINT, Page, PageRequest, Source, SourceError};
+use super::{
+    NUMERIC_HINT, OTHER_HINT, Page, PageRequest, Source, SourceError, column_type, to_page,
+};
 use crate::cell::Cell;
 
 /// A PostgreSQL source database.
@@ -106,7 +108,7 @@ impl Source for PostgresSource {
                 .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
                 .fetch_all(&self.pool)
                 .await?;
-            to_page(&rows)
+            to_page(&rows, cell)
         })
     }
 
@@ -121,34 +123,6 @@ impl Source for PostgresSource {
                 .await?)
         })
     }
-}
-
-fn to_page(rows: &[PgRow]) -> Result<Page, SourceError> {
-    let Some(first) = rows.first() else {
-        return Ok(Page::default());
-    };
-    let columns: Vec<String> = first
-        .columns()
-        .iter()
-        .map(|c| c.name().to_owned())
-        .collect();
-    let types: Vec<String> = first
-        .columns()
-        .iter()
-        .map(|c| c.type_info().name().to_owned())
-        .collect();
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut cells = Vec::with_capacity(columns.len());
-        for (i, type_name) in types.iter().enumerate() {
-            cells.push(cell(row, i, type_name, &columns[i])?);
-        }
-        out.push(cells);
-    }
-    Ok(Page {
-        columns: columns.into(),
-        rows: out,
-    })
 }
 
 fn cell(row: &PgRow, i: usize, type_name: &str, column: &str) -> Result<Cell, SourceError> {
@@ -174,12 +148,4 @@ fn cell(row: &PgRow, i: usize, type_name: &str, column: &str) -> Result<Cell, So
         _ => return Err(column_type(column, type_name, OTHER_HINT)),
     };
     Ok(cell.unwrap_or(Cell::Null))
-}
-
-fn column_type(column: &str, type_name: &str, hint: &'static str) -> SourceError {
-    SourceError::ColumnType {
-        column: column.to_owned(),
-        type_name: type_name.to_owned(),
-        hint,
-    }
 }
