@@ -251,6 +251,7 @@ async fn process_run(args: &ProcessArgs, scratch: &ScratchDatabase) -> anyhow::R
         scratch,
         &args.broker.amqp_url,
         &topology.queue,
+        None,
         Arc::clone(&stats),
         shutdown.clone(),
     );
@@ -623,13 +624,13 @@ async fn replay_whole_ids(
     Ok(progress)
 }
 
-/// A database made for one benchmark and dropped after it (the IDS cannot be emptied).
 /// Starts the processor on the scratch database as `ward up` runs it: on a thread of its own,
-/// with its own pool, in four lanes.
+/// with its own pool, in four lanes, taking `backfill` (a queue) while the live one is empty.
 fn spawn_processor(
     scratch: &ScratchDatabase,
     amqp_url: &str,
     queue: &str,
+    backfill: Option<String>,
     stats: Arc<event_processor::consumer::ConsumerStats>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<anyhow::Result<anyhow::Result<()>>> {
@@ -644,7 +645,10 @@ fn spawn_processor(
             .connect_with(options)
             .await?;
         event_processor::consumer::run(
-            event_processor::consumer::ConsumerConfig::new(amqp_url, queue),
+            event_processor::consumer::ConsumerConfig {
+                backfill_queue: backfill,
+                ..event_processor::consumer::ConsumerConfig::new(amqp_url, queue)
+            },
             event_processor::Processor::default(),
             pool,
             stats,
@@ -655,6 +659,7 @@ fn spawn_processor(
     }))
 }
 
+/// A database made for one benchmark and dropped after it (the IDS cannot be emptied).
 struct ScratchDatabase {
     server: PgConnectOptions,
     options: PgConnectOptions,

@@ -5,8 +5,9 @@
 //! connections (a) as fast as ACKs return, timing MLLP receipt to the last message committed in
 //! the star schema; (b) at a fixed offered rate, timing each message from its ACK to the moment
 //! the processor committed it (the processor applies messages in IDS order, so its highest
-//! committed IDS id says which messages are visible); then (c) replays the whole IDS range into
-//! a new schema. One table.
+//! committed IDS id says which messages are visible), with `--backfill N` while N backfilled
+//! messages (problem-list entries, as the table-reader sends them) wait on the backfill queue;
+//! then (c) replays the whole IDS range into a new schema. One table.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -49,6 +50,11 @@ pub struct E2eArgs {
     /// throughput run's feed (0: the ADT feed alone).
     #[arg(long, default_value_t = 0.0)]
     labs: f64,
+
+    /// Backfilled messages queued before the latency run, which the processor takes while the
+    /// live queue leaves it room (0: none).
+    #[arg(long, default_value_t = 0)]
+    backfill: usize,
 
     /// Both runs send a hospital's blend instead: vital signs for every admission, and labs,
     /// conditions and consults for half of them, with the ADT.
@@ -117,11 +123,16 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
         },
         shutdown.clone(),
     ));
+    let backfill = Topology {
+        queue: format!("ward.bench.backfill.{}", scratch.name),
+        ..topology.clone()
+    };
     let stats = Arc::new(ConsumerStats::default());
     let processor = super::spawn_processor(
         scratch,
         &args.broker.amqp_url,
         &topology.queue,
+        (args.backfill > 0).then(|| backfill.queue.clone()),
         Arc::clone(&stats),
         shutdown.clone(),
     );
@@ -138,7 +149,17 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
     let sustained = started.elapsed();
     let throughput_messages = feed.len();
 
-    // (b) Latency at a fixed rate: a feed without resends, so each message is applied once.
+    // (b) Latency at a fixed rate: a feed without resends, so each message is applied once;
+    // with a backfill waiting, if asked.
+    if args.backfill > 0 {
+        let mut history = Publisher::new(args.broker.amqp_url.clone(), backfill.clone(), 2048);
+        let messages: Vec<broker::Outgoing> = (0..args.backfill).map(problem).collect();
+        history
+            .publish_all(&messages, &CancellationToken::new())
+            .await
+            .map_err(|e| anyhow::anyhow!("Failed to queue the backfill: {e}"))?;
+    }
+    let backfilled_before = stats.backfill_applied.load(Ordering::Relaxed);
     let messages = (args.rate * args.latency_for.as_secs_f64()) as usize;
     let mut latency_feed = simulator::generate(&args.feed(12, messages, true));
     latency_feed.truncate(messages);
@@ -157,6 +178,7 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
             .context("Failed to send the latency feed")?;
     let originals = count_originals(&pool).await?;
     wait_for(&stats, originals).await;
+    let backfilled_during = stats.backfill_applied.load(Ordering::Relaxed) - backfilled_before;
     sampler_stop.cancel();
     let samples = sampler.await?;
     let ids: Vec<(String, i64)> =
@@ -230,6 +252,13 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
             quantile_ms(&published, 0.99)
         )
     );
+    if args.backfill > 0 {
+        println!(
+            "{:<58} {:>14}",
+            format!("  backfill applied during it (of {} queued)", args.backfill),
+            backfilled_during
+        );
+    }
     println!(
         "{:<58} {:>14.0}",
         format!("replay msg/s ({total} IDS messages)"),
@@ -240,6 +269,28 @@ async fn run(args: &E2eArgs, scratch: &ScratchDatabase) -> anyhow::Result<()> {
         "the listener refused messages"
     );
     Ok(())
+}
+
+/// The `n`th backfilled problem-list entry, as the table-reader would publish it.
+fn problem(n: usize) -> broker::Outgoing {
+    let json = serde_json::json!({
+        "@class": "uk.ac.ucl.rits.inform.interchange.PatientProblem",
+        "sourceSystem": "clarity",
+        "sourceMessageId": format!("bench/problems/{n}"),
+        "updatedDateTime": "2020-01-01T00:00:00Z",
+        "mrn": format!("BACKFILL{}", n % 20_000),
+        "conditionCode": format!("C{}", n % 90),
+        "epicConditionId": {"status": "SAVE", "value": n},
+        "addedDate": "2019-12-01",
+    });
+    // Built from a literal the interchange reads; a failure here is a bug in this bench.
+    let message = interchange::Message::from_value(&json).unwrap_or_else(|e| panic!("{e}"));
+    broker::Outgoing {
+        body: message.to_json(),
+        class: message.class_name(),
+        origin: broker::Origin::Table(format!("bench/problems/{n}")),
+        partition: message.partition_key().routing_key().to_owned(),
+    }
 }
 
 /// How many interchange messages the reader publishes for the IDS as it stands: each original
