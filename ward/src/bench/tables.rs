@@ -34,6 +34,15 @@ pub struct TablesArgs {
     /// Messages published before waiting for their confirms.
     #[arg(long, default_value_t = 2_048)]
     publish_window: usize,
+
+    /// A classic rather than a quorum queue (Ward declares quorum queues by default).
+    #[arg(long)]
+    classic_queues: bool,
+
+    /// Leave the messages on the queue rather than drain them as the processor would (the
+    /// broker then holds them all).
+    #[arg(long)]
+    no_drain: bool,
 }
 
 /// Runs the benchmark on scratch databases and prints its table.
@@ -120,9 +129,9 @@ addedDate = "noted"
         queue: format!("ward.bench.backfill.{}", std::process::id()),
         dead_letter_exchange: format!("ward.bench.backfill.dlx.{}", std::process::id()),
         dead_letter_queue: format!("ward.bench.backfill.dlq.{}", std::process::id()),
-        quorum: false,
+        quorum: !args.classic_queues,
         expires_ms: Some(600_000),
-        max_length: 1_000_000,
+        max_length: 2_000_000,
     };
     let mut publisher = broker::Publisher::new(
         args.broker.endpoint()?,
@@ -137,9 +146,10 @@ addedDate = "noted"
     // A consumer drains the queue as the processor would, so the broker's memory stays flat.
     let drained = Arc::new(AtomicU64::new(0));
     let stop = CancellationToken::new();
-    let drainer = {
+    let endpoint = args.broker.endpoint()?;
+    let drainer = (!args.no_drain).then(|| {
         let (endpoint, queue, drained, stop) = (
-            args.broker.endpoint()?,
+            endpoint.clone(),
             topology.queue.clone(),
             Arc::clone(&drained),
             stop.clone(),
@@ -167,12 +177,9 @@ addedDate = "noted"
                     },
                 }
             }
-            let _ = channel
-                .queue_delete(queue.as_str().into(), Default::default())
-                .await;
             anyhow::Ok(())
         })
-    };
+    });
 
     let stats = Arc::new(table_reader::Stats::new(&config.sources));
     let cpu_before = machine_cpu_busy();
@@ -187,18 +194,44 @@ addedDate = "noted"
     let elapsed = started.elapsed();
     let cpu = machine_cpu_busy().saturating_sub(cpu_before);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while drained.load(Ordering::Relaxed) < args.rows as u64 && Instant::now() < deadline {
+    while drainer.is_some()
+        && drained.load(Ordering::Relaxed) < args.rows as u64
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.cancel();
-    let _ = drainer.await;
+    if let Some(drainer) = drainer {
+        let _ = drainer.await;
+    }
+    if let Ok(connection) = endpoint.connect().await
+        && let Ok(channel) = connection.create_channel().await
+    {
+        for queue in [&topology.queue, &topology.dead_letter_queue] {
+            let _ = channel
+                .queue_delete(queue.as_str().into(), Default::default())
+                .await;
+        }
+    }
     let q = stats
         .query("bench", "problems")
         .context("the bench query's counts")?;
     let rows = q.rows_read.get();
     println!(
-        "ward bench tables: {} rows, pages of {}, publish window {}",
-        args.rows, args.batch_size, args.publish_window
+        "ward bench tables: {} rows, pages of {}, publish window {}, {} queue, {}",
+        args.rows,
+        args.batch_size,
+        args.publish_window,
+        if args.classic_queues {
+            "classic"
+        } else {
+            "quorum"
+        },
+        if args.no_drain {
+            "not drained"
+        } else {
+            "drained as it fills"
+        }
     );
     println!(
         "  read and published (confirmed)  {rows} rows in {:.1} s",
