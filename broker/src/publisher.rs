@@ -3,12 +3,13 @@
 //! The publisher declares its queue itself (durable; quorum by default; a maximum length with
 //! `reject-publish` overflow so a full queue refuses new messages instead of dropping old ones;
 //! dead-lettering to a declared exchange and queue). Every publish is `mandatory` with publisher
-//! confirms, in windows of in-flight messages. When the broker refuses a message (queue full,
+//! confirms, with at most a window of messages unconfirmed. When the broker refuses a message (queue full,
 //! unroutable) or the connection fails, the publisher backs off exponentially (capped), then
 //! republishes from the first unconfirmed message onwards, so every patient's last delivered
 //! messages are in order (a consumer may see a few twice; the processor is idempotent). It
 //! returns only when all messages are confirmed, or at shutdown.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use lapin::Confirmation;
@@ -194,7 +195,10 @@ impl Publisher {
         Ok(())
     }
 
-    /// Publishes `messages[from..]` in windows; on failure returns the first index not confirmed.
+    /// Publishes `messages[from..]` keeping at most `window` unconfirmed (a sliding window: the
+    /// next message goes out as soon as the oldest is confirmed, so the broker's confirm
+    /// latency is paid once per run, not once per window); on failure returns the first index
+    /// not confirmed.
     async fn publish_from(
         &mut self,
         messages: &[Outgoing],
@@ -206,55 +210,59 @@ impl Publisher {
             Ok(channel) => channel,
             Err(error) => return Err((from, error.to_string())),
         };
-        let mut start = from;
-        while start < messages.len() {
-            let end = (start + window).min(messages.len());
-            let mut confirms = Vec::with_capacity(end - start);
-            for message in &messages[start..end] {
-                let published = channel
-                    .basic_publish(
-                        ShortString::from(""),
-                        ShortString::from(queue.as_str()),
-                        BasicPublishOptions {
-                            mandatory: true,
-                            ..BasicPublishOptions::default()
-                        },
-                        &message.body,
-                        properties(message),
-                    )
-                    .await;
-                match published {
-                    Ok(confirm) => confirms.push(confirm),
-                    Err(error) => {
-                        self.connection = None;
-                        // Those already published in this window may or may not be confirmed;
-                        // start again from the window's start to keep order.
-                        return Err((start, error.to_string()));
-                    }
+        let mut in_flight = VecDeque::with_capacity(window.min(messages.len()));
+        for (index, message) in messages.iter().enumerate().skip(from) {
+            if in_flight.len() >= window
+                && let Some((oldest, confirm)) = in_flight.pop_front()
+            {
+                self.confirmed(oldest, confirm).await?;
+            }
+            let published = channel
+                .basic_publish(
+                    ShortString::from(""),
+                    ShortString::from(queue.as_str()),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    &message.body,
+                    properties(message),
+                )
+                .await;
+            match published {
+                Ok(confirm) => in_flight.push_back((index, confirm)),
+                Err(error) => {
+                    self.connection = None;
+                    // Those in flight may or may not be confirmed: start again from the oldest
+                    // to keep order.
+                    let first = in_flight.front().map_or(index, |(oldest, _)| *oldest);
+                    return Err((first, error.to_string()));
                 }
             }
-            for (i, confirm) in confirms.into_iter().enumerate() {
-                let failure = match confirm.await {
-                    Ok(Confirmation::Ack(None)) => None,
-                    Ok(Confirmation::Ack(Some(returned))) => {
-                        Some(format!("returned: {}", returned.reply_text))
-                    }
-                    Ok(Confirmation::Nack(_)) => {
-                        Some("refused by the broker (queue full?)".to_owned())
-                    }
-                    Ok(Confirmation::NotRequested) => Some("publisher confirms are off".to_owned()),
-                    Err(error) => {
-                        self.connection = None;
-                        Some(error.to_string())
-                    }
-                };
-                if let Some(reason) = failure {
-                    return Err((start + i, reason));
-                }
-            }
-            start = end;
+        }
+        while let Some((oldest, confirm)) = in_flight.pop_front() {
+            self.confirmed(oldest, confirm).await?;
         }
         Ok(())
+    }
+
+    /// Waits for message `index`'s confirm: `Err((index, why))` unless the broker took it.
+    async fn confirmed(
+        &mut self,
+        index: usize,
+        confirm: lapin::PublisherConfirm,
+    ) -> Result<(), (usize, String)> {
+        let failure = match confirm.await {
+            Ok(Confirmation::Ack(None)) => return Ok(()),
+            Ok(Confirmation::Ack(Some(returned))) => format!("returned: {}", returned.reply_text),
+            Ok(Confirmation::Nack(_)) => "refused by the broker (queue full?)".to_owned(),
+            Ok(Confirmation::NotRequested) => "publisher confirms are off".to_owned(),
+            Err(error) => {
+                self.connection = None;
+                error.to_string()
+            }
+        };
+        Err((index, failure))
     }
 }
 
