@@ -4,10 +4,10 @@
 //! `reject-publish` overflow so a full queue refuses new messages instead of dropping old ones;
 //! dead-lettering to a declared exchange and queue). Every publish is `mandatory` with publisher
 //! confirms, with at most a window of messages unconfirmed. When the broker refuses a message
-//! (queue full, unroutable) or the connection fails, the publisher backs off exponentially (capped), then
-//! republishes from the first unconfirmed message onwards, so every patient's last delivered
-//! messages are in order (a consumer may see a few twice; the processor is idempotent). It
-//! returns only when all messages are confirmed, or at shutdown.
+//! (queue full, unroutable) or the connection fails, the publisher backs off exponentially
+//! (capped), then republishes from the first unconfirmed message onwards, so every patient's last
+//! delivered messages are in order (a consumer may see a few twice; the processor is
+//! idempotent). It returns only when all messages are confirmed, or at shutdown.
 
 use std::collections::VecDeque;
 use std::time::Duration;
