@@ -520,9 +520,14 @@ pub fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
+/// What is logged unless `WARD_LOG` says otherwise. lapin logs every channel the broker
+/// closes at ERROR, including the processor's expected look for a backfill queue no
+/// table-reader has declared yet; Ward logs the failures that matter itself.
+const DEFAULT_LOG_FILTER: &str = "info,sqlx::postgres::notice=warn,lapin::channel=off";
+
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
